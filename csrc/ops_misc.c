@@ -1,0 +1,302 @@
+/* ops_misc.c: namespaces, procfs knobs, hostname, sysctl, rlimits, keyring, loopback,
+ * session, cwd, umask, HOME and the PATH lookup of argv[0]. */
+#include "internal.h"
+
+#include <fcntl.h>
+#include <linux/keyctl.h>
+#include <linux/openat2.h>
+#include <net/if.h>
+#include <sched.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/personality.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#ifndef KEY_USR_SEARCH
+#define KEY_USR_SEARCH 0x00080000
+#endif
+
+int op_setns(struct child_ctx *c, const struct shim_op *op)
+{
+    if (setns(op->fd, (int)op->n1) < 0)
+        return shim_fail(c, errno, "join namespace 0x%llx", (unsigned long long)op->n1);
+    close(op->fd);
+    return 0;
+}
+
+int op_unshare(struct child_ctx *c, const struct shim_op *op)
+{
+    if (unshare((int)op->u1) < 0)
+        return shim_fail(c, errno, "unshare 0x%llx", op->u1);
+    return 0;
+}
+
+static int write_all(int fd, const char *data)
+{
+    size_t len = strlen(data);
+    while (len > 0) {
+        ssize_t n = write(fd, data, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        data += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int op_write_file(struct child_ctx *c, const struct shim_op *op)
+{
+    int fd = open(op->s1, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return shim_fail(c, errno, "open \"%s\"", op->s1);
+    int rc = write_all(fd, op->s2);
+    close(fd);
+    return rc < 0 ? shim_fail(c, -rc, "write \"%s\" to \"%s\"", op->s2, op->s1) : 0;
+}
+
+int op_oom_score_adj(struct child_ctx *c, const struct shim_op *op)
+{
+    char buf[32];
+    snprintf(buf, sizeof buf, "%lld", op->n1);
+    int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return shim_fail(c, errno, "open /proc/self/oom_score_adj");
+    int rc = write_all(fd, buf);
+    close(fd);
+    return rc < 0 ? shim_fail(c, -rc, "set oom_score_adj to %lld", op->n1) : 0;
+}
+
+int op_hostname(struct child_ctx *c, const struct shim_op *op)
+{
+    if (sethostname(op->s1, strlen(op->s1)) < 0)
+        return shim_fail(c, errno, "sethostname \"%s\"", op->s1);
+    return 0;
+}
+
+int op_domainname(struct child_ctx *c, const struct shim_op *op)
+{
+    if (setdomainname(op->s1, strlen(op->s1)) < 0)
+        return shim_fail(c, errno, "setdomainname \"%s\"", op->s1);
+    return 0;
+}
+
+int op_sysctl(struct child_ctx *c, const struct shim_op *op)
+{
+    /* /proc/sys inside the container, never through a symlink */
+    struct open_how how;
+    memset(&how, 0, sizeof how);
+    how.flags = O_WRONLY | O_CLOEXEC;
+    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS;
+    int fd = (int)syscall(SYS_openat2, c->root_fd, op->s1, &how, sizeof how);
+    if (fd < 0)
+        return shim_fail(c, errno, "open sysctl \"%s\"", op->s1);
+    int rc = write_all(fd, op->s2);
+    close(fd);
+    return rc < 0 ? shim_fail(c, -rc, "write sysctl \"%s\" = \"%s\"", op->s1, op->s2) : 0;
+}
+
+int op_rlimit(struct child_ctx *c, const struct shim_op *op)
+{
+    struct rlimit rl = {.rlim_cur = (rlim_t)op->u1, .rlim_max = (rlim_t)op->u2};
+    if (prlimit(0, (int)op->n1, &rl, NULL) < 0)
+        return shim_fail(c, errno, "setrlimit %lld (soft %llu, hard %llu)", op->n1, op->u1, op->u2);
+    return 0;
+}
+
+int op_keyring(struct child_ctx *c, const struct shim_op *op)
+{
+    char desc[512];
+    unsigned int perm;
+    long id = syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, op->s1, 0, 0, 0);
+    if (id < 0) {
+        if (errno == ENOSYS)
+            return 0;
+        return shim_fail(c, errno, "join session keyring \"%s\"", op->s1);
+    }
+    long n = syscall(SYS_keyctl, KEYCTL_DESCRIBE, id, desc, sizeof desc - 1, 0);
+    if (n < 0)
+        return shim_fail(c, errno, "describe session keyring");
+    desc[n < (long)sizeof desc ? n : (long)sizeof desc - 1] = 0;
+    /* "type;uid;gid;perm;description": let the possessor's user search it */
+    char *p = desc;
+    for (int i = 0; i < 3 && p; i++) {
+        p = strchr(p, ';');
+        if (p)
+            p++;
+    }
+    if (p == NULL)
+        return shim_fail(c, EINVAL, "parse session keyring description");
+    perm = (unsigned int)strtoul(p, NULL, 16) | KEY_USR_SEARCH;
+    if (syscall(SYS_keyctl, KEYCTL_SETPERM, id, perm, 0, 0) < 0)
+        return shim_fail(c, errno, "set session keyring permissions");
+    return 0;
+}
+
+int op_loopback_up(struct child_ctx *c, const struct shim_op *op)
+{
+    (void)op;
+    struct ifreq ifr;
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0)
+        return shim_fail(c, errno, "socket for loopback");
+    memset(&ifr, 0, sizeof ifr);
+    strcpy(ifr.ifr_name, "lo");
+    if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0) {
+        int e = errno;
+        close(s);
+        return shim_fail(c, e, "get loopback flags");
+    }
+    ifr.ifr_flags |= IFF_UP;
+    if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0) {
+        int e = errno;
+        close(s);
+        return shim_fail(c, e, "bring loopback up");
+    }
+    close(s);
+    return 0;
+}
+
+int op_setsid(struct child_ctx *c, const struct shim_op *op)
+{
+    (void)op;
+    if (setsid() < 0)
+        return shim_fail(c, errno, "setsid");
+    return 0;
+}
+
+int op_chdir(struct child_ctx *c, const struct shim_op *op)
+{
+    static int done;
+    char buf[4096];
+    /* n1 == 1: first try, as root, before the user is set; a permission error is
+     * retried (n1 == 2) as the container user, like runc. */
+    if (op->n1 == 2 && done)
+        return 0;
+    if (chdir(op->s1) < 0) {
+        if (op->n1 == 1 && (errno == EACCES || errno == EPERM))
+            return 0;
+        return shim_fail(c, errno, "chdir to cwd (\"%s\") set in config.json failed", op->s1);
+    }
+    /* A cwd reached through a leaked fd would lie outside the root (CVE-2024-21626). */
+    if (getcwd(buf, sizeof buf) == NULL || buf[0] != '/')
+        return shim_fail(c, errno ? errno : EPERM,
+                         "current working directory \"%s\" is outside of container mount namespace root",
+                         op->s1);
+    done = 1;
+    return 0;
+}
+
+int op_umask(struct child_ctx *c, const struct shim_op *op)
+{
+    (void)c;
+    umask((mode_t)op->n1);
+    return 0;
+}
+
+int op_personality(struct child_ctx *c, const struct shim_op *op)
+{
+    if (personality((unsigned long)op->n1) < 0)
+        return shim_fail(c, errno, "personality 0x%llx", (unsigned long long)op->n1);
+    return 0;
+}
+
+static const char *env_get(char *const *envp, const char *name)
+{
+    size_t n = strlen(name);
+    for (; envp && *envp; envp++)
+        if (strncmp(*envp, name, n) == 0 && (*envp)[n] == '=')
+            return *envp + n + 1;
+    return NULL;
+}
+
+/* HOME from the container's /etc/passwd, "/" when the uid has no entry. */
+int op_home_env(struct child_ctx *c, const struct shim_op *op)
+{
+    static char home[4096 + 8];
+    static char *env[4096];
+    char line[4096];
+    const char *dir = "/";
+    size_t n = 0;
+    FILE *f;
+
+    if (env_get(c->envp, "HOME"))
+        return 0;
+    f = fopen("/etc/passwd", "re");
+    while (f && fgets(line, sizeof line, f)) {
+        /* name:passwd:uid:gid:gecos:dir:shell */
+        char *field[7];
+        int k = 0;
+        char *p = line;
+        field[k++] = p;
+        while (k < 7 && (p = strchr(p, ':')) != NULL) {
+            *p++ = 0;
+            field[k++] = p;
+        }
+        if (k < 7)
+            continue;
+        field[6][strcspn(field[6], "\n")] = 0;
+        char *end;
+        unsigned long uid = strtoul(field[2], &end, 10);
+        if (*end == 0 && field[2][0] && uid == (unsigned long)op->n1) {
+            snprintf(home, sizeof home, "HOME=%s", field[5][0] ? field[5] : "/");
+            dir = NULL;
+            break;
+        }
+    }
+    if (f)
+        fclose(f);
+    if (dir)
+        snprintf(home, sizeof home, "HOME=%s", dir);
+    for (char *const *e = c->envp; e && *e && n < sizeof env / sizeof env[0] - 2; e++)
+        env[n++] = *e;
+    env[n++] = home;
+    env[n] = NULL;
+    c->envp = env;
+    return 0;
+}
+
+static int is_executable(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) < 0)
+        return -errno;
+    if (S_ISDIR(st.st_mode) || (st.st_mode & 0111) == 0)
+        return -EACCES;
+    return 0;
+}
+
+int op_lookup_exec(struct child_ctx *c, const struct shim_op *op)
+{
+    (void)op;
+    const char *file = c->plan->argv[0];
+    int rc;
+    if (strchr(file, '/')) {
+        rc = is_executable(file);
+        if (rc < 0)
+            return shim_fail(c, -rc, "exec: \"%s\": stat %s", file, file);
+        snprintf(c->exec_path, sizeof c->exec_path, "%s", file);
+        return 0;
+    }
+    const char *path = env_get(c->envp, "PATH");
+    while (path) {
+        const char *colon = strchr(path, ':');
+        size_t n = colon ? (size_t)(colon - path) : strlen(path);
+        if (n == 0)
+            snprintf(c->exec_path, sizeof c->exec_path, "./%s", file);
+        else
+            snprintf(c->exec_path, sizeof c->exec_path, "%.*s/%s", (int)n, path, file);
+        if (is_executable(c->exec_path) == 0)
+            return 0;
+        path = colon ? colon + 1 : NULL;
+    }
+    return shim_fail(c, ENOENT, "exec: \"%s\": executable file not found in $PATH", file);
+}

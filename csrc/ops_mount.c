@@ -1,0 +1,653 @@
+/* ops_mount.c: the rootfs, its mounts, devices, pivot_root, masked and read-only paths.
+ *
+ * Every path inside the container is resolved with openat2(RESOLVE_IN_ROOT) against the
+ * rootfs fd, and mounts target the resulting fd through /proc/self/fd/N: a symlink in
+ * the image, or one swapped in while we work, can only lead to another place inside the
+ * rootfs (the CVE-2021-30465 class), never to a host path.
+ */
+#include "internal.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sched.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/uio.h>
+#include <termios.h>
+#include <unistd.h>
+
+#ifndef AT_RECURSIVE
+#define AT_RECURSIVE 0x8000
+#endif
+
+struct shim_mount_attr {
+    uint64_t attr_set;
+    uint64_t attr_clr;
+    uint64_t propagation;
+    uint64_t userns_fd;
+};
+
+int open_in_root(struct child_ctx *c, const char *path, int flags)
+{
+    struct open_how how;
+    int fd;
+    memset(&how, 0, sizeof how);
+    how.flags = (uint64_t)(O_PATH | O_CLOEXEC | flags);
+    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+    do
+        fd = (int)syscall(SYS_openat2, c->root_fd, path, &how, sizeof how);
+    while (fd < 0 && (errno == EAGAIN || errno == EINTR));
+    return fd < 0 ? -errno : fd;
+}
+
+/* Split off the next path component; returns its length, 0 at the end. */
+static size_t next_component(const char **p)
+{
+    const char *s = *p;
+    while (*s == '/')
+        s++;
+    *p = s;
+    size_t n = 0;
+    while (s[n] && s[n] != '/')
+        n++;
+    return n;
+}
+
+int mkdir_in_root(struct child_ctx *c, const char *path, int target_kind, int mode)
+{
+    char prefix[4096];
+    size_t plen = 0;
+    const char *p = path;
+    int parent = dup(c->root_fd);
+    if (parent < 0)
+        return -errno;
+    for (;;) {
+        size_t n = next_component(&p);
+        if (n == 0)
+            break;
+        const char *comp = p;
+        p += n;
+        int last = next_component(&p) == 0;
+        if (plen + n + 2 >= sizeof prefix) {
+            close(parent);
+            return -ENAMETOOLONG;
+        }
+        prefix[plen++] = '/';
+        memcpy(prefix + plen, comp, n);
+        plen += n;
+        prefix[plen] = 0;
+        char name[256];
+        if (n >= sizeof name) {
+            close(parent);
+            return -ENAMETOOLONG;
+        }
+        memcpy(name, comp, n);
+        name[n] = 0;
+
+        int fd = open_in_root(c, prefix, 0);
+        if (fd == -ENOENT) {
+            int rc;
+            if (last && target_kind == MNT_TARGET_FILE) {
+                int f = openat(parent, name, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+                rc = f < 0 ? -errno : 0;
+                if (f >= 0)
+                    close(f);
+            } else {
+                rc = mkdirat(parent, name, (mode_t)mode) < 0 ? -errno : 0;
+            }
+            if (rc < 0 && rc != -EEXIST) {
+                close(parent);
+                return rc;
+            }
+            fd = open_in_root(c, prefix, 0);
+        }
+        close(parent);
+        if (fd < 0)
+            return fd;
+        parent = fd;
+    }
+    close(parent);
+    return 0;
+}
+
+static int mount_setattr_fd(int fd, int recursive, uint64_t set, uint64_t clr, uint64_t prop)
+{
+    struct shim_mount_attr a = {.attr_set = set, .attr_clr = clr, .propagation = prop};
+    unsigned flags = AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0);
+    return syscall(SYS_mount_setattr, fd, "", flags, &a, sizeof a) < 0 ? -errno : 0;
+}
+
+/* Copy the directory tree at src (fd) into dst (fd): the tmpcopyup option. */
+static int copy_tree(int src, int dst)
+{
+    int dfd = dup(src);
+    DIR *d;
+    struct dirent *e;
+    int rc = 0;
+    if (dfd < 0)
+        return -errno;
+    d = fdopendir(dfd);
+    if (d == NULL) {
+        close(dfd);
+        return -errno;
+    }
+    while (rc == 0 && (e = readdir(d)) != NULL) {
+        struct stat st;
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        if (fstatat(src, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+            rc = -errno;
+            break;
+        }
+        if (S_ISDIR(st.st_mode)) {
+            if (mkdirat(dst, e->d_name, st.st_mode & 07777) < 0 && errno != EEXIST) {
+                rc = -errno;
+                break;
+            }
+            int s2 = openat(src, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            int d2 = openat(dst, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (s2 < 0 || d2 < 0)
+                rc = -errno;
+            else
+                rc = copy_tree(s2, d2);
+            if (s2 >= 0)
+                close(s2);
+            if (d2 >= 0)
+                close(d2);
+        } else if (S_ISLNK(st.st_mode)) {
+            char target[4096];
+            ssize_t n = readlinkat(src, e->d_name, target, sizeof target - 1);
+            if (n < 0) {
+                rc = -errno;
+                break;
+            }
+            target[n] = 0;
+            if (symlinkat(target, dst, e->d_name) < 0)
+                rc = -errno;
+        } else if (S_ISREG(st.st_mode)) {
+            int in = openat(src, e->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+            int out = openat(dst, e->d_name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                             st.st_mode & 07777);
+            if (in < 0 || out < 0) {
+                rc = -errno;
+            } else {
+                char buf[65536];
+                ssize_t n;
+                while ((n = read(in, buf, sizeof buf)) > 0)
+                    if (write(out, buf, (size_t)n) != n) {
+                        rc = -EIO;
+                        break;
+                    }
+                if (n < 0)
+                    rc = -errno;
+            }
+            if (in >= 0)
+                close(in);
+            if (out >= 0)
+                close(out);
+        } else {
+            if (mknodat(dst, e->d_name, st.st_mode, st.st_rdev) < 0)
+                rc = -errno;
+        }
+        if (rc == 0) {
+            fchownat(dst, e->d_name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW);
+            struct timespec ts[2] = {st.st_atim, st.st_mtim};
+            utimensat(dst, e->d_name, ts, AT_SYMLINK_NOFOLLOW);
+        }
+    }
+    closedir(d);
+    return rc;
+}
+
+int op_root_propagation(struct child_ctx *c, const struct shim_op *op)
+{
+    if (mount(NULL, "/", NULL, (unsigned long)op->u1, NULL) < 0)
+        return shim_fail(c, errno, "set propagation of \"/\"");
+    return 0;
+}
+
+int op_bind_rootfs(struct child_ctx *c, const struct shim_op *op)
+{
+    /* pivot_root needs the new root to be a mount point; binding it onto itself also
+     * gives the rootfs fd that every later path is resolved against. */
+    if (mount(op->s1, op->s1, NULL, MS_BIND | MS_REC, NULL) < 0)
+        return shim_fail(c, errno, "bind rootfs \"%s\"", op->s1);
+    int fd = open(op->s1, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return shim_fail(c, errno, "open rootfs \"%s\"", op->s1);
+    c->root_fd = fd;
+    return 0;
+}
+
+int op_mkdir(struct child_ctx *c, const struct shim_op *op)
+{
+    int rc = mkdir_in_root(c, op->s2, MNT_TARGET_DIR, (int)op->n1);
+    return rc < 0 ? shim_fail(c, -rc, "mkdir \"%s\"", op->s2) : 0;
+}
+
+int op_mount(struct child_ctx *c, const struct shim_op *op)
+{
+    const char *src = op->s1, *dest = op->s2, *type = op->s3, *data = op->s4;
+    unsigned long flags = (unsigned long)op->u1;
+    int bind = (op->n2 & MNT_F_BIND) != 0;
+    char target[64];
+    int fd, rc, keep = -1;
+
+    if (op->n1 != MNT_TARGET_NONE) {
+        rc = mkdir_in_root(c, dest, (int)op->n1, 0755);
+        if (rc < 0)
+            return shim_fail(c, -rc, "create mount point \"%s\"", dest);
+    }
+    fd = open_in_root(c, dest, 0);
+    if (fd < 0)
+        return shim_fail(c, -fd, "open mount point \"%s\"", dest);
+    if (op->n2 & MNT_F_TMPCOPYUP) {
+        /* keep the covered directory reachable to copy it into the new tmpfs */
+        char p[64];
+        fd_path(p, sizeof p, fd);
+        keep = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (keep < 0) {
+            rc = errno;
+            close(fd);
+            return shim_fail(c, rc, "open \"%s\" for tmpcopyup", dest);
+        }
+    }
+    fd_path(target, sizeof target, fd);
+    if (bind)
+        rc = mount(src, target, NULL, MS_BIND | (flags & MS_REC), NULL);
+    else
+        rc = mount(src, target, type, flags, data);
+    if (rc < 0) {
+        rc = errno;
+        close(fd);
+        if (keep >= 0)
+            close(keep);
+        return shim_fail(c, rc, "mount \"%s\" on \"%s\" (type \"%s\")", src ? src : "", dest,
+                         bind ? "bind" : (type ? type : ""));
+    }
+    close(fd);
+    /* The old fd points below the new mount; reopen to reach the mount itself. */
+    fd = open_in_root(c, dest, 0);
+    if (fd < 0) {
+        if (keep >= 0)
+            close(keep);
+        return shim_fail(c, -fd, "reopen mount point \"%s\"", dest);
+    }
+    fd_path(target, sizeof target, fd);
+    if (keep >= 0) {
+        int top = open(target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        rc = top < 0 ? -errno : copy_tree(keep, top);
+        if (top >= 0)
+            close(top);
+        close(keep);
+        if (rc < 0) {
+            close(fd);
+            return shim_fail(c, -rc, "tmpcopyup into \"%s\"", dest);
+        }
+    }
+    if (bind && (flags & ~(unsigned long)(MS_BIND | MS_REC)) != 0) {
+        unsigned long rf = (flags & ~(unsigned long)MS_REC) | MS_BIND | MS_REMOUNT;
+        if (mount(NULL, target, NULL, rf, NULL) < 0) {
+            rc = errno;
+            close(fd);
+            return shim_fail(c, rc, "remount bind \"%s\" with flags 0x%lx", dest, rf);
+        }
+    }
+    if (op->u2 && mount(NULL, target, NULL, (unsigned long)op->u2, NULL) < 0) {
+        rc = errno;
+        close(fd);
+        return shim_fail(c, rc, "set propagation 0x%llx of \"%s\"", op->u2, dest);
+    }
+    if (op->u3 || op->u4) {
+        rc = mount_setattr_fd(fd, (op->n2 & MNT_F_RECURSIVE_ATTR) != 0, op->u3, op->u4, 0);
+        if (rc < 0) {
+            close(fd);
+            return shim_fail(c, -rc, "mount_setattr \"%s\" set 0x%llx clear 0x%llx", dest, op->u3, op->u4);
+        }
+    }
+    close(fd);
+    return 0;
+}
+
+static int split_parent(struct child_ctx *c, const char *path, char *name, size_t name_len)
+{
+    const char *slash = strrchr(path, '/');
+    char parent[4096];
+    size_t plen;
+    if (slash == NULL)
+        return -EINVAL; /* the plan only holds absolute container paths */
+    plen = (size_t)(slash - path);
+    if (plen >= sizeof parent || strlen(slash + 1) >= name_len || slash[1] == 0)
+        return -EINVAL;
+    memcpy(parent, path, plen);
+    parent[plen] = 0;
+    snprintf(name, name_len, "%s", slash + 1);
+    int rc = mkdir_in_root(c, plen ? parent : "/", MNT_TARGET_DIR, 0755);
+    if (rc < 0)
+        return rc;
+    return open_in_root(c, plen ? parent : "/", O_DIRECTORY);
+}
+
+int op_mknod(struct child_ctx *c, const struct shim_op *op)
+{
+    char name[256];
+    int dir = split_parent(c, op->s2, name, sizeof name);
+    if (dir < 0)
+        return shim_fail(c, -dir, "create parent of device \"%s\"", op->s2);
+    if (mknodat(dir, name, (mode_t)op->n1, (dev_t)op->u1) < 0) {
+        int e = errno;
+        close(dir);
+        if (e == EEXIST)
+            return 0;
+        return shim_fail(c, e, "mknod \"%s\"", op->s2);
+    }
+    if (fchownat(dir, name, (uid_t)op->n2, (gid_t)op->n3, AT_SYMLINK_NOFOLLOW) < 0) {
+        int e = errno;
+        close(dir);
+        return shim_fail(c, e, "chown device \"%s\"", op->s2);
+    }
+    close(dir);
+    return 0;
+}
+
+int op_bind_dev(struct child_ctx *c, const struct shim_op *op)
+{
+    char target[64];
+    int rc = mkdir_in_root(c, op->s2, MNT_TARGET_FILE, 0755);
+    if (rc < 0)
+        return shim_fail(c, -rc, "create device file \"%s\"", op->s2);
+    int fd = open_in_root(c, op->s2, O_NOFOLLOW);
+    if (fd < 0)
+        return shim_fail(c, -fd, "open device file \"%s\"", op->s2);
+    fd_path(target, sizeof target, fd);
+    rc = mount(op->s1, target, NULL, MS_BIND, NULL);
+    int e = errno;
+    close(fd);
+    return rc < 0 ? shim_fail(c, e, "bind device \"%s\" on \"%s\"", op->s1, op->s2) : 0;
+}
+
+int op_symlink(struct child_ctx *c, const struct shim_op *op)
+{
+    char name[256];
+    int dir = split_parent(c, op->s2, name, sizeof name);
+    if (dir < 0)
+        return shim_fail(c, -dir, "create parent of symlink \"%s\"", op->s2);
+    if (op->n1 && unlinkat(dir, name, 0) < 0 && errno != ENOENT) {
+        int e = errno;
+        close(dir);
+        return shim_fail(c, e, "remove \"%s\"", op->s2);
+    }
+    if (symlinkat(op->s1, dir, name) < 0 && errno != EEXIST) {
+        int e = errno;
+        close(dir);
+        return shim_fail(c, e, "symlink \"%s\" -> \"%s\"", op->s2, op->s1);
+    }
+    close(dir);
+    return 0;
+}
+
+int op_pivot_root(struct child_ctx *c, const struct shim_op *op)
+{
+    (void)op;
+    int oldroot = open("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+    if (oldroot < 0)
+        return shim_fail(c, errno, "open old root");
+    /* pivot_root(".", ".") stacks the old root on top of the new one; detaching it
+     * from there avoids needing a put_old directory inside the image. */
+    if (fchdir(c->root_fd) < 0 || syscall(SYS_pivot_root, ".", ".") < 0) {
+        int e = errno;
+        close(oldroot);
+        return shim_fail(c, e, "pivot_root");
+    }
+    if (fchdir(oldroot) < 0) {
+        int e = errno;
+        close(oldroot);
+        return shim_fail(c, e, "fchdir old root");
+    }
+    close(oldroot);
+    /* Slave first, so that the unmount does not propagate to the host. */
+    if (mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL) < 0)
+        return shim_fail(c, errno, "make old root rslave");
+    if (umount2(".", MNT_DETACH) < 0)
+        return shim_fail(c, errno, "unmount old root");
+    if (chdir("/") < 0)
+        return shim_fail(c, errno, "chdir /");
+    c->pivoted = 1;
+    return 0;
+}
+
+int op_move_root(struct child_ctx *c, const struct shim_op *op)
+{
+    (void)op;
+    if (fchdir(c->root_fd) < 0)
+        return shim_fail(c, errno, "chdir rootfs");
+    if (mount(".", "/", NULL, MS_MOVE, NULL) < 0)
+        return shim_fail(c, errno, "move rootfs to \"/\"");
+    if (chroot(".") < 0)
+        return shim_fail(c, errno, "chroot");
+    if (chdir("/") < 0)
+        return shim_fail(c, errno, "chdir /");
+    c->pivoted = 1;
+    return 0;
+}
+
+/* A char device 1:3 at /dev/null inside the container, opened without following links. */
+static int open_container_devnull(struct child_ctx *c, int flags)
+{
+    struct stat st;
+    char p[64];
+    int fd = open_in_root(c, "/dev/null", O_NOFOLLOW);
+    if (fd < 0)
+        return fd;
+    if (fstat(fd, &st) < 0 || !S_ISCHR(st.st_mode) || st.st_rdev != makedev(1, 3)) {
+        close(fd);
+        return -ENODEV;
+    }
+    if (flags == O_PATH)
+        return fd;
+    fd_path(p, sizeof p, fd);
+    int f = open(p, flags | O_CLOEXEC);
+    int e = errno;
+    close(fd);
+    return f < 0 ? -e : f;
+}
+
+int op_reopen_devnull(struct child_ctx *c, const struct shim_op *op)
+{
+    (void)op;
+    struct stat null_st, st;
+    int null = open_container_devnull(c, O_RDWR);
+    if (null < 0)
+        return 0; /* nothing to reopen from */
+    fstat(null, &null_st);
+    for (int fd = 0; fd < 3; fd++) {
+        if (fstat(fd, &st) == 0 && S_ISCHR(st.st_mode) && st.st_rdev == null_st.st_rdev)
+            if (dup3(null, fd, 0) < 0) {
+                int e = errno;
+                close(null);
+                return shim_fail(c, e, "reopen /dev/null as fd %d", fd);
+            }
+    }
+    close(null);
+    return 0;
+}
+
+static int send_fd(int sock, int fd, const char *name)
+{
+    char cbuf[CMSG_SPACE(sizeof(int))];
+    struct iovec iov = {.iov_base = (void *)name, .iov_len = strlen(name)};
+    struct msghdr msg;
+    struct cmsghdr *cm;
+    memset(&msg, 0, sizeof msg);
+    memset(cbuf, 0, sizeof cbuf);
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = cbuf;
+    msg.msg_controllen = sizeof cbuf;
+    cm = CMSG_FIRSTHDR(&msg);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cm), &fd, sizeof fd);
+    ssize_t n;
+    do
+        n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    return n < 0 ? -errno : 0;
+}
+
+int op_console(struct child_ctx *c, const struct shim_op *op)
+{
+    int master, slave, unlock = 0, ptn;
+    char slave_path[64], target[64];
+    master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (master < 0)
+        return shim_fail(c, errno, "open /dev/ptmx");
+    if (ioctl(master, TIOCSPTLCK, &unlock) < 0 || ioctl(master, TIOCGPTN, &ptn) < 0) {
+        int e = errno;
+        close(master);
+        return shim_fail(c, e, "unlock pty");
+    }
+    snprintf(slave_path, sizeof slave_path, "/dev/pts/%d", ptn);
+    slave = open(slave_path, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (slave < 0) {
+        int e = errno;
+        close(master);
+        return shim_fail(c, e, "open %s", slave_path);
+    }
+    if (op->n1 > 0 && op->n2 > 0) {
+        struct winsize ws = {.ws_row = (unsigned short)op->n1, .ws_col = (unsigned short)op->n2};
+        ioctl(slave, TIOCSWINSZ, &ws);
+    }
+    int rc = mkdir_in_root(c, "/dev/console", MNT_TARGET_FILE, 0755);
+    int fd = rc < 0 ? rc : open_in_root(c, "/dev/console", O_NOFOLLOW);
+    if (fd < 0) {
+        close(master);
+        close(slave);
+        return shim_fail(c, -fd, "create /dev/console");
+    }
+    fd_path(target, sizeof target, fd);
+    if (mount(slave_path, target, NULL, MS_BIND, NULL) < 0) {
+        int e = errno;
+        close(fd);
+        close(master);
+        close(slave);
+        return shim_fail(c, e, "bind %s on /dev/console", slave_path);
+    }
+    close(fd);
+    rc = send_fd(op->fd, master, "/dev/ptmx");
+    close(master);
+    close(op->fd);
+    if (rc < 0) {
+        close(slave);
+        return shim_fail(c, -rc, "send pty master to console socket");
+    }
+    for (int i = 0; i < 3; i++)
+        if (dup3(slave, i, 0) < 0) {
+            int e = errno;
+            close(slave);
+            return shim_fail(c, e, "dup pty slave to fd %d", i);
+        }
+    close(slave);
+    if (ioctl(0, TIOCSCTTY, 0) < 0)
+        return shim_fail(c, errno, "set controlling terminal");
+    return 0;
+}
+
+/* MS_* flags a bind remount must keep when they are locked on the mount. */
+static unsigned long statfs_flags(int fd)
+{
+    struct statfs s;
+    if (fstatfs(fd, &s) < 0)
+        return 0;
+    return (unsigned long)s.f_flags & (MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME |
+                                       MS_RELATIME | MS_RDONLY);
+}
+
+static int remount_ro_fd(int fd, int recursive)
+{
+    char target[64];
+    unsigned long fl = MS_BIND | MS_REMOUNT | MS_RDONLY | (recursive ? MS_REC : 0);
+    fd_path(target, sizeof target, fd);
+    if (mount(NULL, target, NULL, fl, NULL) == 0)
+        return 0;
+    if (errno != EPERM)
+        return -errno;
+    return mount(NULL, target, NULL, fl | statfs_flags(fd), NULL) < 0 ? -errno : 0;
+}
+
+int op_remount_ro(struct child_ctx *c, const struct shim_op *op)
+{
+    int fd = open_in_root(c, op->s2, 0);
+    if (fd < 0)
+        return shim_fail(c, -fd, "open \"%s\"", op->s2);
+    int rc = remount_ro_fd(fd, (int)op->n1);
+    close(fd);
+    return rc < 0 ? shim_fail(c, -rc, "remount \"%s\" read-only", op->s2) : 0;
+}
+
+int op_readonly_path(struct child_ctx *c, const struct shim_op *op)
+{
+    char target[64];
+    int fd = open_in_root(c, op->s2, 0);
+    if (fd == -ENOENT)
+        return 0;
+    if (fd < 0)
+        return shim_fail(c, -fd, "open readonly path \"%s\"", op->s2);
+    fd_path(target, sizeof target, fd);
+    if (mount(target, target, NULL, MS_BIND | MS_REC, NULL) < 0) {
+        int e = errno;
+        close(fd);
+        return shim_fail(c, e, "bind readonly path \"%s\"", op->s2);
+    }
+    close(fd);
+    fd = open_in_root(c, op->s2, 0);
+    if (fd < 0)
+        return shim_fail(c, -fd, "reopen readonly path \"%s\"", op->s2);
+    int rc = remount_ro_fd(fd, 1);
+    close(fd);
+    return rc < 0 ? shim_fail(c, -rc, "remount readonly path \"%s\"", op->s2) : 0;
+}
+
+int op_mask_path(struct child_ctx *c, const struct shim_op *op)
+{
+    struct stat st;
+    char target[64], src[64];
+    int fd = open_in_root(c, op->s2, 0);
+    if (fd == -ENOENT)
+        return 0;
+    if (fd < 0)
+        return shim_fail(c, -fd, "open masked path \"%s\"", op->s2);
+    if (fstat(fd, &st) < 0) {
+        int e = errno;
+        close(fd);
+        return shim_fail(c, e, "stat masked path \"%s\"", op->s2);
+    }
+    fd_path(target, sizeof target, fd);
+    int rc;
+    if (S_ISDIR(st.st_mode)) {
+        rc = mount("tmpfs", target, "tmpfs", MS_RDONLY, NULL) < 0 ? -errno : 0;
+    } else {
+        /* Bind the container's own /dev/null, checked to be the real device: an image
+         * that makes /dev/null a symlink must not get a host file bound over /proc. */
+        int null = open_container_devnull(c, O_PATH);
+        if (null < 0) {
+            close(fd);
+            return shim_fail(c, -null, "masked path \"%s\": /dev/null is not the null device", op->s2);
+        }
+        fd_path(src, sizeof src, null);
+        rc = mount(src, target, NULL, MS_BIND, NULL) < 0 ? -errno : 0;
+        close(null);
+    }
+    close(fd);
+    return rc < 0 ? shim_fail(c, -rc, "mask \"%s\"", op->s2) : 0;
+}

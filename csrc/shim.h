@@ -1,0 +1,109 @@
+/* shim.h: the contract between pyrunc's Python plan and the C executor.
+ *
+ * Everything between CDEF BEGIN and CDEF END is also handed to cffi as the cdef,
+ * so it stays in the subset cffi parses: integer #defines, plain structs, prototypes.
+ *
+ * A plan is an ordered array of ops. Python builds it (pyrunc/plan), shim.py turns it
+ * into these structs, and shim_spawn() clones the container init, which runs the ops in
+ * order and ends in execve. The child never returns to Python.
+ */
+#ifndef PYRUNC_SHIM_H
+#define PYRUNC_SHIM_H
+
+/* CDEF BEGIN */
+#define SHIM_ABI_VERSION 3
+
+/* Op kinds. Fields used by each are listed; unused fields are ignored. */
+#define OP_SETNS            1   /* fd = namespace fd, n1 = CLONE_NEW* type */
+#define OP_UNSHARE          2   /* u1 = CLONE_NEW* flags */
+#define OP_WRITE_FILE       3   /* s1 = path, s2 = data (procfs knobs: timens_offsets, oom_score_adj) */
+#define OP_ROOT_PROPAGATION 4   /* u1 = propagation flags applied to "/" */
+#define OP_BIND_ROOTFS      5   /* s1 = rootfs (host path); opens the root fd used by later ops */
+#define OP_MOUNT            6   /* s1 = source, s2 = destination in rootfs, s3 = fstype, s4 = data,
+                                   u1 = mount flags, u2 = propagation flags, u3 = attr_set,
+                                   u4 = attr_clr (mount_setattr, recursive when n2 & 1),
+                                   n1 = target kind (MNT_TARGET_*), n2 = MNT_F_* */
+#define OP_MKNOD            7   /* s2 = path in rootfs, n1 = mode (type|perm), u1 = dev, n2 = uid, n3 = gid */
+#define OP_BIND_DEV         8   /* s1 = host device path, s2 = path in rootfs */
+#define OP_SYMLINK          9   /* s1 = link target, s2 = link path in rootfs */
+#define OP_PIVOT_ROOT       10  /* no fields */
+#define OP_MOVE_ROOT        11  /* MS_MOVE + chroot (--no-pivot) */
+#define OP_REOPEN_DEVNULL   12  /* stdio that is a /dev/null char device is reopened from the new root */
+#define OP_CONSOLE          13  /* fd = connected console socket, n1 = rows, n2 = cols */
+#define OP_REMOUNT_RO       14  /* s2 = path (after pivot), n1 = recursive */
+#define OP_MASK_PATH        15  /* s2 = path (after pivot) */
+#define OP_READONLY_PATH    16  /* s2 = path (after pivot) */
+#define OP_HOSTNAME         17  /* s1 = hostname */
+#define OP_DOMAINNAME       18  /* s1 = domainname */
+#define OP_SYSCTL           19  /* s1 = /proc/sys/... path, s2 = value */
+#define OP_RLIMIT           20  /* n1 = resource, u1 = soft, u2 = hard */
+#define OP_KEYRING          21  /* s1 = session keyring name */
+#define OP_LOOPBACK_UP      22  /* no fields */
+#define OP_SETSID           23  /* no fields */
+#define OP_USER             24  /* n1 = uid, n2 = gid, arr/n_arr = additional gids, n3 = setgroups allowed */
+#define OP_CAPS             25  /* u1 = bounding, u2 = effective, u3 = permitted, u4 = inheritable, u5 = ambient */
+#define OP_NO_NEW_PRIVS     26  /* no fields */
+#define OP_SECCOMP          27  /* s1 = BPF program bytes, n1 = length in bytes, u1 = seccomp flags */
+#define OP_CHDIR            28  /* s1 = cwd */
+#define OP_UMASK            29  /* n1 = umask */
+#define OP_HOME_ENV         30  /* set HOME from /etc/passwd (uid n1) if the env has none */
+#define OP_LOOKUP_EXEC      31  /* resolve argv[0] against PATH in the env */
+#define OP_READY            32  /* tell the parent setup is done; n1 = 1 to block on exec.fifo (fd) */
+#define OP_EXEC             33  /* close fds >= n1 (cloexec) and execve */
+#define OP_PERSONALITY      34  /* n1 = persona */
+#define OP_MKDIR            35  /* s2 = path in rootfs, n1 = mode */
+#define OP_OOM_SCORE_ADJ    36  /* n1 = score */
+
+/* OP_MOUNT target kinds: what to create at the destination when it is missing. */
+#define MNT_TARGET_DIR   0
+#define MNT_TARGET_FILE  1
+#define MNT_TARGET_NONE  2
+
+/* OP_MOUNT flags (n2) */
+#define MNT_F_RECURSIVE_ATTR 1   /* mount_setattr with AT_RECURSIVE */
+#define MNT_F_BIND           2   /* bind mount: the flags in u1 are applied by a remount */
+#define MNT_F_TMPCOPYUP      4   /* copy the directory's old contents into the new tmpfs */
+
+struct shim_op {
+    int kind;
+    int fd;
+    long long n1, n2, n3;
+    unsigned long long u1, u2, u3, u4, u5;
+    const char *s1, *s2, *s3, *s4;
+    const unsigned int *arr;
+    int n_arr;
+};
+
+struct shim_plan {
+    int abi;
+    unsigned long long clone_flags;  /* CLONE_NEW* created at clone time */
+    int pidns_fd;                    /* join this pid namespace for the child, or -1 */
+    int cgroup_fd;                   /* v2 cgroup dir fd for CLONE_INTO_CGROUP, or -1 */
+    const struct shim_op *ops;
+    int n_ops;
+    char *const *argv;
+    char *const *envp;
+    const int *keep_fds;             /* sorted: every other inherited fd is closed first */
+    int n_keep_fds;
+};
+
+/* Filled by the child (sent over the sync socket) or by the parent side. */
+struct shim_err {
+    int op_index;       /* index of the failing op, -1 for the spawn itself */
+    int err;            /* errno */
+    char detail[512];   /* sub-step and arguments, e.g. "mkdir `/proc`" */
+};
+
+struct shim_child {
+    int pid;
+    int sync_fd;        /* parent end of the sync socket */
+};
+
+int shim_abi_version(void);
+int shim_spawn(const struct shim_plan *plan, struct shim_child *child, struct shim_err *err);
+int shim_send_go(int sync_fd, struct shim_err *err);
+int shim_wait_ready(int sync_fd, struct shim_err *err);
+int shim_recv_fd(int sock_fd, char *name, int name_len);
+/* CDEF END */
+
+#endif

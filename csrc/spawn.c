@@ -1,0 +1,404 @@
+/* spawn.c: clone the container init, the sync protocol, and the op loop.
+ *
+ *   parent (pyrunc, Python)                     child (C only)
+ *   shim_spawn: clone(CLONE_NEW*) ------------> reset signals, PDEATHSIG=KILL
+ *   (Python) cgroup join, maps, hooks            recv GO (EOF: parent died, exit)
+ *   shim_send_go -------------------------------> run ops in order
+ *                                                on error: ERROR{op, errno, detail}, _exit
+ *   shim_wait_ready <--------------------------- OP_READY: READY, PDEATHSIG=0,
+ *                                                block opening exec.fifo for writing
+ *   `pyrunc start` opens exec.fifo ------------> write "0", keep the fd (CLOEXEC)
+ *                                                seccomp, execve; a failure from here on is
+ *                                                written into the fifo as "E<msg>" so that
+ *                                                `start` reports it; a successful execve
+ *                                                closes the fd and `start` reads EOF.
+ *
+ * The child is a fork-like copy of the Python process, but it never runs Python again:
+ * it only reads the plan (inherited memory) and calls libc.
+ */
+#include "internal.h"
+
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+enum { MSG_GO = 1, MSG_READY = 2, MSG_ERROR = 3 };
+
+struct sync_msg {
+    int type;
+    struct shim_err err;
+};
+
+int shim_abi_version(void) { return SHIM_ABI_VERSION; }
+
+int shim_fail(struct child_ctx *c, int errnum, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->err->detail, sizeof c->err->detail, fmt, ap);
+    va_end(ap);
+    c->err->err = errnum;
+    return -errnum;
+}
+
+void fd_path(char *buf, size_t len, int fd) { snprintf(buf, len, "/proc/self/fd/%d", fd); }
+
+static int send_msg(int fd, int type, const struct shim_err *e)
+{
+    struct sync_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = type;
+    if (e)
+        m.err = *e;
+    for (;;) {
+        ssize_t n = send(fd, &m, sizeof m, MSG_NOSIGNAL);
+        if (n == (ssize_t)sizeof m)
+            return 0;
+        if (n < 0 && errno == EINTR)
+            continue;
+        return n < 0 ? -errno : -EIO;
+    }
+}
+
+static int recv_msg(int fd, struct sync_msg *m)
+{
+    for (;;) {
+        ssize_t n = recv(fd, m, sizeof *m, 0);
+        if (n == (ssize_t)sizeof *m)
+            return 0;
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n == 0)
+            return -EPIPE;
+        return n < 0 ? -errno : -EPROTO;
+    }
+}
+
+/* Python ignores SIGPIPE and installs handlers; dispositions set to SIG_IGN would
+ * survive execve, so every signal goes back to its default and nothing stays blocked. */
+static void reset_signals(void)
+{
+    struct sigaction sa;
+    sigset_t none;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_DFL;
+    for (int s = 1; s < NSIG; s++)
+        sigaction(s, &sa, NULL);
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+/* Whatever the caller of pyrunc left open (a host directory, a socket) must not be
+ * reachable from the container, not even through /proc/self/fd before execve. */
+static void close_inherited(const struct shim_plan *plan, int sync_fd)
+{
+    unsigned int lo = 0;
+    for (int i = 0; i <= plan->n_keep_fds; i++) {
+        unsigned int keep = i < plan->n_keep_fds ? (unsigned int)plan->keep_fds[i] : ~0U;
+        if (keep > lo && (int)lo <= sync_fd && (unsigned int)sync_fd < keep) {
+            /* split around the sync socket, which the plan does not list */
+            if ((unsigned int)sync_fd > lo)
+                syscall(SYS_close_range, lo, (unsigned int)sync_fd - 1, 0);
+            lo = (unsigned int)sync_fd + 1;
+        }
+        if (keep > lo)
+            syscall(SYS_close_range, lo, keep == ~0U ? ~0U : keep - 1, 0);
+        if (keep == ~0U)
+            break;
+        lo = keep + 1;
+    }
+}
+
+static void fifo_report(struct child_ctx *c)
+{
+    char buf[700];
+    int n;
+    if (c->fifo_wfd < 0)
+        return;
+    n = snprintf(buf, sizeof buf, "E%s: %s", c->err->detail, strerror(c->err->err));
+    if (n > 0)
+        (void)!write(c->fifo_wfd, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+}
+
+static int op_ready(struct child_ctx *c, const struct shim_op *op)
+{
+    char path[64];
+    int fd;
+    /* From here the init outlives `pyrunc create`; the caller's subreaper owns it. */
+    if (prctl(PR_SET_PDEATHSIG, 0) < 0)
+        return shim_fail(c, errno, "prctl PR_SET_PDEATHSIG");
+    if (send_msg(c->sync_fd, MSG_READY, NULL) < 0)
+        _exit(1);
+    close(c->sync_fd);
+    c->sync_fd = -1;
+    if (op->n1 == 0)
+        return 0;
+    /* The fifo was opened O_PATH before the root moved; reopening it through
+     * /proc/self/fd blocks until `start` opens the read end. */
+    fd_path(path, sizeof path, op->fd);
+    do
+        fd = open(path, O_WRONLY | O_CLOEXEC);
+    while (fd < 0 && errno == EINTR);
+    if (fd < 0)
+        return shim_fail(c, errno, "open exec fifo");
+    close(op->fd);
+    c->fifo_wfd = fd;
+    if (write(fd, "0", 1) != 1)
+        return shim_fail(c, errno, "write exec fifo");
+    return 0;
+}
+
+static int op_exec(struct child_ctx *c, const struct shim_op *op)
+{
+    /* Everything above the preserved fds is closed at execve; the exec.fifo write end
+     * is among them, which is how `start` learns the exec happened. */
+    if (syscall(SYS_close_range, (unsigned)op->n1, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
+        for (int fd = (int)op->n1; fd < 65536; fd++) {
+            int fl = fcntl(fd, F_GETFD);
+            if (fl >= 0)
+                fcntl(fd, F_SETFD, fl | FD_CLOEXEC);
+        }
+    }
+    execve(c->exec_path, c->plan->argv, c->envp);
+    return shim_fail(c, errno, "exec \"%s\"", c->plan->argv[0]);
+}
+
+typedef int (*op_fn)(struct child_ctx *, const struct shim_op *);
+
+static op_fn op_table(int kind)
+{
+    switch (kind) {
+    case OP_SETNS: return op_setns;
+    case OP_UNSHARE: return op_unshare;
+    case OP_WRITE_FILE: return op_write_file;
+    case OP_ROOT_PROPAGATION: return op_root_propagation;
+    case OP_BIND_ROOTFS: return op_bind_rootfs;
+    case OP_MOUNT: return op_mount;
+    case OP_MKNOD: return op_mknod;
+    case OP_BIND_DEV: return op_bind_dev;
+    case OP_SYMLINK: return op_symlink;
+    case OP_PIVOT_ROOT: return op_pivot_root;
+    case OP_MOVE_ROOT: return op_move_root;
+    case OP_REOPEN_DEVNULL: return op_reopen_devnull;
+    case OP_CONSOLE: return op_console;
+    case OP_REMOUNT_RO: return op_remount_ro;
+    case OP_MASK_PATH: return op_mask_path;
+    case OP_READONLY_PATH: return op_readonly_path;
+    case OP_HOSTNAME: return op_hostname;
+    case OP_DOMAINNAME: return op_domainname;
+    case OP_SYSCTL: return op_sysctl;
+    case OP_RLIMIT: return op_rlimit;
+    case OP_KEYRING: return op_keyring;
+    case OP_LOOPBACK_UP: return op_loopback_up;
+    case OP_SETSID: return op_setsid;
+    case OP_USER: return op_user;
+    case OP_CAPS: return op_caps;
+    case OP_NO_NEW_PRIVS: return op_no_new_privs;
+    case OP_SECCOMP: return op_seccomp;
+    case OP_CHDIR: return op_chdir;
+    case OP_UMASK: return op_umask;
+    case OP_HOME_ENV: return op_home_env;
+    case OP_LOOKUP_EXEC: return op_lookup_exec;
+    case OP_READY: return op_ready;
+    case OP_EXEC: return op_exec;
+    case OP_PERSONALITY: return op_personality;
+    case OP_MKDIR: return op_mkdir;
+    case OP_OOM_SCORE_ADJ: return op_oom_score_adj;
+    }
+    return NULL;
+}
+
+static __attribute__((noreturn)) void child_main(const struct shim_plan *plan, int sync_fd)
+{
+    struct shim_err err;
+    struct child_ctx c;
+    struct sync_msg m;
+
+    memset(&err, 0, sizeof err);
+    memset(&c, 0, sizeof c);
+    c.plan = plan;
+    c.sync_fd = sync_fd;
+    c.root_fd = -1;
+    c.fifo_wfd = -1;
+    c.envp = plan->envp;
+    c.err = &err;
+
+    reset_signals();
+    close_inherited(plan, sync_fd);
+    /* Until READY, the init must not outlive a pyrunc that died mid-create. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (recv_msg(sync_fd, &m) < 0 || m.type != MSG_GO)
+        _exit(1);
+    umask(0);
+
+    for (int i = 0; i < plan->n_ops; i++) {
+        const struct shim_op *op = &plan->ops[i];
+        op_fn fn = op_table(op->kind);
+        int rc;
+        err.op_index = i;
+        if (fn == NULL)
+            rc = shim_fail(&c, EINVAL, "unknown op %d", op->kind);
+        else
+            rc = fn(&c, op);
+        if (rc < 0) {
+            if (c.sync_fd >= 0)
+                send_msg(c.sync_fd, MSG_ERROR, &err);
+            else
+                fifo_report(&c);
+            _exit(127);
+        }
+    }
+    shim_fail(&c, EINVAL, "plan ended without exec");
+    if (c.sync_fd >= 0)
+        send_msg(c.sync_fd, MSG_ERROR, &err);
+    else
+        fifo_report(&c);
+    _exit(127);
+}
+
+static long do_clone(const struct shim_plan *plan)
+{
+    struct clone_args args;
+    long pid;
+    memset(&args, 0, sizeof args);
+    args.flags = plan->clone_flags;
+    args.exit_signal = SIGCHLD;
+    if (plan->cgroup_fd >= 0) {
+        args.flags |= CLONE_INTO_CGROUP;
+        args.cgroup = (uint64_t)plan->cgroup_fd;
+    }
+    pid = syscall(SYS_clone3, &args, sizeof args);
+    if (pid >= 0 || (errno != ENOSYS && errno != E2BIG))
+        return pid;
+    if (plan->cgroup_fd >= 0)
+        return -1; /* the caller falls back to joining the cgroup by pid */
+    return syscall(SYS_clone, (unsigned long)plan->clone_flags | SIGCHLD, 0, 0, 0, 0);
+}
+
+int shim_spawn(const struct shim_plan *plan, struct shim_child *child, struct shim_err *err)
+{
+    int sv[2];
+    int self_pidns = -1;
+    long pid;
+    int saved;
+
+    memset(err, 0, sizeof *err);
+    err->op_index = -1;
+    if (plan->abi != SHIM_ABI_VERSION) {
+        snprintf(err->detail, sizeof err->detail, "plan abi %d, shim abi %d", plan->abi, SHIM_ABI_VERSION);
+        err->err = EINVAL;
+        return -EINVAL;
+    }
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+        err->err = errno;
+        snprintf(err->detail, sizeof err->detail, "socketpair");
+        return -err->err;
+    }
+    /* Joining a pid namespace only changes pid_for_children, so it is done here in the
+     * parent around the clone and undone right after. */
+    if (plan->pidns_fd >= 0) {
+        self_pidns = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+        if (self_pidns < 0 || setns(plan->pidns_fd, CLONE_NEWPID) < 0) {
+            err->err = errno;
+            snprintf(err->detail, sizeof err->detail, "join pid namespace");
+            if (self_pidns >= 0)
+                close(self_pidns);
+            close(sv[0]);
+            close(sv[1]);
+            return -err->err;
+        }
+    }
+    pid = do_clone(plan);
+    saved = errno;
+    if (pid == 0) {
+        close(sv[0]);
+        child_main(plan, sv[1]);
+    }
+    if (self_pidns >= 0) {
+        setns(self_pidns, CLONE_NEWPID);
+        close(self_pidns);
+    }
+    close(sv[1]);
+    if (pid < 0) {
+        close(sv[0]);
+        err->err = saved;
+        snprintf(err->detail, sizeof err->detail, "clone");
+        return -saved;
+    }
+    child->pid = (int)pid;
+    child->sync_fd = sv[0];
+    return 0;
+}
+
+int shim_send_go(int sync_fd, struct shim_err *err)
+{
+    int rc = send_msg(sync_fd, MSG_GO, NULL);
+    if (rc < 0) {
+        memset(err, 0, sizeof *err);
+        err->op_index = -1;
+        err->err = -rc;
+        snprintf(err->detail, sizeof err->detail, "send go to container init");
+    }
+    return rc;
+}
+
+int shim_wait_ready(int sync_fd, struct shim_err *err)
+{
+    struct sync_msg m;
+    int rc = recv_msg(sync_fd, &m);
+    memset(err, 0, sizeof *err);
+    err->op_index = -1;
+    if (rc < 0) {
+        err->err = -rc;
+        snprintf(err->detail, sizeof err->detail, "container init exited during setup");
+        return rc;
+    }
+    if (m.type == MSG_READY)
+        return 0;
+    if (m.type == MSG_ERROR) {
+        *err = m.err;
+        err->detail[sizeof err->detail - 1] = 0;
+        return -(err->err ? err->err : EIO);
+    }
+    err->err = EPROTO;
+    snprintf(err->detail, sizeof err->detail, "unexpected message %d from container init", m.type);
+    return -EPROTO;
+}
+
+int shim_recv_fd(int sock_fd, char *name, int name_len)
+{
+    char cbuf[CMSG_SPACE(sizeof(int))];
+    struct iovec iov = {.iov_base = name, .iov_len = (size_t)(name_len > 1 ? name_len - 1 : 0)};
+    struct msghdr msg;
+    struct cmsghdr *cm;
+    ssize_t n;
+    memset(&msg, 0, sizeof msg);
+    memset(cbuf, 0, sizeof cbuf);
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = cbuf;
+    msg.msg_controllen = sizeof cbuf;
+    do
+        n = recvmsg(sock_fd, &msg, MSG_CMSG_CLOEXEC);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return -errno;
+    if (name_len > 0)
+        name[n >= 0 && n < name_len ? n : 0] = 0;
+    cm = CMSG_FIRSTHDR(&msg);
+    if (cm == NULL || cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+        return -EBADMSG;
+    int fd;
+    memcpy(&fd, CMSG_DATA(cm), sizeof fd);
+    return fd;
+}

@@ -1,0 +1,98 @@
+"""Create, join and remove a container's cgroup directories (cgroupfs driver).
+
+Only directories this container created are ever removed, deepest first; a parent
+that existed before is left alone."""
+import posix
+
+from pyrunc.errors import CgroupError, strerror
+
+
+def _read(path):
+    fd = posix.open(path, posix.O_RDONLY | posix.O_CLOEXEC)
+    try:
+        return posix.read(fd, 1 << 16).decode().strip()
+    finally:
+        posix.close(fd)
+
+
+def write(path, value):
+    try:
+        fd = posix.open(path, posix.O_WRONLY | posix.O_CLOEXEC)
+        try:
+            posix.write(fd, value.encode() if isinstance(value, str) else value)
+        finally:
+            posix.close(fd)
+    except OSError as e:
+        d, _, f = path.rpartition("/")
+        raise CgroupError('write "%s"="%s" in "%s": %s' % (f, value, d, strerror(e.errno))) from None
+
+
+def _copy_cpuset(parent, child):
+    """A new v1 cpuset cgroup starts with empty cpus and mems, and no task can join it
+    until they are set: copy them from the parent, as runc does."""
+    for f in ("cpuset.cpus", "cpuset.mems"):
+        try:
+            if _read(child + "/" + f):
+                continue
+            write(child + "/" + f, _read(parent + "/" + f))
+        except OSError:
+            pass
+
+
+def create(paths):
+    """mkdir -p every path; returns the directories made here, in creation order."""
+    made = []
+    try:
+        for key, path in paths.items():
+            parts = path.split("/")
+            # the mountpoint exists; walk down from it
+            for i in range(2, len(parts) + 1):
+                d = "/".join(parts[:i])
+                if not d:
+                    continue
+                try:
+                    posix.mkdir(d, 0o755)
+                except FileExistsError:
+                    continue
+                made.append(d)
+                if "cpuset" in key.split(","):
+                    _copy_cpuset(d.rpartition("/")[0], d)
+    except OSError as e:
+        remove(made)
+        raise CgroupError('create cgroup "%s": %s' % (e.filename or "", strerror(e.errno))) from None
+    return made
+
+
+def join(paths, pid):
+    for path in paths.values():
+        write(path + "/cgroup.procs", str(pid))
+
+
+def pids(path):
+    try:
+        text = _read(path + "/cgroup.procs")
+    except OSError:
+        return []
+    return [int(x) for x in text.split()]
+
+
+def remove(made):
+    """rmdir what we made, deepest first; a still-busy cgroup is retried briefly."""
+    import time
+
+    failed = []
+    for d in sorted(made, key=lambda p: p.count("/"), reverse=True):
+        for attempt in range(50):
+            try:
+                posix.rmdir(d)
+                break
+            except FileNotFoundError:
+                break
+            except OSError as e:
+                if e.errno != 16 or attempt == 49:  # EBUSY: tasks are still exiting
+                    failed.append((d, e.errno))
+                    break
+                time.sleep(0.01)
+    if failed:
+        d, err = failed[0]
+        raise CgroupError('remove cgroup "%s": %s' % (d, strerror(err)))

@@ -1,0 +1,199 @@
+"""One small function per verb: flags in, a lifecycle call, output as runc writes it.
+Imports are inside the functions so that each verb pays only for what it uses."""
+import posix
+import sys
+
+from pyrunc import errors
+
+
+def _out(text):
+    sys.stdout.write(text)
+
+
+def version():
+    from pyrunc import OCI_VERSION, __version__
+
+    py = "%d.%d.%d" % sys.version_info[:3]
+    _out("pyrunc version %s\nspec: %s\npython: %s\n" % (__version__, OCI_VERSION, py))
+    return 0
+
+
+def help_for(verb):
+    from pyrunc.cli import verbs
+
+    if verb == "checkpoint":
+        # podman treats `checkpoint --help` exiting 0 as "checkpoint supported"
+        raise errors.PyruncError("checkpoint is not supported by pyrunc")
+    _out(verbs.verb_help(verb))
+    return 0
+
+
+def cmd_create(g, o, pos):
+    from pyrunc.lifecycle import create
+
+    create.create(g, pos[0], o["bundle"], pid_file=o["pid-file"], console_socket=o["console-socket"],
+                  no_pivot=o["no-pivot"], no_new_keyring=o["no-new-keyring"], preserve_fds=o["preserve-fds"])
+    return 0
+
+
+def cmd_start(g, o, pos):
+    from pyrunc.lifecycle import start
+
+    start.start(g.root, pos[0])
+    return 0
+
+
+def cmd_run(g, o, pos):
+    from pyrunc.lifecycle import run
+
+    return run.run(g, pos[0], o)
+
+
+def cmd_state(g, o, pos):
+    from pyrunc import jsonio
+    from pyrunc.state import store
+
+    cdir = store.container_dir(g.root, pos[0])
+    st = store.read_state(cdir)
+    _out(jsonio.dumps_indent(store.public_state(st, store.status(cdir, st))))
+    return 0
+
+
+def _owner(uid, cache={}):
+    if uid not in cache:
+        import pwd
+
+        try:
+            cache[uid] = pwd.getpwuid(uid).pw_name
+        except KeyError:
+            cache[uid] = "#%d" % uid
+    return cache[uid]
+
+
+def cmd_list(g, o, pos):
+    from pyrunc import jsonio
+    from pyrunc.state import store
+
+    fmt = o["format"]
+    if fmt not in ("table", "json"):
+        raise errors.PyruncError("invalid format option")
+    try:
+        names = sorted(posix.listdir(g.root))
+    except FileNotFoundError:
+        names = []
+    rows = []
+    for name in names:
+        cdir = g.root + "/" + name
+        try:
+            info = posix.stat(cdir)
+            st = store.read_state(cdir)
+        except (OSError, errors.PyruncError):
+            continue
+        if not (info.st_mode & 0o040000):
+            continue
+        out = store.public_state(st, store.status(cdir, st))
+        out["owner"] = _owner(info.st_uid)
+        rows.append(out)
+    if o["quiet"]:
+        _out("".join(r["id"] + "\n" for r in rows))
+        return 0
+    if fmt == "json":
+        _out((jsonio.dumps(rows) if rows else "null") + "\n")
+        return 0
+    table = [("ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER")]
+    for r in rows:
+        table.append((r["id"], str(r["pid"]), r["status"], r["bundle"], r["created"], r["owner"]))
+    # Go's tabwriter(minwidth 12, padding 3): every column but the last is padded
+    widths = [max(12, max(len(row[i]) for row in table) + 3) for i in range(5)]
+    _out("".join("".join(row[i].ljust(widths[i]) for i in range(5)) + row[5] + "\n" for row in table))
+    return 0
+
+
+def cmd_kill(g, o, pos):
+    from pyrunc import signals
+    from pyrunc.lifecycle import kill
+
+    sig = signals.parse(pos[1]) if len(pos) > 1 else 15
+    kill.kill(g.root, pos[0], sig, o["all"])
+    return 0
+
+
+def cmd_delete(g, o, pos):
+    from pyrunc.lifecycle import delete
+
+    delete.delete(g.root, pos[0], o["force"])
+    return 0
+
+
+def cmd_spec(g, o, pos):
+    from pyrunc.spec import default
+
+    bundle = o["bundle"] or "."
+    path = bundle.rstrip("/") + "/config.json"
+    try:
+        posix.stat(path)
+        raise errors.PyruncError("File config.json exists. Remove it first")
+    except FileNotFoundError:
+        pass
+    text = default.render(rootless=o["rootless"])
+    try:
+        fd = posix.open(path, posix.O_WRONLY | posix.O_CREAT | posix.O_EXCL | posix.O_CLOEXEC, 0o666)
+    except OSError as e:
+        raise errors.from_oserror("open " + path, e) from None
+    try:
+        posix.write(fd, text.encode())
+    finally:
+        posix.close(fd)
+    return 0
+
+
+def cmd_validate(g, o, pos):
+    from pyrunc.spec import validate
+
+    problems = validate.validate_bundle(o["bundle"] or ".")
+    for line in problems:
+        _out(line + "\n")
+    if problems:
+        raise errors.PyruncError("config.json: %d problem%s found" % (len(problems), "s" * (len(problems) != 1)))
+    _out("config.json: valid\n")
+    return 0
+
+
+def _not_yet(verb):
+    raise errors.PyruncError("%s is not implemented yet in pyrunc" % verb)
+
+
+def cmd_exec(g, o, pos):
+    _not_yet("exec")
+
+
+def cmd_pause(g, o, pos):
+    _not_yet("pause")
+
+
+def cmd_resume(g, o, pos):
+    _not_yet("resume")
+
+
+def cmd_update(g, o, pos):
+    _not_yet("update")
+
+
+def cmd_ps(g, o, pos):
+    _not_yet("ps")
+
+
+def cmd_events(g, o, pos):
+    _not_yet("events")
+
+
+def cmd_features(g, o, pos):
+    _not_yet("features")
+
+
+def cmd_checkpoint(g, o, pos):
+    raise errors.PyruncError("checkpoint is not supported by pyrunc")
+
+
+def cmd_restore(g, o, pos):
+    raise errors.PyruncError("restore is not supported by pyrunc")

@@ -1,0 +1,102 @@
+"""Entry point: global flags, dispatch to one handler per verb, and the only place
+that catches PyruncError, logs it (runc's shapes) and sets the exit status."""
+import sys
+
+from pyrunc import errors, log
+
+
+class Globals:
+    __slots__ = ("root", "debug", "systemd_cgroup", "rootless")
+
+    def __init__(self, values):
+        self.root = (values["root"] or "/run/pyrunc").rstrip("/") or "/"
+        self.debug = values["debug"]
+        self.systemd_cgroup = values["systemd-cgroup"]
+        self.rootless = values["rootless"]
+
+
+def _usage_error(e):
+    from pyrunc.cli import verbs
+
+    log.error(e.msg)
+    if e.verb in verbs.VERBS:
+        sys.stdout.write("Incorrect Usage.\n\n" + verbs.verb_help(e.verb))
+    sys.stdout.flush()
+
+
+def run(argv):
+    from pyrunc.cli import args, verbs
+
+    values, rest = args.parse(argv, verbs.GLOBAL_FLAGS, None, interspersed=False)
+    if values["log"]:
+        log.target = values["log"]
+    fmt = values["log-format"]
+    if fmt not in ("text", "json"):
+        raise errors.PyruncError('invalid log-format: %s' % fmt)
+    log.fmt = fmt
+    log.debug = values["debug"]
+    if values["version"]:
+        from pyrunc.cli import commands
+
+        return commands.version()
+    if not rest or values["help"] and not rest:
+        sys.stdout.write(verbs.main_help())
+        return 0
+    verb = rest[0]
+    if verb in ("help", "h"):
+        if len(rest) > 1 and rest[1] in verbs.VERBS:
+            sys.stdout.write(verbs.verb_help(rest[1]))
+            return 0
+        sys.stdout.write(verbs.main_help())
+        return 0
+    spec = verbs.VERBS.get(verb)
+    if spec is None:
+        log.error("No help topic for '%s'" % verb)
+        return 3
+    flags = spec[2]
+    from pyrunc.cli.args import BOOL, Flag
+
+    flags = flags + [Flag("help", BOOL, ("h",), False, "show help")]
+    opts, pos = args.parse(rest[1:], flags, verb, interspersed=(verb != "exec"))
+    if opts["help"]:
+        from pyrunc.cli import commands
+
+        return commands.help_for(verb)
+    lo, hi = spec[3]
+    if len(pos) < lo or (hi is not None and len(pos) > hi):
+        if lo == hi:
+            raise errors.UsageError('pyrunc: "%s" requires exactly %d argument(s)' % (verb, lo), verb)
+        if len(pos) < lo:
+            raise errors.UsageError('pyrunc: "%s" requires a minimum of %d argument(s)' % (verb, lo), verb)
+        raise errors.UsageError('pyrunc: "%s" requires a maximum of %d argument(s)' % (verb, hi), verb)
+    from pyrunc.cli import commands
+
+    handler = getattr(commands, "cmd_" + verb.replace("-", "_"))
+    return handler(Globals(values), opts, pos)
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        code = run(argv)
+    except errors.UsageError as e:
+        _usage_error(e)
+        code = 1
+    except errors.PyruncError as e:
+        log.error(e.msg)
+        code = e.exit_code
+    except KeyboardInterrupt:
+        log.error("interrupted")
+        code = 130
+    except Exception as e:  # a bug: still one line, the traceback under --debug
+        log.error("internal error: %s: %s" % (type(e).__name__, e))
+        if log.debug:
+            import traceback
+
+            traceback.print_exc()
+        code = 1
+    try:
+        sys.stdout.flush()
+    except OSError:
+        pass
+    sys.exit(code)

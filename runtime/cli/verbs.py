@@ -1,0 +1,172 @@
+"""The verbs: their flags, argument counts and help text (runc's, with our name)."""
+from pyrunc.cli.args import BOOL, INT, LIST, STR, Flag
+
+CREATE_FLAGS = [
+    Flag("bundle", STR, ("b",), "", "path to the root of the bundle directory, defaults to the current directory"),
+    Flag("console-socket", STR, (), "", "path to an AF_UNIX socket which will receive a file descriptor "
+         "referencing the master end of the console's pseudoterminal"),
+    Flag("pid-file", STR, (), "", "specify the file to write the process id to"),
+    Flag("no-pivot", BOOL, (), False, "do not use pivot root to jail process inside rootfs.  This should be "
+         "used whenever the rootfs is on top of a ramdisk"),
+    Flag("no-new-keyring", BOOL, (), False, "do not create a new session keyring for the container.  This will "
+         "cause the container to inherit the calling processes session key"),
+    Flag("preserve-fds", INT, (), 0, "Pass N additional file descriptors to the container (stdio + "
+         "$LISTEN_FDS + N in total) (default: 0)"),
+    Flag("pidfd-socket", STR, (), "", "path to an AF_UNIX socket which will receive a pidfd of the init process",
+         hidden=True),
+]
+RUN_FLAGS = CREATE_FLAGS + [
+    Flag("detach", BOOL, ("d",), False, "detach from the container's process"),
+    Flag("keep", BOOL, (), False, "do not delete the container after it exits"),
+    Flag("no-subreaper", BOOL, (), False, "disable the use of the subreaper used to reap reparented processes"),
+]
+EXEC_FLAGS = [
+    Flag("console-socket", STR, (), "", "path to an AF_UNIX socket which will receive a file descriptor "
+         "referencing the master end of the console's pseudoterminal"),
+    Flag("cwd", STR, (), "", "current working directory in the container"),
+    Flag("env", LIST, ("e",), None, "set environment variables"),
+    Flag("tty", BOOL, ("t",), False, "allocate a pseudo-TTY"),
+    Flag("user", STR, ("u",), "", "UID (format: <uid>[:<gid>])"),
+    Flag("additional-gids", LIST, ("g",), None, "additional gids"),
+    Flag("process", STR, ("p",), "", "path to the process.json"),
+    Flag("detach", BOOL, ("d",), False, "detach from the container's process"),
+    Flag("pid-file", STR, (), "", "specify the file to write the process id to"),
+    Flag("process-label", STR, (), "", "set the asm process label for the process commonly used with selinux"),
+    Flag("apparmor", STR, (), "", "set the apparmor profile for the process"),
+    Flag("no-new-privs", BOOL, (), False, "set the no new privileges value for the process"),
+    Flag("cap", LIST, ("c",), None, "add a capability to the bounding set for the process"),
+    Flag("preserve-fds", INT, (), 0, "Pass N additional file descriptors to the container (stdio + "
+         "$LISTEN_FDS + N in total) (default: 0)"),
+    Flag("cgroup", LIST, (), None, "run the process in an (existing) sub-cgroup(s). Format is [<controller>:]<cgroup>."),
+    Flag("ignore-paused", BOOL, (), False, "allow exec in a paused container"),
+]
+UPDATE_FLAGS = [Flag(n, STR, a, "", h) for n, a, h in (
+    ("resources", ("r",), "path to the file containing the resources to update or '-' to read from the "
+     "standard input"),
+    ("blkio-weight", (), "Specifies per cgroup weight, range is from 10 to 1000"),
+    ("cpu-period", (), "CPU CFS period to be used for hardcapping (in usecs). 0 to use system default"),
+    ("cpu-quota", (), "CPU CFS hardcap limit (in usecs). Allowed cpu time in a given period"),
+    ("cpu-burst", (), "CPU CFS hardcap burst limit (in usecs). Allowed accumulated cpu time additionally "
+     "for burst a given period"),
+    ("cpu-share", (), "CPU shares (relative weight vs. other containers)"),
+    ("cpu-rt-period", (), "CPU realtime period to be used for hardcapping (in usecs). 0 to use system default"),
+    ("cpu-rt-runtime", (), "CPU realtime hardcap limit (in usecs). Allowed cpu time in a given period"),
+    ("cpuset-cpus", (), "CPU(s) to use"),
+    ("cpuset-mems", (), "Memory node(s) to use"),
+    ("cpu-idle", (), "set cgroup SCHED_IDLE or not, 0: default behavior, 1: SCHED_IDLE"),
+    ("memory", (), "Memory limit (in bytes)"),
+    ("memory-reservation", (), "Memory reservation or soft_limit (in bytes)"),
+    ("memory-swap", (), "Total memory usage (memory + swap); set '-1' to enable unlimited swap"),
+    ("pids-limit", (), "Maximum number of pids allowed in the container"),
+    ("l3-cache-schema", (), "The string of Intel RDT/CAT L3 cache schema"),
+    ("mem-bw-schema", (), "The string of Intel RDT/MBA memory bandwidth schema"),
+    ("kernel-memory", (), "(obsoleted; do not use)"),
+    ("kernel-memory-tcp", (), "(obsoleted; do not use)"),
+)]
+CHECKPOINT_FLAGS = [Flag(n, k, (), None, "") for n, k in (
+    ("image-path", STR), ("work-path", STR), ("parent-path", STR), ("leave-running", BOOL),
+    ("tcp-established", BOOL), ("tcp-skip-in-flight", BOOL), ("link-remap", BOOL), ("ext-unix-sk", BOOL),
+    ("shell-job", BOOL), ("lazy-pages", BOOL), ("status-fd", STR), ("page-server", STR), ("file-locks", BOOL),
+    ("pre-dump", BOOL), ("manage-cgroups-mode", STR), ("empty-ns", LIST), ("auto-dedup", BOOL))]
+RESTORE_FLAGS = [Flag(n, k, a, None, "") for n, k, a in (
+    ("console-socket", STR, ()), ("image-path", STR, ()), ("work-path", STR, ()), ("tcp-established", BOOL, ()),
+    ("ext-unix-sk", BOOL, ()), ("shell-job", BOOL, ()), ("file-locks", BOOL, ()),
+    ("manage-cgroups-mode", STR, ()), ("bundle", STR, ("b",)), ("detach", BOOL, ("d",)), ("pid-file", STR, ()),
+    ("no-subreaper", BOOL, ()), ("no-pivot", BOOL, ()), ("empty-ns", LIST, ()), ("auto-dedup", BOOL, ()),
+    ("lazy-pages", BOOL, ()), ("lsm-profile", STR, ()), ("lsm-mount-context", STR, ()))]
+
+ID = '<container-id>'
+ID_HELP = ('Where "<container-id>" is your name for the instance of the container that you\n'
+           'are starting. The name you provide for the container instance must be unique on\nyour host.')
+ID_NAME = 'Where "<container-id>" is the name for the instance of the container.'
+
+# name: (summary, usage args, flags, (min args, max args or None), description)
+VERBS = {
+    "checkpoint": ("checkpoint a running container", ID, CHECKPOINT_FLAGS, (1, 1), ""),
+    "create": ("create a container", ID, CREATE_FLAGS, (1, 1), ID_HELP + """
+
+DESCRIPTION:
+   The create command creates an instance of a container for a bundle. The bundle
+is a directory with a specification file named "config.json" and a root
+filesystem."""),
+    "delete": ("delete any resources held by the container often used with detached container",
+               ID, [Flag("force", BOOL, ("f",), False,
+                         "Forcibly deletes the container if it is still running (uses SIGKILL)")], (1, 1),
+               ID_NAME),
+    "events": ("display container events such as OOM notifications, cpu, memory, and IO usage statistics",
+               ID, [Flag("interval", STR, (), "5s", "set the stats collection interval"),
+                    Flag("stats", BOOL, (), False, "display the container's stats then exit")], (1, 1), ID_NAME),
+    "exec": ("execute new process inside the container", ID + " <command> [command options]  || -p process.json "
+             + ID, EXEC_FLAGS, (1, None), ID_NAME),
+    "features": ("show the enabled features", "", [], (0, 0), ""),
+    "kill": ("kill sends the specified signal (default: SIGTERM) to the container's init process",
+             ID + " [signal]", [Flag("all", BOOL, ("a",), False,
+                                     "send the specified signal to all processes inside the container")],
+             (1, 2), ID_NAME + ' "[signal]" is the signal to be sent to the init process.'),
+    "list": ("lists containers started by pyrunc with the given root", "",
+             [Flag("format", STR, ("f",), "table", "select one of: table or json (default: \"table\")"),
+              Flag("quiet", BOOL, ("q",), False, "display only container IDs")], (0, 0), ""),
+    "pause": ("pause suspends all processes inside the container", ID, [], (1, 1), ID_NAME),
+    "ps": ("ps displays the processes running inside a container", ID + " [ps options]",
+           [Flag("format", STR, ("f",), "table", "select one of: table or json (default: \"table\")")],
+           (1, None), ""),
+    "restore": ("restore a container from a previous checkpoint", ID, RESTORE_FLAGS, (1, 1), ""),
+    "resume": ("resumes all processes that have been previously paused", ID, [], (1, 1), ID_NAME),
+    "run": ("create and run a container", ID, RUN_FLAGS, (1, 1), ID_HELP),
+    "spec": ("create a new specification file", "", [
+        Flag("bundle", STR, ("b",), "", "path to the root of the bundle directory"),
+        Flag("rootless", BOOL, (), False, "generate a configuration for a rootless container")], (0, 0),
+        'The spec command creates the new specification file named "config.json" for\nthe bundle.'),
+    "start": ("executes the user defined process in a created container", ID, [], (1, 1), ID_NAME),
+    "state": ("output the state of a container", ID, [], (1, 1), ID_NAME),
+    "update": ("update container resource constraints", ID, UPDATE_FLAGS, (1, 1), ""),
+    "validate": ("check a bundle's config.json against the runtime-spec and list every problem", "",
+                 [Flag("bundle", STR, ("b",), "", "path to the root of the bundle directory")], (0, 0), ""),
+}
+
+GLOBAL_FLAGS = [
+    Flag("debug", BOOL, (), False, "enable debug logging"),
+    Flag("log", STR, (), "", "set the log file to write pyrunc logs to (default is '/dev/stderr')"),
+    Flag("log-format", STR, (), "text", "set the log format ('text' (default), or 'json')"),
+    Flag("root", STR, (), "/run/pyrunc", "root directory for storage of container state (this should be "
+         "located in tmpfs)"),
+    Flag("criu", STR, (), "", "(obsoleted; accepted and ignored)", hidden=True),
+    Flag("systemd-cgroup", BOOL, (), False, "enable systemd cgroup support, expects cgroupsPath to be of "
+         "form \"slice:prefix:name\" for e.g. \"system.slice:runc:434234\""),
+    Flag("rootless", STR, (), "auto", "ignore cgroup permission errors ('true', 'false', or 'auto')"),
+    Flag("help", BOOL, ("h",), False, "show help"),
+    Flag("version", BOOL, ("v",), False, "print the version"),
+]
+
+
+def _flag_lines(flags):
+    lines = []
+    for f in flags:
+        if f.hidden:
+            continue
+        names = ["--" + f.name] + ["-" + a if len(a) == 1 else "--" + a for a in f.aliases]
+        if f.kind not in (BOOL,):
+            names = [n + " " + f.placeholder for n in names]
+        lines.append((", ".join(names), f.help))
+    width = max((len(a) for a, _ in lines), default=0)
+    return "\n".join("   %-*s  %s" % (width, a, b) for a, b in lines)
+
+
+def verb_help(verb):
+    summary, usage, flags, _, desc = VERBS[verb]
+    text = "NAME:\n   pyrunc %s - %s\n\nUSAGE:\n   pyrunc %s [command options] %s\n" % (verb, summary, verb, usage)
+    if desc:
+        text += "\n" + desc + "\n"
+    if flags:
+        text += "\nOPTIONS:\n" + _flag_lines(flags) + "\n"
+    return text
+
+
+def main_help():
+    from pyrunc import OCI_VERSION, __version__
+
+    cmds = "\n".join("   %-11s %s" % (v, VERBS[v][0]) for v in sorted(VERBS))
+    return ("NAME:\n   pyrunc - Open Container Initiative runtime (runc-compatible, in Python)\n\n"
+            "USAGE:\n   pyrunc [global options] command [command options] [arguments...]\n\n"
+            "VERSION:\n   %s\nspec: %s\n\nCOMMANDS:\n%s\n   help, h     Shows a list of commands or help for one "
+            "command\n\nGLOBAL OPTIONS:\n%s\n" % (__version__, OCI_VERSION, cmds, _flag_lines(GLOBAL_FLAGS)))

@@ -1,0 +1,1 @@
+"""Orchestration of the verbs: create, start, run, kill, delete."""

@@ -1,0 +1,250 @@
+"""create: everything is decided (config checked, plan built) before anything on the
+host changes; then state dir, cgroups, fifo, clone, GO, READY. Any failure undoes all
+of it: an erroring create leaves the host as if it had never run."""
+import posix
+import time
+
+from pyrunc import OCI_VERSION, errors, log
+from pyrunc.state import store
+
+
+class Created:
+    """What a create leaves for `run`: the init pid (our child) and the state."""
+
+    __slots__ = ("cdir", "state", "pid", "terminal")
+
+    def __init__(self, cdir, state, pid, terminal):
+        self.cdir = cdir
+        self.state = state
+        self.pid = pid
+        self.terminal = terminal
+
+
+def _abspath(p):
+    if not p:
+        p = posix.getcwd()
+    elif not p.startswith("/"):
+        p = posix.getcwd() + "/" + p
+    from pyrunc.plan.mounts import clean_path
+
+    return clean_path(p)
+
+
+def _listen_fds():
+    """systemd socket activation as runc honours it: fds 3.. when LISTEN_PID is us."""
+    env = posix.environ
+    try:
+        if int(env.get(b"LISTEN_PID", b"0")) != posix.getpid():
+            return 0
+        return max(0, int(env.get(b"LISTEN_FDS", b"0")))
+    except ValueError:
+        return 0
+
+
+def _connect_console(path):
+    import _socket
+
+    s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
+    try:
+        s.connect(path)
+    except OSError as e:
+        s.close()
+        raise errors.from_oserror('connect to console socket "%s"' % path, e) from None
+    return s.detach()
+
+
+def prepare(g, cid, bundle, no_pivot=False, no_new_keyring=False, preserve_fds=0, console_socket=None):
+    """Check and plan, touching nothing: (spec, plan, host)."""
+    from pyrunc.cgroups import host as cghost
+    from pyrunc.cgroups import paths as cgpaths
+    from pyrunc.plan import build, caps
+    from pyrunc.spec import load
+
+    store.validate_id(cid)
+    if g.systemd_cgroup:
+        raise errors.PyruncError("the systemd cgroup driver is not supported yet (--systemd-cgroup)")
+    if g.rootless == "true" or (g.rootless == "auto" and posix.geteuid() != 0):
+        raise errors.PyruncError("rootless containers are not supported yet")
+    spec = load.load_bundle(bundle)
+    ch = cghost.detect()
+    linux = spec.get("linux") or {}
+    cg_paths = cgpaths.resolve(ch, linux.get("cgroupsPath") or "", cid) if ch.mode != "none" else {}
+    host = build.Host(cgroup_host=ch, cgroup_paths=cg_paths, last_cap=caps.last_cap(),
+                      kcore=_exists("/proc/kcore"))
+    opts = build.Options(cid, bundle, no_pivot=no_pivot, no_new_keyring=no_new_keyring,
+                         preserve_fds=preserve_fds, console_socket=console_socket,
+                         listen_fds=_listen_fds())
+    plan = build.build(spec, opts, host)
+    for w in plan.warnings:
+        log.warning(w)
+    log.debugf("cgroup mode %s: %s" % (ch.mode, ", ".join(sorted(cg_paths.values()))))
+    return spec, plan, host
+
+
+def _exists(p):
+    try:
+        posix.stat(p)
+        return True
+    except OSError:
+        return False
+
+
+def _check_preserved(n):
+    for fd in range(3, 3 + n):
+        try:
+            posix.fstat(fd)
+        except OSError as e:
+            raise errors.PyruncError("unable to stat preserved-fd %d (of %d): %s"
+                                     % (fd - 3, n, errors.strerror(e.errno))) from None
+
+
+def create(g, cid, bundle, pid_file=None, console_socket=None, no_pivot=False, no_new_keyring=False,
+           preserve_fds=0, console_pair=None):
+    """Create the container; returns Created. `console_pair` is (our end, their end)
+    of a socketpair when `run` in the foreground handles the terminal itself."""
+    bundle = _abspath(bundle)
+    with errors.context('create container "%s"' % cid):
+        if preserve_fds < 0:
+            raise errors.PyruncError("--preserve-fds must not be negative")
+        console = True if console_socket else ("auto" if console_pair else False)
+        spec, plan, host = prepare(g, cid, bundle, no_pivot, no_new_keyring, preserve_fds, console)
+        if not plan.terminal:
+            console_pair = None
+        _check_preserved(plan.preserve_fds)
+        return _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_pair)
+
+
+def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_pair):
+    from pyrunc import shim
+    from pyrunc.cgroups import fs as cgfs
+
+    try:
+        store.ensure_root(g.root)
+    except OSError as e:
+        raise errors.from_oserror('create state root "%s"' % g.root, e) from None
+    cdir = store.container_dir(g.root, cid)
+    try:
+        posix.mkdir(cdir, 0o711)
+    except FileExistsError:
+        raise errors.ContainerExists() from None
+    except OSError as e:
+        raise errors.from_oserror('create state dir "%s"' % cdir, e) from None
+    lock = store.Lock(cdir)
+    made_cgroups = []
+    spawned = None
+    fifo_fd = console_fd = -1
+    try:
+        made_cgroups = cgfs.create(host.cgroup_paths)
+        fifo = cdir + "/" + store.FIFO
+        posix.mkfifo(fifo, 0o622)
+        fifo_fd = posix.open(fifo, posix.O_PATH | posix.O_CLOEXEC)
+        if console_pair is not None:
+            console_fd = console_pair[1]
+        elif console_socket:
+            console_fd = _connect_console(console_socket)
+        spawned = shim.spawn(plan, {"fifo": fifo_fd, "console": console_fd})
+        pid = spawned.pid
+        ps = store.proc_stat(pid)
+        freezer = None
+        for key, path in host.cgroup_paths.items():
+            if key == "freezer":
+                freezer = path + "/freezer.state"
+        if freezer is None and host.cgroup_host.mode == "v2":
+            freezer = host.cgroup_paths[""] + "/cgroup.freeze"
+        st = {
+            "ociVersion": OCI_VERSION,
+            "id": cid,
+            "pid": pid,
+            "pidStart": ps[1] if ps else 0,
+            "bundle": bundle,
+            "rootfs": plan.rootfs,
+            "created": _now(),
+            "owner": "",
+            "annotations": spec.get("annotations") or {},
+            "cgroupPaths": host.cgroup_paths,
+            "cgroupsCreated": made_cgroups,
+            "cgroupMode": host.cgroup_host.mode,
+            "freezer": freezer,
+            "namespaces": plan.namespaces,
+            "newPidns": "pid" in plan.namespaces["new"],
+            "hooks": plan.hooks,
+            "status": "creating",
+        }
+        # written before the init runs anything: a create killed from here on can
+        # still be cleaned by `delete --force`
+        store.write_state(cdir, st)
+        cgfs.join(host.cgroup_paths, pid)
+        shim.go_and_wait(plan, spawned)
+        del st["status"]
+        store.write_state(cdir, st)
+        if pid_file:
+            try:
+                store.write_pid_file(_abspath(pid_file), pid)
+            except OSError as e:
+                raise errors.from_oserror('write pid file "%s"' % pid_file, e) from None
+        _write_config_copy(cdir, spec)
+    except BaseException:
+        _undo(cdir, spawned, made_cgroups)
+        raise
+    finally:
+        if fifo_fd >= 0:
+            posix.close(fifo_fd)
+        if console_fd >= 0 and console_pair is None:
+            posix.close(console_fd)
+        if spawned is not None:
+            spawned.close()
+        lock.release()
+    return Created(cdir, st, pid, plan.terminal)
+
+
+def _write_config_copy(cdir, spec):
+    from pyrunc import jsonio
+
+    tmp = cdir + "/." + store.CONFIG
+    fd = posix.open(tmp, posix.O_WRONLY | posix.O_CREAT | posix.O_TRUNC | posix.O_CLOEXEC, 0o600)
+    try:
+        data = jsonio.dumps(spec).encode()
+        while data:
+            data = data[posix.write(fd, data):]
+    finally:
+        posix.close(fd)
+    posix.rename(tmp, cdir + "/" + store.CONFIG)
+
+
+def _now():
+    return log.rfc3339nano_utc(time.time_ns())
+
+
+def _undo(cdir, spawned, made_cgroups):
+    from pyrunc.cgroups import fs as cgfs
+
+    if spawned is not None:
+        try:
+            posix.kill(spawned.pid, 9)
+        except OSError:
+            pass
+        try:
+            posix.waitpid(spawned.pid, 0)
+        except OSError:
+            pass
+    try:
+        cgfs.remove(made_cgroups)
+    except errors.PyruncError as e:
+        log.warning(str(e))
+    remove_state_dir(cdir)
+
+
+def remove_state_dir(cdir):
+    try:
+        names = posix.listdir(cdir)
+    except FileNotFoundError:
+        return
+    for name in names:
+        try:
+            posix.unlink(cdir + "/" + name)
+        except OSError:
+            pass
+    try:
+        posix.rmdir(cdir)
+    except OSError:
+        pass

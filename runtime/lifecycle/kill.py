@@ -1,0 +1,59 @@
+"""kill: signal the init (through a pidfd, after checking it is still our init), or
+with --all every process of the container's cgroup."""
+import posix
+
+from pyrunc import errors
+from pyrunc.state import store
+
+
+def signal_init(st, sig):
+    import _signal
+
+    pid = st["pid"]
+    try:
+        pidfd = posix.pidfd_open(pid)
+    except ProcessLookupError:
+        raise errors.StateError("container not running") from None
+    try:
+        # the pidfd pins the process: if it is still our init now, the signal reaches it
+        if not store.init_alive(st):
+            raise errors.StateError("container not running")
+        try:
+            _signal.pidfd_send_signal(pidfd, sig)
+        except ProcessLookupError:
+            raise errors.StateError("container not running") from None
+        except OSError as e:
+            raise errors.PyruncError("unable to signal init: " + errors.strerror(e.errno)) from None
+    finally:
+        posix.close(pidfd)
+
+
+def signal_all(st, sig):
+    from pyrunc.cgroups import fs as cgfs
+
+    pids = set()
+    for path in (st.get("cgroupPaths") or {}).values():
+        pids.update(cgfs.pids(path))
+    if not pids and store.init_alive(st):
+        pids.add(st["pid"])
+    for pid in pids:
+        try:
+            posix.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+        except OSError as e:
+            raise errors.PyruncError("unable to signal %d: %s" % (pid, errors.strerror(e.errno))) from None
+
+
+def kill(root, cid, sig, all_=False):
+    cdir = store.container_dir(root, cid)
+    st = store.read_state(cdir)
+    status = store.status(cdir, st)
+    if status == "stopped":
+        if all_:
+            return  # runc: with --all, a stopped container is not an error
+        raise errors.StateError("container not running")
+    if all_:
+        signal_all(st, sig)
+    else:
+        signal_init(st, sig)

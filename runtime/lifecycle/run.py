@@ -1,0 +1,102 @@
+"""run: create + start; in the foreground, forward signals, proxy the terminal when
+the container has one, reap the init and delete the container (unless --keep),
+exiting with its status (128+signal when killed), as runc does."""
+import posix
+
+from pyrunc import errors, log
+from pyrunc.lifecycle import create as createmod
+from pyrunc.lifecycle import delete as deletemod
+from pyrunc.lifecycle import start as startmod
+
+FORWARDED = [s for s in range(1, 65) if s not in (9, 17, 19, 23, 28, 32, 33)]  # not KILL CHLD STOP URG WINCH
+
+
+def run(g, cid, o):
+    detach = o["detach"]
+    console_socket = o["console-socket"]
+    pair = None
+    if not detach and not console_socket:
+        import _socket
+
+        a, b = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
+        pair = (a.detach(), b.detach())
+    try:
+        c = createmod.create(g, cid, o["bundle"], pid_file=o["pid-file"], console_socket=console_socket,
+                             no_pivot=o["no-pivot"], no_new_keyring=o["no-new-keyring"],
+                             preserve_fds=o["preserve-fds"], console_pair=pair)
+    except BaseException:
+        if pair:
+            posix.close(pair[0])
+            posix.close(pair[1])
+        raise
+    master = -1
+    try:
+        if pair:
+            posix.close(pair[1])
+            if c.terminal:
+                from pyrunc import shim
+
+                master = shim.recv_fd(pair[0])
+            posix.close(pair[0])
+        try:
+            with errors.context('start container "%s"' % cid):
+                startmod.release(c.cdir, c.state)
+        except BaseException:
+            _cleanup(g, cid, c, keep=False)
+            raise
+        if detach:
+            return 0
+        status = _foreground(c.pid, master)
+    finally:
+        if master >= 0:
+            posix.close(master)
+    if not o["keep"]:
+        _cleanup(g, cid, c, keep=False)
+    return status
+
+
+def _cleanup(g, cid, c, keep):
+    try:
+        posix.kill(c.pid, 9)
+    except OSError:
+        pass
+    try:
+        posix.waitpid(c.pid, 0)
+    except ChildProcessError:
+        pass
+    try:
+        deletemod.delete(g.root, cid, force=True)
+    except errors.PyruncError as e:
+        log.warning(str(e))
+
+
+def _exit_status(status):
+    if posix.WIFSIGNALED(status):
+        return 128 + posix.WTERMSIG(status)
+    return posix.WEXITSTATUS(status)
+
+
+def _foreground(pid, master):
+    import _signal
+
+    def forward(sig, frame):
+        try:
+            posix.kill(pid, sig)
+        except OSError:
+            pass
+
+    for s in FORWARDED:
+        try:
+            _signal.signal(s, forward)
+        except (OSError, ValueError):
+            pass
+    if master < 0:
+        while True:
+            try:
+                _, status = posix.waitpid(pid, 0)
+                return _exit_status(status)
+            except ChildProcessError:
+                return 0
+    from pyrunc.lifecycle import tty
+
+    return tty.proxy(pid, master, _exit_status)

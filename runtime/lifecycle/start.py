@@ -1,0 +1,59 @@
+"""start: release an init parked on exec.fifo.
+
+The init writes "0" into the fifo once we open it, keeps the write end (close-on-exec)
+and execs; a failure after that point is written into the fifo as "E<message>". So
+reading to EOF tells us whether the exec happened."""
+import posix
+
+from pyrunc import errors
+from pyrunc.state import store
+
+
+def start(root, cid):
+    cdir = store.container_dir(root, cid)
+    st = store.read_state(cdir)
+    with store.Lock(cdir):
+        status = store.status(cdir, st)
+        if status == "stopped":
+            raise errors.StateError("cannot start a container that has stopped")
+        if status == "running":
+            raise errors.StateError("cannot start an already running container")
+        if status != "created":
+            raise errors.StateError("cannot start a container in the %s state" % status)
+        release(cdir, st)
+
+
+def release(cdir, st):
+    import select
+
+    fifo = cdir + "/" + store.FIFO
+    try:
+        fd = posix.open(fifo, posix.O_RDONLY | posix.O_NONBLOCK | posix.O_CLOEXEC)
+    except FileNotFoundError:
+        raise errors.StateError("cannot start an already running container") from None
+    try:
+        p = select.poll()
+        p.register(fd, select.POLLIN)
+        # the init may still be on its way to the fifo: wait, checking it lives
+        while not p.poll(100):
+            if not store.init_alive(st):
+                raise errors.StateError("cannot start a container that has stopped")
+        first = posix.read(fd, 1)
+        if first != b"0":
+            raise errors.StateError("cannot start a container that has stopped")
+        posix.set_blocking(fd, True)
+        rest = []
+        while True:
+            b = posix.read(fd, 4096)
+            if not b:
+                break
+            rest.append(b)
+    finally:
+        posix.close(fd)
+    try:
+        posix.unlink(fifo)
+    except FileNotFoundError:
+        pass
+    msg = b"".join(rest)
+    if msg.startswith(b"E"):
+        raise errors.PyruncError("container init: " + msg[1:].decode("utf-8", "replace"))

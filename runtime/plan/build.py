@@ -1,0 +1,419 @@
+"""spec + options + host facts -> Plan. Pure: no syscalls (host facts come in through
+`Host`, which tests replace), so the same config always gives the same ops.
+
+The op order follows what the kernel and runc's init require:
+  join namespaces, unshare cgroup/time -> session, oom, keyring, loopback ->
+  rootfs: propagation, bind, mounts, devices, pivot_root -> console, read-only root ->
+  hostname, sysctl, read-only and masked paths -> rlimits, personality, umask,
+  no_new_privs -> cwd, bounding set, ids, HOME, cwd retry, capabilities -> lookup of
+  argv[0] -> READY (wait on exec.fifo) -> seccomp -> execve.
+"""
+from pyrunc.errors import ConfigError
+from pyrunc.plan import caps as capsmod
+from pyrunc.plan import mounts as mnt
+from pyrunc.plan.ops import (CLONE_NEWCGROUP, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWTIME,
+                             CLONE_NEWUSER, MNT_F_BIND, MNT_F_RECURSIVE_ATTR, MNT_F_TMPCOPYUP,
+                             MNT_TARGET_DIR, MNT_TARGET_FILE, NS_FLAGS, Op)
+from pyrunc.plan import ops as O
+
+S_IFCHR = 0o020000
+S_IFBLK = 0o060000
+S_IFIFO = 0o010000
+
+DEFAULT_DEVICES = (
+    ("/dev/null", 1, 3), ("/dev/zero", 1, 5), ("/dev/full", 1, 7),
+    ("/dev/random", 1, 8), ("/dev/urandom", 1, 9), ("/dev/tty", 5, 0),
+)
+DEV_SYMLINKS = (("/proc/self/fd", "/dev/fd"), ("/proc/self/fd/0", "/dev/stdin"),
+                ("/proc/self/fd/1", "/dev/stdout"), ("/proc/self/fd/2", "/dev/stderr"))
+
+RLIMIT_NUMBERS = {
+    "RLIMIT_CPU": 0, "RLIMIT_FSIZE": 1, "RLIMIT_DATA": 2, "RLIMIT_STACK": 3, "RLIMIT_CORE": 4,
+    "RLIMIT_RSS": 5, "RLIMIT_NPROC": 6, "RLIMIT_NOFILE": 7, "RLIMIT_MEMLOCK": 8, "RLIMIT_AS": 9,
+    "RLIMIT_LOCKS": 10, "RLIMIT_SIGPENDING": 11, "RLIMIT_MSGQUEUE": 12, "RLIMIT_NICE": 13,
+    "RLIMIT_RTPRIO": 14, "RLIMIT_RTTIME": 15,
+}
+# sysctls that belong to a namespace, and which one (runc's validator)
+IPC_SYSCTLS = ("kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall",
+               "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced")
+PER_LINUX = 0x0000
+PER_LINUX32 = 0x0008
+
+
+class Options:
+    """What the command line adds to the config."""
+
+    def __init__(self, cid, bundle, no_pivot=False, no_new_keyring=False, preserve_fds=0,
+                 console_socket=False, listen_fds=0, exec_fifo=True):
+        self.id = cid
+        self.bundle = bundle
+        self.no_pivot = no_pivot
+        self.no_new_keyring = no_new_keyring
+        self.preserve_fds = preserve_fds
+        self.console_socket = console_socket  # True, False, or "auto": a foreground run provides one
+        self.listen_fds = listen_fds
+        self.exec_fifo = exec_fifo
+
+
+class Host:
+    """Host facts the plan depends on. The real one looks at the machine; tests pass
+    their own."""
+
+    def __init__(self, cgroup_host=None, cgroup_paths=None, last_cap=40, kcore=False, dirs=None):
+        self.cgroup_host = cgroup_host
+        self.cgroup_paths = cgroup_paths or {}
+        self.last_cap = last_cap
+        self.kcore = kcore
+        self._dirs = dirs
+
+    def is_dir(self, path):
+        if self._dirs is not None:
+            return path in self._dirs
+        import posix
+        import stat
+
+        try:
+            return stat.S_ISDIR(posix.stat(path).st_mode)
+        except OSError:
+            return True  # a missing source fails later, at mount time, with its name
+
+
+class Plan:
+    __slots__ = ("clone_flags", "pidns_path", "ops", "argv", "env", "rootfs", "terminal", "warnings",
+                 "preserve_fds", "namespaces", "console_size", "hooks")
+
+    def __init__(self):
+        self.clone_flags = 0
+        self.pidns_path = None
+        self.ops = []
+        self.argv = []
+        self.env = []
+        self.rootfs = ""
+        self.terminal = False
+        self.warnings = []
+        self.preserve_fds = 0
+        self.namespaces = {}
+        self.console_size = (0, 0)
+        self.hooks = {}
+
+
+def _abs_in_bundle(bundle, path):
+    return path if path.startswith("/") else bundle.rstrip("/") + "/" + path
+
+
+def dedupe_env(env):
+    """KEY=VALUE pairs, later values replacing earlier ones in place (runc's setenv)."""
+    index = {}
+    out = []
+    for e in env or ():
+        name = e.partition("=")[0]
+        if name in index:
+            out[index[name]] = e
+        else:
+            index[name] = len(out)
+            out.append(e)
+    return out
+
+
+def _namespaces(linux, plan):
+    new = set()
+    joins = {}
+    for i, ns in enumerate(linux.get("namespaces") or ()):
+        t = ns["type"]
+        if t == "user":
+            raise ConfigError("linux.namespaces[%d].type" % i, "user namespaces are not supported yet")
+        if ns.get("path"):
+            joins[t] = ns["path"]
+        else:
+            new.add(t)
+    if linux.get("uidMappings") or linux.get("gidMappings"):
+        raise ConfigError("linux.uidMappings", "id mappings need a user namespace, which is not supported yet")
+    plan.namespaces = {"new": sorted(new), "joins": joins}
+    return new, joins
+
+
+def _sysctl_ops(linux, new, joins, spec):
+    ops = []
+    private = lambda t: t in new or t in joins  # noqa: E731
+    for name in sorted(linux.get("sysctl") or {}):
+        value = linux["sysctl"][name]
+        path = "linux.sysctl." + name
+        if not name or "/" in name or ".." in name.split(".") or name.startswith(".") or "\0" in name:
+            raise ConfigError(path, 'invalid sysctl name "%s"' % name)
+        if name in IPC_SYSCTLS or name.startswith("fs.mqueue."):
+            if not private("ipc"):
+                raise ConfigError(path, 'sysctl "%s" is not allowed in the host\'s ipc namespace' % name)
+        elif name.startswith("net."):
+            if not private("network"):
+                raise ConfigError(path, 'sysctl "%s" is not allowed in the host\'s network namespace' % name)
+        elif name in ("kernel.hostname", "kernel.domainname"):
+            if not private("uts"):
+                raise ConfigError(path, 'sysctl "%s" is not allowed in the host\'s uts namespace' % name)
+            field = "hostname" if name == "kernel.hostname" else "domainname"
+            if spec.get(field) and spec[field] != value:
+                raise ConfigError(path, 'conflicts with "%s"' % field)
+        else:
+            raise ConfigError(path, 'sysctl "%s" is not in a separate kernel namespace' % name)
+        ops.append(Op(O.OP_SYSCTL, 'sysctl "%s"' % name, s1="/proc/sys/" + name.replace(".", "/"), s2=value))
+    return ops
+
+
+def _cgroup_mount_ops(i, m, opts, host, new):
+    """`type: cgroup` becomes the host's hierarchies: on v2 one cgroup2 mount (or a bind of
+    the container's cgroup without a cgroup namespace); on v1 a tmpfs with one mount per
+    hierarchy, ro or rw per the options, like runc."""
+    dest = mnt.clean_path("/" + m["destination"])
+    ch = host.cgroup_host
+    if ch is None or ch.mode == "none":
+        raise ConfigError("mounts[%d]" % i, "cgroup mount requested but the host has no cgroup hierarchies")
+    flags = opts.flags & ~(mnt.MS_BIND | mnt.MS_REC)
+    cgns = "cgroup" in new
+    paths = host.cgroup_paths
+    what = 'mount "cgroup" on "%s"' % dest
+    ops = []
+    if ch.mode == "v2":
+        if cgns:
+            ops.append(Op(O.OP_MOUNT, what, s1="cgroup2", s2=dest, s3="cgroup2", u1=flags, n1=MNT_TARGET_DIR))
+        else:
+            ops.append(Op(O.OP_MOUNT, what, s1=paths[""], s2=dest, u1=flags | mnt.MS_BIND | mnt.MS_REC,
+                          n1=MNT_TARGET_DIR, n2=MNT_F_BIND))
+        return ops
+    ops.append(Op(O.OP_MOUNT, 'mount "tmpfs" on "%s"' % dest, s1="tmpfs", s2=dest, s3="tmpfs",
+                  u1=mnt.MS_NOSUID | mnt.MS_NODEV | mnt.MS_NOEXEC, s4="mode=755", n1=MNT_TARGET_DIR))
+    for h in ch.v1:
+        name = h.mountpoint.rpartition("/")[2]
+        sub = dest + "/" + name
+        if cgns:
+            ops.append(Op(O.OP_MOUNT, 'mount "cgroup" on "%s"' % sub, s1="cgroup", s2=sub, s3="cgroup",
+                          u1=flags, s4=h.options, n1=MNT_TARGET_DIR))
+        else:
+            ops.append(Op(O.OP_MOUNT, 'bind cgroup "%s" on "%s"' % (paths[h.key], sub), s1=paths[h.key], s2=sub,
+                          u1=flags | mnt.MS_BIND, n1=MNT_TARGET_DIR, n2=MNT_F_BIND))
+        if "," in name:
+            for ctrl in name.split(","):
+                ops.append(Op(O.OP_SYMLINK, "symlink %s" % ctrl, s1=name, s2=dest + "/" + ctrl))
+    return ops
+
+
+def _mount_ops(spec, opts, host, new, plan):
+    ops = []
+    dev_is_bind = False
+    dev_readonly = False
+    for i, m in enumerate(spec.get("mounts") or ()):
+        mtype = m.get("type") or ""
+        o = mnt.parse_options(m.get("options"), "mounts[%d].options" % i, mtype)
+        dest = mnt.clean_path("/" + m["destination"])
+        if dest == "/":
+            raise ConfigError("mounts[%d].destination" % i, 'mounting on "/" is not allowed')
+        if mtype == "cgroup" and not o.bind:
+            ops.extend(_cgroup_mount_ops(i, m, o, host, new))
+            continue
+        src = m.get("source") or ""
+        kind = MNT_TARGET_DIR
+        flags = 0
+        if o.bind:
+            if not src:
+                raise ConfigError("mounts[%d].source" % i, "a bind mount needs a source")
+            src = _abs_in_bundle(opts.bundle, src)
+            if not host.is_dir(src):
+                kind = MNT_TARGET_FILE
+            flags |= MNT_F_BIND
+            if dest == "/dev":
+                dev_is_bind = True
+        if dest == "/dev" and o.flags & mnt.MS_RDONLY:
+            dev_readonly = True
+        mflags = o.flags
+        if dest == "/dev":
+            # devices are created in /dev after the mount: it is made read-only at the end
+            mflags &= ~mnt.MS_RDONLY
+        if o.tmpcopyup:
+            flags |= MNT_F_TMPCOPYUP
+        prop = 0
+        for p in o.propagation:
+            prop = p  # the last one wins, as mount(8)
+        if o.attr_set or o.attr_clr:
+            flags |= MNT_F_RECURSIVE_ATTR
+        what = 'mount "%s" on "%s"' % (src or mtype, dest)
+        ops.append(Op(O.OP_MOUNT, what, s1=src or None, s2=dest, s3=mtype or None,
+                      s4=",".join(o.data) or None, u1=mflags, u2=prop, u3=o.attr_set, u4=o.attr_clr,
+                      n1=kind, n2=flags))
+    return ops, dev_is_bind, dev_readonly
+
+
+def _device_ops(linux):
+    ops = []
+    configured = {}
+    for i, d in enumerate(linux.get("devices") or ()):
+        configured[mnt.clean_path(d["path"])] = (i, d)
+    for path, major, minor in DEFAULT_DEVICES:
+        if path in configured:
+            continue
+        ops.append(Op(O.OP_MKNOD, 'mknod "%s"' % path, s2=path, n1=S_IFCHR | 0o666, u1=_makedev(major, minor)))
+    for path, (i, d) in configured.items():
+        t = d["type"]
+        kind = {"c": S_IFCHR, "u": S_IFCHR, "b": S_IFBLK, "p": S_IFIFO}[t]
+        mode = d.get("fileMode")
+        perm = 0o666 if mode is None else mode & 0o7777
+        dev = 0 if t == "p" else _makedev(d.get("major", 0), d.get("minor", 0))
+        ops.append(Op(O.OP_MKNOD, 'mknod "%s"' % path, s2=path, n1=kind | perm, u1=dev,
+                      n2=d.get("uid", 0), n3=d.get("gid", 0)))
+    return ops
+
+
+def _makedev(major, minor):
+    major &= 0xFFFFFFFF
+    minor &= 0xFFFFFFFF
+    return ((major & 0xFFFFF000) << 32) | ((major & 0xFFF) << 8) | ((minor & 0xFFFFFF00) << 12) | (minor & 0xFF)
+
+
+def _process_ops(proc, host, plan, warn):
+    ops = []
+    user = proc.get("user") or {"uid": 0, "gid": 0}
+    uid, gid = user.get("uid", 0), user.get("gid", 0)
+    for i, rl in enumerate(proc.get("rlimits") or ()):
+        ops.append(Op(O.OP_RLIMIT, "setrlimit %s" % rl["type"], n1=RLIMIT_NUMBERS[rl["type"]],
+                      u1=rl["soft"], u2=rl["hard"]))
+    umask = user.get("umask")
+    ops.append(Op(O.OP_UMASK, "umask", n1=0o022 if umask is None else umask))
+    if proc.get("noNewPrivileges"):
+        ops.append(Op(O.OP_NO_NEW_PRIVS, "prctl PR_SET_NO_NEW_PRIVS"))
+    cwd = proc["cwd"]
+    ops.append(Op(O.OP_CHDIR, 'chdir "%s"' % cwd, s1=cwd, n1=1))
+    caps = proc.get("capabilities")
+    top = host.last_cap
+    if caps is None:
+        bounding = effective = permitted = inheritable = ambient = 0
+    else:
+        bounding = capsmod.mask(caps.get("bounding"), "process.capabilities.bounding", warn, top)
+        effective = capsmod.mask(caps.get("effective"), "process.capabilities.effective", warn, top)
+        permitted = capsmod.mask(caps.get("permitted"), "process.capabilities.permitted", warn, top)
+        inheritable = capsmod.mask(caps.get("inheritable"), "process.capabilities.inheritable", warn, top)
+        ambient = capsmod.mask(caps.get("ambient"), "process.capabilities.ambient", warn, top)
+    ops.append(Op(O.OP_CAPS, "drop bounding capabilities", n1=0, u1=bounding))
+    ops.append(Op(O.OP_USER, "set user %d:%d" % (uid, gid), n1=uid, n2=gid, n3=1,
+                  arr=user.get("additionalGids") or ()))
+    ops.append(Op(O.OP_HOME_ENV, "set HOME", n1=uid))
+    ops.append(Op(O.OP_CHDIR, 'chdir "%s"' % cwd, s1=cwd, n1=2))
+    ops.append(Op(O.OP_CAPS, "set capabilities", n1=1, u2=effective, u3=permitted, u4=inheritable, u5=ambient))
+    ops.append(Op(O.OP_LOOKUP_EXEC, 'look up "%s"' % proc["args"][0]))
+    return ops
+
+
+def build(spec, opts, host):
+    plan = Plan()
+    warn = plan.warnings.append
+    proc = spec.get("process")
+    if proc is None:
+        raise ConfigError("process", "must not be empty")
+    linux = spec.get("linux") or {}
+    root = spec.get("root")
+    if not root:
+        raise ConfigError("root", "must be specified")
+    plan.rootfs = _abs_in_bundle(opts.bundle, root["path"])
+    new, joins = _namespaces(linux, plan)
+    ops = plan.ops
+
+    for key in ("hostname", "domainname"):
+        if spec.get(key) and "uts" not in new:
+            raise ConfigError(key, "unable to set %s without a private UTS namespace" % key)
+    if linux.get("timeOffsets") and "time" not in new:
+        raise ConfigError("linux.timeOffsets", "time offsets need a new time namespace")
+
+    plan.clone_flags = 0
+    for t in new:
+        if t not in ("cgroup", "time"):
+            plan.clone_flags |= NS_FLAGS[t]
+    if "pid" in joins:
+        plan.pidns_path = joins["pid"]
+    # joins in runc's order; the mount namespace last so the others' paths resolve
+    for t in ("ipc", "uts", "network", "cgroup", "time", "mount"):
+        if t in joins:
+            ops.append(Op(O.OP_SETNS, 'join %s namespace "%s"' % (t, joins[t]), n1=NS_FLAGS[t],
+                          fdref=("path", joins[t])))
+    # A cgroup namespace rooted at the container's cgroup: unshared after the parent
+    # moved the init into it.
+    if "cgroup" in new:
+        ops.append(Op(O.OP_UNSHARE, "unshare cgroup namespace", u1=CLONE_NEWCGROUP))
+    if "time" in new:
+        # the init enters time_for_children at execve, after the offsets are written
+        ops.append(Op(O.OP_UNSHARE, "unshare time namespace", u1=CLONE_NEWTIME))
+        offsets = linux.get("timeOffsets") or {}
+        if offsets:
+            text = "".join("%s %d %d\n" % (k, v.get("secs", 0), v.get("nanosecs", 0))
+                           for k, v in sorted(offsets.items()))
+            ops.append(Op(O.OP_WRITE_FILE, "write time offsets", s1="/proc/self/timens_offsets", s2=text))
+    ops.append(Op(O.OP_SETSID, "setsid"))
+    if proc.get("oomScoreAdj") is not None:
+        ops.append(Op(O.OP_OOM_SCORE_ADJ, "set oom_score_adj", n1=proc["oomScoreAdj"]))
+    if not opts.no_new_keyring:
+        ops.append(Op(O.OP_KEYRING, "join session keyring", s1="_ses." + opts.id))
+    if "network" in new:
+        ops.append(Op(O.OP_LOOPBACK_UP, "bring up loopback"))
+
+    if "mount" not in new and "mount" not in joins:
+        raise ConfigError("linux.namespaces", "a mount namespace is required")
+    rprop = linux.get("rootfsPropagation")
+    prop_flags = mnt.PROPAGATION.get(rprop, 0) if rprop else 0
+    # the host must never see the container's mounts: slave unless asked otherwise,
+    # and a shared root is made shared again only after pivot_root
+    first = prop_flags if prop_flags and not prop_flags & mnt.MS_SHARED else mnt.MS_SLAVE | mnt.MS_REC
+    ops.append(Op(O.OP_ROOT_PROPAGATION, "set propagation of /", u1=first))
+    ops.append(Op(O.OP_BIND_ROOTFS, 'bind rootfs "%s"' % plan.rootfs, s1=plan.rootfs))
+    mops, dev_is_bind, dev_readonly = _mount_ops(spec, opts, host, new, plan)
+    ops.extend(mops)
+    if not dev_is_bind:
+        ops.extend(_device_ops(linux))
+        links = list(DEV_SYMLINKS)
+        if host.kcore:
+            links.append(("/proc/kcore", "/dev/core"))
+        for target, link in links:
+            ops.append(Op(O.OP_SYMLINK, 'symlink "%s"' % link, s1=target, s2=link))
+        ops.append(Op(O.OP_SYMLINK, 'symlink "/dev/ptmx"', s1="pts/ptmx", s2="/dev/ptmx", n1=1))
+    if opts.no_pivot:
+        ops.append(Op(O.OP_MOVE_ROOT, "move root"))
+    else:
+        ops.append(Op(O.OP_PIVOT_ROOT, "pivot_root"))
+    if prop_flags & mnt.MS_SHARED:
+        ops.append(Op(O.OP_ROOT_PROPAGATION, "set propagation of /", u1=prop_flags))
+    ops.append(Op(O.OP_REOPEN_DEVNULL, "reopen /dev/null"))
+
+    plan.terminal = bool(proc.get("terminal"))
+    if plan.terminal:
+        if not opts.console_socket:
+            raise ConfigError("process.terminal",
+                              "cannot allocate tty if the runtime will detach without setting console socket")
+        size = proc.get("consoleSize") or {}
+        plan.console_size = (size.get("height", 0), size.get("width", 0))
+        ops.append(Op(O.OP_CONSOLE, "set up console", n1=plan.console_size[0], n2=plan.console_size[1],
+                      fdref="console"))
+    elif opts.console_socket is True:
+        raise ConfigError("process.terminal", "cannot use console socket if the runtime will not allocate tty")
+    if dev_readonly:
+        ops.append(Op(O.OP_REMOUNT_RO, 'remount "/dev" read-only', s2="/dev"))
+    if root.get("readonly"):
+        ops.append(Op(O.OP_REMOUNT_RO, 'remount "/" read-only', s2="/"))
+    if spec.get("hostname"):
+        ops.append(Op(O.OP_HOSTNAME, 'sethostname "%s"' % spec["hostname"], s1=spec["hostname"]))
+    if spec.get("domainname"):
+        ops.append(Op(O.OP_DOMAINNAME, 'setdomainname "%s"' % spec["domainname"], s1=spec["domainname"]))
+    ops.extend(_sysctl_ops(linux, new, joins, spec))
+    for p in linux.get("readonlyPaths") or ():
+        ops.append(Op(O.OP_READONLY_PATH, 'make "%s" read-only' % p, s2=mnt.clean_path(p)))
+    for p in linux.get("maskedPaths") or ():
+        ops.append(Op(O.OP_MASK_PATH, 'mask "%s"' % p, s2=mnt.clean_path(p)))
+    pers = linux.get("personality")
+    if pers:
+        ops.append(Op(O.OP_PERSONALITY, "set personality", n1=PER_LINUX32 if pers["domain"] == "LINUX32" else PER_LINUX))
+    ops.extend(_process_ops(proc, host, plan, warn))
+    ops.append(Op(O.OP_READY, "wait for start", n1=1 if opts.exec_fifo else 0,
+                  fdref="fifo" if opts.exec_fifo else None))
+    plan.preserve_fds = opts.listen_fds + opts.preserve_fds
+    ops.append(Op(O.OP_EXEC, 'exec "%s"' % proc["args"][0], n1=3 + plan.preserve_fds))
+
+    plan.argv = list(proc["args"])
+    env = dedupe_env(proc.get("env"))
+    if opts.listen_fds:
+        env = dedupe_env(env + ["LISTEN_FDS=%d" % opts.listen_fds, "LISTEN_PID=1"])
+    plan.env = env
+    plan.hooks = spec.get("hooks") or {}
+    return plan

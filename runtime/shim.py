@@ -1,0 +1,159 @@
+"""The one module that touches pyrunc._shim: a Plan becomes cffi structs, the shim
+clones the container init, and C errors become ChildSetupError/SyscallError.
+
+The child inherits the structs' memory through clone, so nothing is serialised; the
+cffi objects only have to stay alive until shim_spawn returns.
+"""
+import fcntl
+import posix
+
+from pyrunc import errors
+from pyrunc._shim import ffi, lib
+from pyrunc.plan import ops as O
+
+if lib.shim_abi_version() != O.SHIM_ABI_VERSION:  # a stale build next to newer plan code
+    raise ImportError("pyrunc._shim ABI %d does not match the plan's %d" % (lib.shim_abi_version(), O.SHIM_ABI_VERSION))
+ABI = O.SHIM_ABI_VERSION
+
+
+class Spawned:
+    __slots__ = ("pid", "sync_fd", "opened")
+
+    def __init__(self, pid, sync_fd, opened):
+        self.pid = pid
+        self.sync_fd = sync_fd
+        self.opened = opened
+
+    def close(self):
+        for fd in self.opened:
+            try:
+                posix.close(fd)
+            except OSError:
+                pass
+        self.opened = []
+        if self.sync_fd >= 0:
+            posix.close(self.sync_fd)
+            self.sync_fd = -1
+
+
+def _cstr(s, keep):
+    if s is None:
+        return ffi.NULL
+    b = ffi.new("char[]", s.encode("utf-8", "surrogateescape"))
+    keep.append(b)
+    return b
+
+
+def _high_fd(fd, floor, opened):
+    """Internal fds live above the preserved range so that they are never passed on."""
+    if fd >= floor:
+        return fd
+    nfd = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, floor)
+    posix.close(fd)
+    opened[opened.index(fd)] = nfd
+    return nfd
+
+
+def _child_error(plan, err):
+    i = err.op_index
+    detail = ffi.string(err.detail).decode("utf-8", "replace")
+    if not detail and 0 <= i < len(plan.ops):
+        detail = plan.ops[i].what
+    return errors.ChildSetupError(detail, err.err)
+
+
+def spawn(plan, fds):
+    """Clone the init for `plan`. `fds` maps fdrefs ("fifo", "console") to open fds the
+    caller owns; namespace paths are opened here. Returns Spawned (init waiting for GO)."""
+    keep = []
+    opened = []
+    floor = 3 + plan.preserve_fds
+    resolved = {}
+    try:
+        for op in plan.ops:
+            ref = op.fdref
+            if ref is None or ref in resolved:
+                continue
+            if isinstance(ref, tuple):
+                try:
+                    fd = posix.open(ref[1], posix.O_RDONLY | posix.O_CLOEXEC)
+                except OSError as e:
+                    raise errors.from_oserror('open namespace "%s"' % ref[1], e) from None
+                opened.append(fd)
+                resolved[ref] = _high_fd(fd, floor, opened)
+            else:
+                resolved[ref] = fds[ref]
+        pidns_fd = -1
+        if plan.pidns_path:
+            try:
+                pidns_fd = posix.open(plan.pidns_path, posix.O_RDONLY | posix.O_CLOEXEC)
+            except OSError as e:
+                raise errors.from_oserror('open namespace "%s"' % plan.pidns_path, e) from None
+            opened.append(pidns_fd)
+
+        n = len(plan.ops)
+        cops = ffi.new("struct shim_op[]", n)
+        keep.append(cops)
+        for i, op in enumerate(plan.ops):
+            c = cops[i]
+            c.kind = op.kind
+            c.fd = resolved[op.fdref] if op.fdref is not None else op.fd
+            c.n1, c.n2, c.n3 = op.n1, op.n2, op.n3
+            c.u1, c.u2, c.u3, c.u4, c.u5 = op.u1, op.u2, op.u3, op.u4, op.u5
+            c.s1 = _cstr(op.s1, keep)
+            c.s2 = _cstr(op.s2, keep)
+            c.s3 = _cstr(op.s3, keep)
+            c.s4 = _cstr(op.s4, keep)
+            if op.arr:
+                arr = ffi.new("unsigned int[]", list(op.arr))
+                keep.append(arr)
+                c.arr = arr
+                c.n_arr = len(op.arr)
+        argv = [_cstr(a, keep) for a in plan.argv] + [ffi.NULL]
+        envp = [_cstr(e, keep) for e in plan.env] + [ffi.NULL]
+        c_argv = ffi.new("char *[]", argv)
+        c_envp = ffi.new("char *[]", envp)
+        keep_fds = sorted(set(list(range(floor)) + list(resolved.values())))
+        c_keep = ffi.new("int[]", keep_fds)
+        keep.extend((c_argv, c_envp, c_keep))
+
+        cplan = ffi.new("struct shim_plan *")
+        cplan.abi = ABI
+        cplan.clone_flags = plan.clone_flags
+        cplan.pidns_fd = pidns_fd
+        cplan.cgroup_fd = -1
+        cplan.ops = cops
+        cplan.n_ops = n
+        cplan.argv = c_argv
+        cplan.envp = c_envp
+        cplan.keep_fds = c_keep
+        cplan.n_keep_fds = len(keep_fds)
+        child = ffi.new("struct shim_child *")
+        err = ffi.new("struct shim_err *")
+        if lib.shim_spawn(cplan, child, err) < 0:
+            raise errors.SyscallError(ffi.string(err.detail).decode() or "clone", err.err)
+    except BaseException:
+        for fd in opened:
+            posix.close(fd)
+        raise
+    return Spawned(child.pid, child.sync_fd, opened)
+
+
+def go_and_wait(plan, spawned):
+    """Release the init and wait until it is parked before execve (READY) or failed."""
+    err = ffi.new("struct shim_err *")
+    if lib.shim_send_go(spawned.sync_fd, err) < 0:
+        raise errors.SyscallError(ffi.string(err.detail).decode(), err.err)
+    if lib.shim_wait_ready(spawned.sync_fd, err) < 0:
+        if err.op_index < 0:
+            raise errors.ChildSetupError(ffi.string(err.detail).decode(), 0)
+        raise _child_error(plan, err)
+
+
+def recv_fd(sock_fd):
+    """Receive one fd sent with SCM_RIGHTS (the pty master from a console socket)."""
+    name = ffi.new("char[]", 256)
+    fd = lib.shim_recv_fd(sock_fd, name, 256)
+    if fd < 0:
+        raise errors.SyscallError("receive fd from console socket", -fd)
+    return fd

@@ -1,0 +1,144 @@
+"""A small, fast type checker for JSON documents with JSON-path errors.
+
+The loader checks every config.json with this on the create path, where jsonschema
+(a 100+ ms import) cannot go. The shapes mirror schema.json; a test checks that both
+accept and reject the same documents.
+"""
+from pyrunc.errors import ConfigError
+
+INT64 = (-(1 << 63), (1 << 63) - 1)
+UINT64 = (0, (1 << 64) - 1)
+UINT32 = (0, (1 << 32) - 1)
+UINT16 = (0, (1 << 16) - 1)
+INT32 = (-(1 << 31), (1 << 31) - 1)
+
+
+def _type_name(v):
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "boolean"
+    if isinstance(v, int):
+        return "integer"
+    if isinstance(v, float):
+        return "number"
+    if isinstance(v, str):
+        return "string"
+    if isinstance(v, list):
+        return "array"
+    return "object"
+
+
+def _join(path, key):
+    return key if not path else path + "." + key
+
+
+class Shape:
+    def check(self, value, path):
+        raise NotImplementedError
+
+
+class Str(Shape):
+    def __init__(self, enum=None, nonempty=False):
+        self.enum = enum
+        self.nonempty = nonempty
+
+    def check(self, v, path):
+        if not isinstance(v, str):
+            raise ConfigError(path, "expected string, got " + _type_name(v))
+        if self.enum is not None and v not in self.enum:
+            raise ConfigError(path, 'unknown value "%s" (expected one of: %s)' % (v, ", ".join(self.enum)))
+        if self.nonempty and not v:
+            raise ConfigError(path, "must not be empty")
+
+
+class Int(Shape):
+    def __init__(self, rng=INT64, minimum=None):
+        self.lo, self.hi = rng
+        if minimum is not None:
+            self.lo = minimum
+
+    def check(self, v, path):
+        if isinstance(v, float) and v.is_integer():
+            v = int(v)
+        if not isinstance(v, int) or isinstance(v, bool):
+            raise ConfigError(path, "expected integer, got " + _type_name(v))
+        if v < self.lo:
+            raise ConfigError(path, "must be >= %d" % self.lo)
+        if v > self.hi:
+            raise ConfigError(path, "must be <= %d" % self.hi)
+
+
+class Bool(Shape):
+    def check(self, v, path):
+        if not isinstance(v, bool):
+            raise ConfigError(path, "expected boolean, got " + _type_name(v))
+
+
+class Any(Shape):
+    def check(self, v, path):
+        pass
+
+
+class Arr(Shape):
+    def __init__(self, item, nonempty=False):
+        self.item = item
+        self.nonempty = nonempty
+
+    def check(self, v, path):
+        if v is None:
+            return  # Go decodes null as an empty slice
+        if not isinstance(v, list):
+            raise ConfigError(path, "expected array, got " + _type_name(v))
+        if self.nonempty and not v:
+            raise ConfigError(path, "must not be empty")
+        item = self.item
+        for i, x in enumerate(v):
+            item.check(x, "%s[%d]" % (path, i))
+
+
+class Map(Shape):
+    """An object with arbitrary keys and values of one shape."""
+
+    def __init__(self, value, key_enum=None):
+        self.value = value
+        self.key_enum = key_enum
+
+    def check(self, v, path):
+        if v is None:
+            return
+        if not isinstance(v, dict):
+            raise ConfigError(path, "expected object, got " + _type_name(v))
+        for k, x in v.items():
+            if self.key_enum is not None and k not in self.key_enum:
+                raise ConfigError(_join(path, k), "unknown key (expected one of: %s)" % ", ".join(self.key_enum))
+            self.value.check(x, _join(path, k))
+
+
+class Obj(Shape):
+    """An object with known fields; unknown fields are allowed (engines add some)."""
+
+    def __init__(self, fields, required=()):
+        self.fields = fields
+        self.required = required
+
+    def check(self, v, path):
+        if not isinstance(v, dict):
+            raise ConfigError(path, "expected object, got " + _type_name(v))
+        for k in self.required:
+            if k not in v:
+                raise ConfigError(path, 'missing required field "%s"' % k)
+        fields = self.fields
+        for k, x in v.items():
+            s = fields.get(k)
+            if s is not None and not (x is None and k not in self.required):
+                s.check(x, _join(path, k))
+
+
+class Nullable(Shape):
+    def __init__(self, inner):
+        self.inner = inner
+
+    def check(self, v, path):
+        if v is not None:
+            self.inner.check(v, path)

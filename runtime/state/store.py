@@ -1,0 +1,222 @@
+"""The state store. Hot path of state, kill, start, delete and list: imports posix,
+fcntl and pyrunc.jsonio only.
+
+Layout of `<root>/<id>/`:
+  state.json   what `state` prints plus what later commands need (pid start time,
+               cgroup paths, hooks, namespaces); replaced by temp file + rename
+  exec.fifo    present from create until start: the init blocks opening it
+  config.json  the config as loaded at create, for exec (runtime-spec: later edits
+               of the bundle's config.json have no effect)
+"""
+import posix
+
+from pyrunc import errors, jsonio
+
+STATE = "state.json"
+FIFO = "exec.fifo"
+CONFIG = "config.json"
+
+_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+,-.")
+MAX_ID = 1024
+
+
+def validate_id(cid):
+    """runc's rule: [A-Za-z0-9_+,.-]+, not "." or "..", and a sane length."""
+    if not cid or len(cid) > MAX_ID or cid in (".", "..") or not all(ch in _ID_CHARS for ch in cid):
+        raise errors.InvalidIDError()
+
+
+def container_dir(root, cid):
+    validate_id(cid)
+    return root + "/" + cid
+
+
+def ensure_root(root):
+    try:
+        posix.mkdir(root, 0o700)
+    except FileExistsError:
+        return
+    except FileNotFoundError:
+        parent = root.rpartition("/")[0]
+        if parent and parent != root:
+            ensure_root(parent)
+            try:
+                posix.mkdir(root, 0o700)
+            except FileExistsError:
+                pass
+        else:
+            raise
+
+
+class Lock:
+    """flock on the container dir: serialises create/start/delete/kill of one id."""
+
+    __slots__ = ("fd",)
+
+    def __init__(self, path, nonblock=False):
+        import fcntl
+
+        self.fd = posix.open(path, posix.O_RDONLY | posix.O_DIRECTORY | posix.O_CLOEXEC)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | (fcntl.LOCK_NB if nonblock else 0))
+        except BaseException:
+            posix.close(self.fd)
+            raise
+
+    def release(self):
+        if self.fd >= 0:
+            posix.close(self.fd)
+            self.fd = -1
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.release()
+        return False
+
+
+def read_state(cdir):
+    """The stored state dict; ContainerNotFound when there is none.
+
+    A missing or unreadable state.json in an existing dir (a create that was killed
+    half-way) reads as a container with status "creating" and pid 0, so that
+    `delete --force` can still clean it.
+    """
+    try:
+        fd = posix.open(cdir + "/" + STATE, posix.O_RDONLY | posix.O_CLOEXEC)
+    except FileNotFoundError:
+        try:
+            posix.stat(cdir)
+        except FileNotFoundError:
+            raise errors.ContainerNotFound() from None
+        return broken_state(cdir)
+    except NotADirectoryError:
+        raise errors.ContainerNotFound() from None
+    try:
+        chunks = []
+        while True:
+            b = posix.read(fd, 65536)
+            if not b:
+                break
+            chunks.append(b)
+    finally:
+        posix.close(fd)
+    try:
+        st = jsonio.loads(b"".join(chunks))
+        if not isinstance(st, dict) or not isinstance(st.get("id"), str):
+            raise ValueError
+    except ValueError:
+        return broken_state(cdir)
+    return st
+
+
+def broken_state(cdir):
+    cid = cdir.rpartition("/")[2]
+    return {"ociVersion": "", "id": cid, "pid": 0, "pidStart": 0, "bundle": "", "rootfs": "",
+            "created": "0001-01-01T00:00:00Z", "owner": "", "broken": True}
+
+
+def write_state(cdir, st):
+    """Atomic replace: temp file in the same dir, fsync-free (tmpfs), rename."""
+    tmp = cdir + "/." + STATE + ".tmp"
+    data = jsonio.dumps(st).encode("utf-8")
+    fd = posix.open(tmp, posix.O_WRONLY | posix.O_CREAT | posix.O_TRUNC | posix.O_CLOEXEC, 0o600)
+    try:
+        while data:
+            data = data[posix.write(fd, data):]
+    finally:
+        posix.close(fd)
+    posix.rename(tmp, cdir + "/" + STATE)
+
+
+def write_pid_file(path, pid):
+    """Decimal pid, no newline, via `.name` next to it and rename (go-runc parses strictly)."""
+    head, _, name = path.rpartition("/")
+    if not _:
+        head, name = ".", path
+    tmp = (head or "") + "/." + name
+    fd = posix.open(tmp, posix.O_WRONLY | posix.O_CREAT | posix.O_TRUNC | posix.O_CLOEXEC, 0o644)
+    try:
+        posix.write(fd, str(pid).encode())
+    finally:
+        posix.close(fd)
+    posix.rename(tmp, path)
+
+
+def proc_stat(pid):
+    """(state char, start time) of a pid from /proc, or None when it is gone."""
+    if pid <= 0:
+        return None
+    try:
+        fd = posix.open("/proc/%d/stat" % pid, posix.O_RDONLY | posix.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        data = posix.read(fd, 4096)
+    except OSError:
+        return None
+    finally:
+        posix.close(fd)
+    # comm may hold spaces and parentheses: the fields start after the last ')'
+    fields = data[data.rfind(b")") + 2:].split()
+    if len(fields) < 20:
+        return None
+    return fields[0].decode(), int(fields[19])
+
+
+def init_alive(st):
+    """The init runs (not a zombie) and is the same process that create started."""
+    pid = st.get("pid") or 0
+    ps = proc_stat(pid)
+    if ps is None or ps[0] in ("Z", "X", "x"):
+        return False
+    return ps[1] == st.get("pidStart")
+
+
+def status(cdir, st):
+    """created, running, paused or stopped, from the process and the files."""
+    if st.get("broken"):
+        return "stopped"
+    if not init_alive(st):
+        return "stopped"
+    if st.get("status") == "creating":
+        return "creating"
+    freezer = st.get("freezer")
+    if freezer and _frozen(freezer):
+        return "paused"
+    try:
+        posix.stat(cdir + "/" + FIFO)
+        return "created"
+    except OSError:
+        return "running"
+
+
+def _frozen(path):
+    try:
+        fd = posix.open(path, posix.O_RDONLY | posix.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        data = posix.read(fd, 64).strip()
+    finally:
+        posix.close(fd)
+    return data in (b"FROZEN", b"FREEZING", b"1")
+
+
+def public_state(st, stat):
+    """The state JSON as runc prints it: fields, order, pid 0 when stopped."""
+    out = {
+        "ociVersion": st.get("ociVersion", ""),
+        "id": st.get("id", ""),
+        "pid": 0 if stat == "stopped" else st.get("pid", 0),
+        "status": stat,
+        "bundle": st.get("bundle", ""),
+        "rootfs": st.get("rootfs", ""),
+        "created": st.get("created", ""),
+    }
+    ann = st.get("annotations")
+    if ann:
+        out["annotations"] = ann
+    out["owner"] = ""
+    return out

@@ -1,0 +1,96 @@
+"""Status is derived at every read: the process, its start time, the fifo, the freezer."""
+import os
+import time
+
+import pytest
+
+from pyrunc import errors
+from pyrunc.state import store
+
+
+def own_state(tmp_path, **kw):
+    pid = os.getpid()
+    st = {"id": "c1", "pid": pid, "pidStart": store.proc_stat(pid)[1]}
+    st.update(kw)
+    return st
+
+
+def test_running_created_stopped(tmp_path):
+    st = own_state(tmp_path)
+    assert store.status(str(tmp_path), st) == "running"
+    (tmp_path / store.FIFO).write_text("")
+    assert store.status(str(tmp_path), st) == "created"
+    st["pidStart"] += 1  # a recycled pid: another process now
+    assert store.status(str(tmp_path), st) == "stopped"
+    assert store.status(str(tmp_path), {"pid": 0}) == "stopped"
+
+
+def test_zombie_is_stopped(tmp_path):
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    try:
+        for _ in range(200):
+            if store.proc_stat(pid)[0] == "Z":
+                break
+            time.sleep(0.01)
+        st = {"id": "z", "pid": pid, "pidStart": store.proc_stat(pid)[1]}
+        assert store.status(str(tmp_path), st) == "stopped"
+    finally:
+        os.waitpid(pid, 0)
+
+
+def test_paused_from_freezer(tmp_path):
+    f = tmp_path / "freezer.state"
+    f.write_text("FROZEN\n")
+    assert store.status(str(tmp_path), own_state(tmp_path, freezer=str(f))) == "paused"
+    f.write_text("THAWED\n")
+    assert store.status(str(tmp_path), own_state(tmp_path, freezer=str(f))) == "running"
+
+
+def test_creating_until_ready(tmp_path):
+    assert store.status(str(tmp_path), own_state(tmp_path, status="creating")) == "creating"
+
+
+def test_public_state_shape():
+    st = {"ociVersion": "1.2.0", "id": "c", "pid": 7, "bundle": "/b", "rootfs": "/b/r",
+          "created": "2026-01-01T00:00:00Z", "annotations": {}, "cgroupPaths": {}}
+    out = store.public_state(st, "stopped")
+    assert list(out) == ["ociVersion", "id", "pid", "status", "bundle", "rootfs", "created", "owner"]
+    assert out["pid"] == 0
+    st["annotations"] = {"a": "b"}
+    assert list(store.public_state(st, "running")) == ["ociVersion", "id", "pid", "status", "bundle", "rootfs",
+                                                         "created", "annotations", "owner"]
+
+
+def test_read_state_missing_and_broken(tmp_path):
+    with pytest.raises(errors.ContainerNotFound):
+        store.read_state(str(tmp_path / "nope"))
+    d = tmp_path / "half"
+    d.mkdir()
+    assert store.read_state(str(d))["broken"] is True
+    (d / "state.json").write_text('{"id": "half", "pid"')
+    assert store.read_state(str(d))["broken"] is True
+
+
+def test_write_state_is_atomic_rename(tmp_path):
+    store.write_state(str(tmp_path), {"id": "a", "pid": 1})
+    assert store.read_state(str(tmp_path))["pid"] == 1
+    assert sorted(os.listdir(tmp_path)) == ["state.json"]
+
+
+def test_pid_file_has_no_newline(tmp_path):
+    p = tmp_path / "pid"
+    store.write_pid_file(str(p), 1234)
+    assert p.read_bytes() == b"1234"
+
+
+@pytest.mark.parametrize("cid", ["", ".", "..", "a/b", "a b", "x" * 1025, "a\0b", "ü"])
+def test_invalid_ids(cid):
+    with pytest.raises(errors.InvalidIDError):
+        store.validate_id(cid)
+
+
+@pytest.mark.parametrize("cid", ["a", "A_b-c.d+e,f", "0" * 255])
+def test_valid_ids(cid):
+    store.validate_id(cid)
