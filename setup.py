@@ -32,19 +32,20 @@ class BuildPy(build_py):
         super().run()
 
 
+def _packages():
+    """pyrunc and every sub-package under runtime/ (package_dir maps the name)."""
+    found = []
+    for d, _, files in os.walk(os.path.join(HERE, "runtime")):
+        if "__init__.py" in files and "__pycache__" not in d:
+            rel = os.path.relpath(d, os.path.join(HERE, "runtime"))
+            found.append("pyrunc" if rel == "." else "pyrunc." + rel.replace(os.sep, "."))
+    return sorted(found)
+
+
 write_launcher()
 
 setup(
-    packages=[
-        "pyrunc",
-        "pyrunc.cli",
-        "pyrunc.spec",
-        "pyrunc.plan",
-        "pyrunc.state",
-        "pyrunc.lifecycle",
-        "pyrunc.cgroups",
-        "pyrunc.seccomp",
-    ],
+    packages=_packages(),
     package_dir={"pyrunc": "runtime"},
     package_data={"pyrunc.spec": ["schema.json"]},
     cffi_modules=["csrc/build_shim.py:ffi"],
