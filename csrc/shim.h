@@ -11,7 +11,7 @@
 #define PYRUNC_SHIM_H
 
 /* CDEF BEGIN */
-#define SHIM_ABI_VERSION 3
+#define SHIM_ABI_VERSION 4
 
 /* Op kinds. Fields used by each are listed; unused fields are ignored. */
 #define OP_SETNS            1   /* fd = namespace fd, n1 = CLONE_NEW* type */
@@ -85,6 +85,7 @@ struct shim_plan {
     char *const *envp;
     const int *keep_fds;             /* sorted: every other inherited fd is closed first */
     int n_keep_fds;
+    int stdio[3];                    /* fds that become the init's 0, 1, 2; -1 to inherit ours */
 };
 
 /* Filled by the child (sent over the sync socket) or by the parent side. */

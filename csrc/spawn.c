@@ -234,6 +234,9 @@ static __attribute__((noreturn)) void child_main(const struct shim_plan *plan, i
     c.err = &err;
 
     reset_signals();
+    for (int i = 0; i < 3; i++)
+        if (plan->stdio[i] >= 0 && dup3(plan->stdio[i], i, 0) < 0)
+            _exit(1);
     close_inherited(plan, sync_fd);
     /* Until READY, the init must not outlive a pyrunc that died mid-create. */
     prctl(PR_SET_PDEATHSIG, SIGKILL);

@@ -62,9 +62,10 @@ def _child_error(plan, err):
     return errors.ChildSetupError(detail, err.err)
 
 
-def spawn(plan, fds):
+def spawn(plan, fds, stdio=None):
     """Clone the init for `plan`. `fds` maps fdrefs ("fifo", "console") to open fds the
-    caller owns; namespace paths are opened here. Returns Spawned (init waiting for GO)."""
+    caller owns; namespace paths are opened here; `stdio` are three fds to become the
+    init's 0, 1, 2 (ours when None). Returns Spawned (init waiting for GO)."""
     keep = []
     opened = []
     floor = 3 + plan.preserve_fds
@@ -128,6 +129,14 @@ def spawn(plan, fds):
         cplan.envp = c_envp
         cplan.keep_fds = c_keep
         cplan.n_keep_fds = len(keep_fds)
+        for i in range(3):
+            fd = -1
+            if stdio is not None:
+                fd = stdio[i]
+                if fd < floor:  # keep it clear of the fds the child dup2s over
+                    fd = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, floor)
+                    opened.append(fd)
+            cplan.stdio[i] = fd
         child = ffi.new("struct shim_child *")
         err = ffi.new("struct shim_err *")
         if lib.shim_spawn(cplan, child, err) < 0:

@@ -99,7 +99,7 @@ def _check_preserved(n):
 
 
 def create(g, cid, bundle, pid_file=None, console_socket=None, no_pivot=False, no_new_keyring=False,
-           preserve_fds=0, console_pair=None):
+           preserve_fds=0, console_pair=None, stdio=None):
     """Create the container; returns Created. `console_pair` is (our end, their end)
     of a socketpair when `run` in the foreground handles the terminal itself."""
     bundle = _abspath(bundle)
@@ -111,10 +111,10 @@ def create(g, cid, bundle, pid_file=None, console_socket=None, no_pivot=False, n
         if not plan.terminal:
             console_pair = None
         _check_preserved(plan.preserve_fds)
-        return _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_pair)
+        return _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_pair, stdio)
 
 
-def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_pair):
+def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_pair, stdio):
     from pyrunc import shim
     from pyrunc.cgroups import fs as cgfs
 
@@ -142,7 +142,7 @@ def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_
             console_fd = console_pair[1]
         elif console_socket:
             console_fd = _connect_console(console_socket)
-        spawned = shim.spawn(plan, {"fifo": fifo_fd, "console": console_fd})
+        spawned = shim.spawn(plan, {"fifo": fifo_fd, "console": console_fd}, stdio)
         pid = spawned.pid
         ps = store.proc_stat(pid)
         freezer = None

@@ -7,6 +7,7 @@ from pyrunc import errors, log
 from pyrunc.lifecycle import create as createmod
 from pyrunc.lifecycle import delete as deletemod
 from pyrunc.lifecycle import start as startmod
+from pyrunc.lifecycle import stdio
 
 FORWARDED = [s for s in range(1, 65) if s not in (9, 17, 19, 23, 28, 32, 33)]  # not KILL CHLD STOP URG WINCH
 
@@ -14,21 +15,22 @@ FORWARDED = [s for s in range(1, 65) if s not in (9, 17, 19, 23, 28, 32, 33)]  #
 def run(g, cid, o):
     detach = o["detach"]
     console_socket = o["console-socket"]
-    pair = None
-    if not detach and not console_socket:
+    pair = child_stdio = ours = None
+    if not detach:
         import _socket
 
-        a, b = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
-        pair = (a.detach(), b.detach())
+        if not console_socket:
+            a, b = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
+            pair = (a.detach(), b.detach())
+        child_stdio, ours = stdio.pipes()
     try:
         c = createmod.create(g, cid, o["bundle"], pid_file=o["pid-file"], console_socket=console_socket,
                              no_pivot=o["no-pivot"], no_new_keyring=o["no-new-keyring"],
-                             preserve_fds=o["preserve-fds"], console_pair=pair)
+                             preserve_fds=o["preserve-fds"], console_pair=pair, stdio=child_stdio)
     except BaseException:
-        if pair:
-            posix.close(pair[0])
-            posix.close(pair[1])
+        _close(pair, child_stdio, ours)
         raise
+    _close(child_stdio)
     master = -1
     try:
         if pair:
@@ -38,24 +40,44 @@ def run(g, cid, o):
 
                 master = shim.recv_fd(pair[0])
             posix.close(pair[0])
+            pair = None
         try:
             with errors.context('start container "%s"' % cid):
                 startmod.release(c.cdir, c.state)
         except BaseException:
-            _cleanup(g, cid, c, keep=False)
+            _cleanup(g, cid, c)
             raise
         if detach:
             return 0
-        status = _foreground(c.pid, master)
+        _forward_signals(c.pid)
+        if master >= 0:
+            _close(ours)
+            ours = None
+            status = stdio.terminal(c.pid, master, _exit_status)
+        else:
+            in_w, out_r, err_r = ours
+            ours = None
+            status = stdio.pump(c.pid, in_w, [(out_r, 1), (err_r, 2)], _exit_status)
+            _close((out_r, err_r))
     finally:
         if master >= 0:
             posix.close(master)
+        _close(pair, ours)
     if not o["keep"]:
-        _cleanup(g, cid, c, keep=False)
+        _cleanup(g, cid, c)
     return status
 
 
-def _cleanup(g, cid, c, keep):
+def _close(*groups):
+    for g in groups:
+        for fd in g or ():
+            try:
+                posix.close(fd)
+            except OSError:
+                pass
+
+
+def _cleanup(g, cid, c):
     try:
         posix.kill(c.pid, 9)
     except OSError:
@@ -76,7 +98,7 @@ def _exit_status(status):
     return posix.WEXITSTATUS(status)
 
 
-def _foreground(pid, master):
+def _forward_signals(pid):
     import _signal
 
     def forward(sig, frame):
@@ -90,13 +112,3 @@ def _foreground(pid, master):
             _signal.signal(s, forward)
         except (OSError, ValueError):
             pass
-    if master < 0:
-        while True:
-            try:
-                _, status = posix.waitpid(pid, 0)
-                return _exit_status(status)
-            except ChildProcessError:
-                return 0
-    from pyrunc.lifecycle import tty
-
-    return tty.proxy(pid, master, _exit_status)
