@@ -271,8 +271,9 @@ int op_mount(struct child_ctx *c, const struct shim_op *op)
         close(fd);
         if (keep >= 0)
             close(keep);
-        return shim_fail(c, rc, "mount \"%s\" on \"%s\" (type \"%s\")", src ? src : "", dest,
-                         bind ? "bind" : (type ? type : ""));
+        return shim_fail(c, rc, "mount \"%s\" on \"%s\" (type \"%s\"%s%s%s)", src ? src : "", dest,
+                         bind ? "bind" : (type ? type : ""), data && !bind ? ", data \"" : "",
+                         data && !bind ? data : "", data && !bind ? "\"" : "");
     }
     close(fd);
     /* The old fd points below the new mount; reopen to reach the mount itself. */

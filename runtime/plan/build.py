@@ -369,6 +369,8 @@ def build(spec, opts, host):
         for target, link in links:
             ops.append(Op(O.OP_SYMLINK, 'symlink "%s"' % link, s1=target, s2=link))
         ops.append(Op(O.OP_SYMLINK, 'symlink "/dev/ptmx"', s1="pts/ptmx", s2="/dev/ptmx", n1=1))
+    # as runc: a missing cwd is created, inside the rootfs, before it can turn read-only
+    ops.append(Op(O.OP_MKDIR, 'create cwd "%s"' % proc["cwd"], s2=mnt.clean_path(proc["cwd"]), n1=0o755))
     if opts.no_pivot:
         ops.append(Op(O.OP_MOVE_ROOT, "move root"))
     else:
