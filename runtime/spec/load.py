@@ -6,8 +6,7 @@ import posix
 
 from pyrunc import errors, jsonio
 from pyrunc.errors import ConfigError
-from pyrunc.spec.shape import (INT32, INT64, UINT16, UINT32, UINT64, Any, Arr, Bool, Int, Map,
-                               Obj, Str)
+from pyrunc.spec.shape import INT32, INT64, UINT16, UINT32, UINT64, Arr, Bool, Int, Map, Obj, OneOf, Str
 
 NAMESPACES = ("pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time")
 PROPAGATION = ("private", "shared", "slave", "unbindable", "rprivate", "rshared", "rslave", "runbindable")
@@ -50,24 +49,27 @@ PROCESS = Obj({
     "rlimits": Arr(Obj({"type": Str(RLIMITS), "hard": U64, "soft": U64}, ("type", "hard", "soft"))),
     "noNewPrivileges": Bool(),
     "apparmorProfile": STR,
-    "oomScoreAdj": Int(INT32),
+    "oomScoreAdj": Int((-1000, 1000)),
     "selinuxLabel": STR,
     "scheduler": Obj({"policy": Str(("SCHED_OTHER", "SCHED_FIFO", "SCHED_RR", "SCHED_BATCH", "SCHED_ISO",
                                      "SCHED_IDLE", "SCHED_DEADLINE")),
-                      "nice": Int(INT32), "priority": Int(INT32), "flags": STRS,
+                      "nice": Int(INT32), "priority": Int(INT32),
+                      "flags": Arr(Str(("SCHED_FLAG_RESET_ON_FORK", "SCHED_FLAG_RECLAIM", "SCHED_FLAG_DL_OVERRUN",
+                                        "SCHED_FLAG_KEEP_POLICY", "SCHED_FLAG_KEEP_PARAMS",
+                                        "SCHED_FLAG_UTIL_CLAMP_MIN", "SCHED_FLAG_UTIL_CLAMP_MAX"))),
                       "runtime": U64, "deadline": U64, "period": U64}, ("policy",)),
     "ioPriority": Obj({"class": Str(("IOPRIO_CLASS_RT", "IOPRIO_CLASS_BE", "IOPRIO_CLASS_IDLE")),
-                       "priority": Int(INT32)}, ("class",)),
-    "execCPUAffinity": Obj({"initial": STR, "final": STR}),
+                       "priority": Int((0, 7))}, ("class",)),
+    "execCPUAffinity": Obj({"initial": Str(chars="0123456789, -"), "final": Str(chars="0123456789, -")}),
 }, ("cwd",))
 
 WEIGHT_DEVICE = Obj({"major": I64, "minor": I64, "weight": Int(UINT16), "leafWeight": Int(UINT16)},
-                    ("major", "minor"))
+                    ("major", "minor"), any_of=("weight", "leafWeight"))
 THROTTLE_DEVICE = Obj({"major": I64, "minor": I64, "rate": U64}, ("major", "minor", "rate"))
 
 RESOURCES = Obj({
     "devices": Arr(Obj({"allow": Bool(), "type": Str(("a", "c", "b")), "major": I64, "minor": I64,
-                        "access": STR}, ("allow",))),
+                        "access": Str(chars="rwm")}, ("allow",))),
     "memory": Obj({"limit": I64, "reservation": I64, "swap": I64, "kernel": I64, "kernelTCP": I64,
                    "swappiness": U64, "disableOOMKiller": Bool(), "useHierarchy": Bool(),
                    "checkBeforeUpdate": Bool()}),
@@ -80,7 +82,7 @@ RESOURCES = Obj({
                     "throttleWriteIOPSDevice": Arr(THROTTLE_DEVICE)}),
     "hugepageLimits": Arr(Obj({"pageSize": STR, "limit": U64}, ("pageSize", "limit"))),
     "network": Obj({"classID": U32, "priorities": Arr(Obj({"name": STR, "priority": U32}, ("name", "priority")))}),
-    "rdma": Map(Obj({"hcaHandles": U32, "hcaObjects": U32})),
+    "rdma": Map(Obj({"hcaHandles": U32, "hcaObjects": U32}, any_of=("hcaHandles", "hcaObjects"))),
     "unified": Map(STR),
 })
 
@@ -110,9 +112,13 @@ LINUX = Obj({
     "netDevices": Map(Obj({"name": STR})),
     "cgroupsPath": STR,
     "resources": RESOURCES,
-    "intelRdt": Obj({"closID": STR, "l3CacheSchema": STR, "memBwSchema": STR, "schemata": STRS,
+    "intelRdt": Obj({"closID": STR, "l3CacheSchema": STR, "memBwSchema": STR, "schemata": OneOf(STR, STRS),
                      "enableMonitoring": Bool(), "enableCMT": Bool(), "enableMBM": Bool()}),
-    "memoryPolicy": Obj({"mode": STR, "nodes": STR, "flags": STRS}, ("mode",)),
+    "memoryPolicy": Obj({"mode": Str(("MPOL_DEFAULT", "MPOL_BIND", "MPOL_INTERLEAVE", "MPOL_WEIGHTED_INTERLEAVE",
+                                      "MPOL_PREFERRED", "MPOL_PREFERRED_MANY", "MPOL_LOCAL")),
+                         "nodes": STR,
+                         "flags": Arr(Str(("MPOL_F_NUMA_BALANCING", "MPOL_F_RELATIVE_NODES", "MPOL_F_STATIC_NODES")))},
+                        ("mode",)),
     "sysctl": Map(STR),
     "seccomp": SECCOMP,
     "rootfsPropagation": Str(PROPAGATION),
@@ -131,7 +137,7 @@ CONFIG = Obj({
     "hostname": STR,
     "domainname": STR,
     "hooks": Obj({k: Arr(HOOK) for k in HOOK_KINDS}),
-    "annotations": Map(STR),
+    "annotations": Map(STR, nonempty_keys=True),
     "linux": LINUX,
 }, ("ociVersion",))
 
@@ -229,8 +235,6 @@ def check_rules(doc):
             if not p.startswith("/"):
                 raise ConfigError("linux.%s[%d]" % (key, i), 'must be an absolute path, got "%s"' % p)
     for i, d in enumerate(linux.get("devices") or []):
-        if not d["path"].startswith("/dev/"):
-            raise ConfigError("linux.devices[%d].path" % i, 'must be under /dev, got "%s"' % d["path"])
         if d["type"] != "p" and ("major" not in d or "minor" not in d):
             raise ConfigError("linux.devices[%d]" % i, "major and minor are required for type \"%s\"" % d["type"])
     return doc

@@ -39,9 +39,10 @@ class Shape:
 
 
 class Str(Shape):
-    def __init__(self, enum=None, nonempty=False):
+    def __init__(self, enum=None, nonempty=False, chars=None):
         self.enum = enum
         self.nonempty = nonempty
+        self.chars = frozenset(chars) if chars else None  # every character must be one of these
 
     def check(self, v, path):
         if not isinstance(v, str):
@@ -50,6 +51,8 @@ class Str(Shape):
             raise ConfigError(path, 'unknown value "%s" (expected one of: %s)' % (v, ", ".join(self.enum)))
         if self.nonempty and not v:
             raise ConfigError(path, "must not be empty")
+        if self.chars is not None and not self.chars.issuperset(v):
+            raise ConfigError(path, 'invalid value "%s" (allowed characters: %s)' % (v, "".join(sorted(self.chars))))
 
 
 class Int(Shape):
@@ -100,9 +103,10 @@ class Arr(Shape):
 class Map(Shape):
     """An object with arbitrary keys and values of one shape."""
 
-    def __init__(self, value, key_enum=None):
+    def __init__(self, value, key_enum=None, nonempty_keys=False):
         self.value = value
         self.key_enum = key_enum
+        self.nonempty_keys = nonempty_keys
 
     def check(self, v, path):
         if v is None:
@@ -110,29 +114,51 @@ class Map(Shape):
         if not isinstance(v, dict):
             raise ConfigError(path, "expected object, got " + _type_name(v))
         for k, x in v.items():
+            if self.nonempty_keys and not k:
+                raise ConfigError(path, "keys must not be empty")
             if self.key_enum is not None and k not in self.key_enum:
                 raise ConfigError(_join(path, k), "unknown key (expected one of: %s)" % ", ".join(self.key_enum))
             self.value.check(x, _join(path, k))
 
 
 class Obj(Shape):
-    """An object with known fields; unknown fields are allowed (engines add some)."""
+    """An object with known fields; unknown fields are allowed (engines add some).
+    `any_of` names fields of which at least one must be present."""
 
-    def __init__(self, fields, required=()):
+    def __init__(self, fields, required=(), any_of=()):
         self.fields = fields
         self.required = required
+        self.any_of = any_of
 
     def check(self, v, path):
         if not isinstance(v, dict):
             raise ConfigError(path, "expected object, got " + _type_name(v))
         for k in self.required:
-            if k not in v:
+            if k not in v or v[k] is None:
                 raise ConfigError(path, 'missing required field "%s"' % k)
+        if self.any_of and not any(v.get(k) is not None for k in self.any_of):
+            raise ConfigError(path, "needs one of: " + ", ".join('"%s"' % k for k in self.any_of))
         fields = self.fields
         for k, x in v.items():
             s = fields.get(k)
             if s is not None and not (x is None and k not in self.required):
                 s.check(x, _join(path, k))
+
+
+class OneOf(Shape):
+    """The first shape that accepts the value wins; the last one's error is reported."""
+
+    def __init__(self, *shapes):
+        self.shapes = shapes
+
+    def check(self, v, path):
+        for sh in self.shapes[:-1]:
+            try:
+                sh.check(v, path)
+                return
+            except ConfigError:
+                pass
+        self.shapes[-1].check(v, path)
 
 
 class Nullable(Shape):
