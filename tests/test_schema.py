@@ -151,10 +151,7 @@ def test_process_file_must_be_an_object():
 
 
 def _run(code):
-    env = dict(os.environ)
-    root = os.path.dirname(os.path.dirname(os.path.abspath(pyrunc.__file__)))
-    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
-    out = subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
     return out.stdout.strip()
 
 
