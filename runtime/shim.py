@@ -54,6 +54,27 @@ def _high_fd(fd, floor, opened):
     return nfd
 
 
+NS_GET_NSTYPE = 0xB703  # ioctl on an nsfs file: its CLONE_NEW* type
+NS_NAMES = {v: k for k, v in O.NS_FLAGS.items()}
+
+
+def _open_ns(path, nstype, opened):
+    """Open a namespace file and check it is a namespace of the expected type."""
+    try:
+        fd = posix.open(path, posix.O_RDONLY | posix.O_CLOEXEC)
+    except OSError as e:
+        raise errors.from_oserror('open namespace "%s"' % path, e) from None
+    opened.append(fd)
+    try:
+        actual = fcntl.ioctl(fd, NS_GET_NSTYPE)
+    except OSError:
+        raise errors.PyruncError('"%s" is not a namespace file' % path) from None
+    if actual != nstype:
+        raise errors.PyruncError('namespace "%s" is a %s namespace, not %s'
+                                 % (path, NS_NAMES.get(actual, hex(actual)), NS_NAMES.get(nstype, hex(nstype))))
+    return fd
+
+
 def _child_error(plan, err):
     i = err.op_index
     detail = ffi.string(err.detail).decode("utf-8", "replace")
@@ -76,21 +97,13 @@ def spawn(plan, fds, stdio=None):
             if ref is None or ref in resolved:
                 continue
             if isinstance(ref, tuple):
-                try:
-                    fd = posix.open(ref[1], posix.O_RDONLY | posix.O_CLOEXEC)
-                except OSError as e:
-                    raise errors.from_oserror('open namespace "%s"' % ref[1], e) from None
-                opened.append(fd)
+                fd = _open_ns(ref[1], op.n1, opened)
                 resolved[ref] = _high_fd(fd, floor, opened)
             else:
                 resolved[ref] = fds[ref]
         pidns_fd = -1
         if plan.pidns_path:
-            try:
-                pidns_fd = posix.open(plan.pidns_path, posix.O_RDONLY | posix.O_CLOEXEC)
-            except OSError as e:
-                raise errors.from_oserror('open namespace "%s"' % plan.pidns_path, e) from None
-            opened.append(pidns_fd)
+            pidns_fd = _open_ns(plan.pidns_path, O.CLONE_NEWPID, opened)
 
         n = len(plan.ops)
         cops = ffi.new("struct shim_op[]", n)
