@@ -28,9 +28,13 @@ int shim_fail(struct child_ctx *c, int errnum, const char *fmt, ...)
 
 /* Open (O_PATH) `path` resolved inside the rootfs: symlinks and ".." never leave it. */
 int open_in_root(struct child_ctx *c, const char *path, int flags);
-/* Create every missing directory of `path` inside the rootfs; the last component as
- * a directory (MNT_TARGET_DIR) or an empty file (MNT_TARGET_FILE). */
-int mkdir_in_root(struct child_ctx *c, const char *path, int target_kind, int mode);
+/* `path` with its symlinks expanded inside the rootfs (missing parts kept as given). */
+int resolve_in_root(struct child_ctx *c, const char *path, char *out, size_t outlen);
+/* Create every missing directory of `path` (resolved inside the rootfs); the last
+ * component as a directory (MNT_TARGET_DIR) or an empty file (MNT_TARGET_FILE). The
+ * resolved path goes to `resolved` when it is not NULL. */
+int mkdir_in_root(struct child_ctx *c, const char *path, int target_kind, int mode, char *resolved,
+                  size_t rlen);
 /* "/proc/self/fd/N" for fd. */
 void fd_path(char *buf, size_t len, int fd);
 

@@ -62,11 +62,87 @@ static size_t next_component(const char **p)
     return n;
 }
 
-int mkdir_in_root(struct child_ctx *c, const char *path, int target_kind, int mode)
+/* Expand every symlink of `path` as if the rootfs were "/", leaving components that do
+ * not exist yet as they are (securejoin's rule, which runc follows): the result has no
+ * symlinks and no "..", so it can only name something inside the rootfs. */
+int resolve_in_root(struct child_ctx *c, const char *path, char *out, size_t outlen)
 {
-    char prefix[4096];
-    size_t plen = 0;
-    const char *p = path;
+    char todo[8192], link[4096];
+    size_t olen = 0;
+    int links = 0;
+    if (snprintf(todo, sizeof todo, "%s", path) >= (int)sizeof todo)
+        return -ENAMETOOLONG;
+    out[0] = 0;
+    const char *p = todo;
+    for (;;) {
+        size_t n = next_component(&p);
+        if (n == 0)
+            break;
+        const char *comp = p;
+        p += n;
+        if (n == 1 && comp[0] == '.')
+            continue;
+        if (n == 2 && comp[0] == '.' && comp[1] == '.') {
+            while (olen > 0 && out[olen - 1] != '/')
+                olen--;
+            if (olen > 0)
+                olen--;
+            out[olen] = 0;
+            continue;
+        }
+        if (olen + n + 2 >= outlen)
+            return -ENAMETOOLONG;
+        size_t before = olen;
+        out[olen++] = '/';
+        memcpy(out + olen, comp, n);
+        olen += n;
+        out[olen] = 0;
+        int fd = open_in_root(c, out, O_NOFOLLOW);
+        if (fd == -ENOENT)
+            continue;
+        if (fd < 0)
+            return fd;
+        struct stat st;
+        if (fstat(fd, &st) < 0 || !S_ISLNK(st.st_mode)) {
+            close(fd);
+            continue;
+        }
+        ssize_t ln = readlinkat(fd, "", link, sizeof link - 1);
+        close(fd);
+        if (ln < 0)
+            return -errno;
+        link[ln] = 0;
+        if (++links > 40)
+            return -ELOOP;
+        /* splice the target in front of what is left */
+        char rest[8192];
+        if (snprintf(rest, sizeof rest, "%s/%s", link, p) >= (int)sizeof rest)
+            return -ENAMETOOLONG;
+        memcpy(todo, rest, strlen(rest) + 1);
+        p = todo;
+        if (link[0] == '/')
+            olen = 0;
+        else
+            olen = before;
+        out[olen] = 0;
+    }
+    if (olen == 0) {
+        out[0] = '/';
+        out[1] = 0;
+    }
+    return 0;
+}
+
+int mkdir_in_root(struct child_ctx *c, const char *path, int target_kind, int mode, char *resolved, size_t rlen)
+{
+    char buf[4096];
+    char *rp = resolved ? resolved : buf;
+    size_t rn = resolved ? rlen : sizeof buf;
+    int rc = resolve_in_root(c, path, rp, rn);
+    if (rc < 0)
+        return rc;
+    /* walk the symlink-free path: a component swapped for a symlink meanwhile is refused */
+    const char *p = rp;
     int parent = dup(c->root_fd);
     if (parent < 0)
         return -errno;
@@ -74,45 +150,36 @@ int mkdir_in_root(struct child_ctx *c, const char *path, int target_kind, int mo
         size_t n = next_component(&p);
         if (n == 0)
             break;
-        const char *comp = p;
-        p += n;
-        int last = next_component(&p) == 0;
-        if (plen + n + 2 >= sizeof prefix) {
-            close(parent);
-            return -ENAMETOOLONG;
-        }
-        prefix[plen++] = '/';
-        memcpy(prefix + plen, comp, n);
-        plen += n;
-        prefix[plen] = 0;
         char name[256];
         if (n >= sizeof name) {
             close(parent);
             return -ENAMETOOLONG;
         }
-        memcpy(name, comp, n);
+        memcpy(name, p, n);
         name[n] = 0;
-
-        int fd = open_in_root(c, prefix, 0);
-        if (fd == -ENOENT) {
-            int rc;
-            if (last && target_kind == MNT_TARGET_FILE) {
+        p += n;
+        int last = next_component(&p) == 0;
+        int want_dir = !(last && target_kind == MNT_TARGET_FILE);
+        int fd = openat(parent, name, O_PATH | O_NOFOLLOW | O_CLOEXEC | (want_dir ? O_DIRECTORY : 0));
+        if (fd < 0 && errno == ENOENT) {
+            if (want_dir) {
+                rc = mkdirat(parent, name, (mode_t)mode) < 0 ? -errno : 0;
+            } else {
                 int f = openat(parent, name, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
                 rc = f < 0 ? -errno : 0;
                 if (f >= 0)
                     close(f);
-            } else {
-                rc = mkdirat(parent, name, (mode_t)mode) < 0 ? -errno : 0;
             }
             if (rc < 0 && rc != -EEXIST) {
                 close(parent);
                 return rc;
             }
-            fd = open_in_root(c, prefix, 0);
+            fd = openat(parent, name, O_PATH | O_NOFOLLOW | O_CLOEXEC | (want_dir ? O_DIRECTORY : 0));
         }
+        rc = fd < 0 ? -errno : 0;
         close(parent);
         if (fd < 0)
-            return fd;
+            return rc;
         parent = fd;
     }
     close(parent);
@@ -230,26 +297,37 @@ int op_bind_rootfs(struct child_ctx *c, const struct shim_op *op)
 
 int op_mkdir(struct child_ctx *c, const struct shim_op *op)
 {
-    int rc = mkdir_in_root(c, op->s2, MNT_TARGET_DIR, (int)op->n1);
+    int rc = mkdir_in_root(c, op->s2, MNT_TARGET_DIR, (int)op->n1, NULL, 0);
     return rc < 0 ? shim_fail(c, -rc, "mkdir \"%s\"", op->s2) : 0;
 }
 
 int op_mount(struct child_ctx *c, const struct shim_op *op)
 {
-    const char *src = op->s1, *dest = op->s2, *type = op->s3, *data = op->s4;
+    const char *src = op->s1, *type = op->s3, *data = op->s4;
     unsigned long flags = (unsigned long)op->u1;
     int bind = (op->n2 & MNT_F_BIND) != 0;
-    char target[64];
-    int fd, rc, keep = -1;
+    int tmpfs = !bind && type && strcmp(type, "tmpfs") == 0;
+    char target[64], dest[4096];
+    struct stat before;
+    int fd, rc, keep = -1, existed = 0;
 
+    /* symlinks in the image are followed, inside the rootfs */
+    rc = resolve_in_root(c, op->s2, dest, sizeof dest);
+    if (rc < 0)
+        return shim_fail(c, -rc, "resolve mount point \"%s\"", op->s2);
+    fd = open_in_root(c, dest, 0);
+    if (fd >= 0) {
+        existed = fstat(fd, &before) == 0;
+        close(fd);
+    }
     if (op->n1 != MNT_TARGET_NONE) {
-        rc = mkdir_in_root(c, dest, (int)op->n1, 0755);
+        rc = mkdir_in_root(c, dest, (int)op->n1, 0755, NULL, 0);
         if (rc < 0)
-            return shim_fail(c, -rc, "create mount point \"%s\"", dest);
+            return shim_fail(c, -rc, "create mount point \"%s\"", op->s2);
     }
     fd = open_in_root(c, dest, 0);
     if (fd < 0)
-        return shim_fail(c, -fd, "open mount point \"%s\"", dest);
+        return shim_fail(c, -fd, "open mount point \"%s\"", op->s2);
     if (op->n2 & MNT_F_TMPCOPYUP) {
         /* keep the covered directory reachable to copy it into the new tmpfs */
         char p[64];
@@ -258,7 +336,7 @@ int op_mount(struct child_ctx *c, const struct shim_op *op)
         if (keep < 0) {
             rc = errno;
             close(fd);
-            return shim_fail(c, rc, "open \"%s\" for tmpcopyup", dest);
+            return shim_fail(c, rc, "open \"%s\" for tmpcopyup", op->s2);
         }
     }
     fd_path(target, sizeof target, fd);
@@ -271,7 +349,7 @@ int op_mount(struct child_ctx *c, const struct shim_op *op)
         close(fd);
         if (keep >= 0)
             close(keep);
-        return shim_fail(c, rc, "mount \"%s\" on \"%s\" (type \"%s\"%s%s%s)", src ? src : "", dest,
+        return shim_fail(c, rc, "mount \"%s\" on \"%s\" (type \"%s\"%s%s%s)", src ? src : "", op->s2,
                          bind ? "bind" : (type ? type : ""), data && !bind ? ", data \"" : "",
                          data && !bind ? data : "", data && !bind ? "\"" : "");
     }
@@ -281,7 +359,7 @@ int op_mount(struct child_ctx *c, const struct shim_op *op)
     if (fd < 0) {
         if (keep >= 0)
             close(keep);
-        return shim_fail(c, -fd, "reopen mount point \"%s\"", dest);
+        return shim_fail(c, -fd, "reopen mount point \"%s\"", op->s2);
     }
     fd_path(target, sizeof target, fd);
     if (keep >= 0) {
@@ -292,27 +370,33 @@ int op_mount(struct child_ctx *c, const struct shim_op *op)
         close(keep);
         if (rc < 0) {
             close(fd);
-            return shim_fail(c, -rc, "tmpcopyup into \"%s\"", dest);
+            return shim_fail(c, -rc, "tmpcopyup into \"%s\"", op->s2);
         }
+    }
+    if (tmpfs && existed && !(flags & MS_RDONLY) && chmod(target, before.st_mode & 07777) < 0) {
+        /* as runc: a tmpfs over an image directory takes that directory's mode */
+        rc = errno;
+        close(fd);
+        return shim_fail(c, rc, "chmod tmpfs \"%s\"", op->s2);
     }
     if (bind && (flags & ~(unsigned long)(MS_BIND | MS_REC)) != 0) {
         unsigned long rf = (flags & ~(unsigned long)MS_REC) | MS_BIND | MS_REMOUNT;
         if (mount(NULL, target, NULL, rf, NULL) < 0) {
             rc = errno;
             close(fd);
-            return shim_fail(c, rc, "remount bind \"%s\" with flags 0x%lx", dest, rf);
+            return shim_fail(c, rc, "remount bind \"%s\" with flags 0x%lx", op->s2, rf);
         }
     }
     if (op->u2 && mount(NULL, target, NULL, (unsigned long)op->u2, NULL) < 0) {
         rc = errno;
         close(fd);
-        return shim_fail(c, rc, "set propagation 0x%llx of \"%s\"", op->u2, dest);
+        return shim_fail(c, rc, "set propagation 0x%llx of \"%s\"", op->u2, op->s2);
     }
     if (op->u3 || op->u4) {
         rc = mount_setattr_fd(fd, (op->n2 & MNT_F_RECURSIVE_ATTR) != 0, op->u3, op->u4, 0);
         if (rc < 0) {
             close(fd);
-            return shim_fail(c, -rc, "mount_setattr \"%s\" set 0x%llx clear 0x%llx", dest, op->u3, op->u4);
+            return shim_fail(c, -rc, "mount_setattr \"%s\" set 0x%llx clear 0x%llx", op->s2, op->u3, op->u4);
         }
     }
     close(fd);
@@ -332,10 +416,11 @@ static int split_parent(struct child_ctx *c, const char *path, char *name, size_
     memcpy(parent, path, plen);
     parent[plen] = 0;
     snprintf(name, name_len, "%s", slash + 1);
-    int rc = mkdir_in_root(c, plen ? parent : "/", MNT_TARGET_DIR, 0755);
+    char resolved[4096];
+    int rc = mkdir_in_root(c, plen ? parent : "/", MNT_TARGET_DIR, 0755, resolved, sizeof resolved);
     if (rc < 0)
         return rc;
-    return open_in_root(c, plen ? parent : "/", O_DIRECTORY);
+    return open_in_root(c, resolved, O_DIRECTORY | O_NOFOLLOW);
 }
 
 int op_mknod(struct child_ctx *c, const struct shim_op *op)
@@ -363,10 +448,11 @@ int op_mknod(struct child_ctx *c, const struct shim_op *op)
 int op_bind_dev(struct child_ctx *c, const struct shim_op *op)
 {
     char target[64];
-    int rc = mkdir_in_root(c, op->s2, MNT_TARGET_FILE, 0755);
+    char resolved[4096];
+    int rc = mkdir_in_root(c, op->s2, MNT_TARGET_FILE, 0755, resolved, sizeof resolved);
     if (rc < 0)
         return shim_fail(c, -rc, "create device file \"%s\"", op->s2);
-    int fd = open_in_root(c, op->s2, O_NOFOLLOW);
+    int fd = open_in_root(c, resolved, O_NOFOLLOW);
     if (fd < 0)
         return shim_fail(c, -fd, "open device file \"%s\"", op->s2);
     fd_path(target, sizeof target, fd);
@@ -529,8 +615,9 @@ int op_console(struct child_ctx *c, const struct shim_op *op)
         struct winsize ws = {.ws_row = (unsigned short)op->n1, .ws_col = (unsigned short)op->n2};
         ioctl(slave, TIOCSWINSZ, &ws);
     }
-    int rc = mkdir_in_root(c, "/dev/console", MNT_TARGET_FILE, 0755);
-    int fd = rc < 0 ? rc : open_in_root(c, "/dev/console", O_NOFOLLOW);
+    char resolved[4096];
+    int rc = mkdir_in_root(c, "/dev/console", MNT_TARGET_FILE, 0755, resolved, sizeof resolved);
+    int fd = rc < 0 ? rc : open_in_root(c, resolved, O_NOFOLLOW);
     if (fd < 0) {
         close(master);
         close(slave);

@@ -11,7 +11,7 @@
 #define PYRUNC_SHIM_H
 
 /* CDEF BEGIN */
-#define SHIM_ABI_VERSION 4
+#define SHIM_ABI_VERSION 5
 
 /* Op kinds. Fields used by each are listed; unused fields are ignored. */
 #define OP_SETNS            1   /* fd = namespace fd, n1 = CLONE_NEW* type */
@@ -98,6 +98,7 @@ struct shim_err {
 struct shim_child {
     int pid;
     int sync_fd;        /* parent end of the sync socket */
+    int in_cgroup;      /* 1 when CLONE_INTO_CGROUP placed the init in plan->cgroup_fd */
 };
 
 int shim_abi_version(void);
@@ -105,6 +106,8 @@ int shim_spawn(const struct shim_plan *plan, struct shim_child *child, struct sh
 int shim_send_go(int sync_fd, struct shim_err *err);
 int shim_wait_ready(int sync_fd, struct shim_err *err);
 int shim_recv_fd(int sock_fd, char *name, int name_len);
+int shim_attach_device_filter(int cgroup_fd, const void *insns, int n_insns, int replace, char *log,
+                              int log_len);
 /* CDEF END */
 
 #endif

@@ -269,7 +269,7 @@ static __attribute__((noreturn)) void child_main(const struct shim_plan *plan, i
     _exit(127);
 }
 
-static long do_clone(const struct shim_plan *plan)
+static long do_clone(const struct shim_plan *plan, int *in_cgroup)
 {
     struct clone_args args;
     long pid;
@@ -281,10 +281,15 @@ static long do_clone(const struct shim_plan *plan)
         args.cgroup = (uint64_t)plan->cgroup_fd;
     }
     pid = syscall(SYS_clone3, &args, sizeof args);
-    if (pid >= 0 || (errno != ENOSYS && errno != E2BIG))
+    if (pid >= 0) {
+        *in_cgroup = plan->cgroup_fd >= 0;
         return pid;
-    if (plan->cgroup_fd >= 0)
-        return -1; /* the caller falls back to joining the cgroup by pid */
+    }
+    /* Older kernels: no clone3 (ENOSYS) or no CLONE_INTO_CGROUP (E2BIG, EINVAL); the
+     * parent then moves the init by pid before it is released. */
+    if (errno != ENOSYS && errno != E2BIG && !(errno == EINVAL && plan->cgroup_fd >= 0))
+        return -1;
+    *in_cgroup = 0;
     return syscall(SYS_clone, (unsigned long)plan->clone_flags | SIGCHLD, 0, 0, 0, 0);
 }
 
@@ -321,7 +326,7 @@ int shim_spawn(const struct shim_plan *plan, struct shim_child *child, struct sh
             return -err->err;
         }
     }
-    pid = do_clone(plan);
+    pid = do_clone(plan, &child->in_cgroup);
     saved = errno;
     if (pid == 0) {
         close(sv[0]);

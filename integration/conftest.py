@@ -79,6 +79,7 @@ def no_leaks(tmp_path):
     """Fail the test if it left mounts, cgroups, state dirs or processes; clean them up either way."""
     harness.reap()
     harness.Runtime.registry.clear()
+    harness.TEST_IDS.clear()
     before = harness.snapshot(tmp_path)
     yield
     runtimes = list(harness.Runtime.registry)

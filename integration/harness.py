@@ -278,9 +278,17 @@ def edit_config(bundle, args=None, *, edit=None, **fields):
     return cfg
 
 
+# container ids the current test made (new_id, create, run): the leak check looks for
+# cgroups of these only, so that concurrent test runs on one machine never see (or
+# remove) each other's cgroups
+TEST_IDS = set()
+
+
 def new_id(tag=""):
     """A container id the leak check can attribute: pyrt-[tag-]<random>."""
-    return f"{ID_PREFIX}{tag + '-' if tag else ''}{secrets.token_hex(4)}"
+    cid = f"{ID_PREFIX}{tag + '-' if tag else ''}{secrets.token_hex(4)}"
+    TEST_IDS.add(cid)
+    return cid
 
 
 # ---- runtimes ----
@@ -337,6 +345,8 @@ class Runtime:
             raise HarnessError(f"{self.name} is not installed at {self.binary} "
                                f"(set PYRUNC or install it); this test cannot run without it")
         full = [self.binary, *self.global_flags(), *map(str, argv)]
+        if argv and argv[0] in ("create", "run"):
+            TEST_IDS.add(str(argv[-1]))
         if io is None:
             out, err = tempfile.TemporaryFile(), tempfile.TemporaryFile()
         else:
@@ -553,7 +563,7 @@ def _mounts(tmpdir):
     return found
 
 
-def _cgroups(prefixes):
+def _cgroups(names):
     found = set()
     if not CGROUP_ROOT.is_dir():
         return found
@@ -565,15 +575,15 @@ def _cgroups(prefixes):
             if len(Path(dirpath).parts) - base_depth >= 6:
                 dirnames[:] = []
             for d in dirnames:
-                if any(p in d for p in prefixes):
+                if d in names:
                     found.add(os.path.join(dirpath, d))
     return found
 
 
-def snapshot(tmpdir=None, roots=(), prefixes=("pyrunc", ID_PREFIX)):
+def snapshot(tmpdir=None, roots=(), names=None):
     """What a test could leak: mounts, cgroup dirs, state dirs under `roots`, descendant processes."""
     states = {str(Path(r) / name) for r in roots if Path(r).is_dir() for name in os.listdir(r)}
-    return Snapshot(frozenset(_mounts(tmpdir)), frozenset(_cgroups(prefixes)),
+    return Snapshot(frozenset(_mounts(tmpdir)), frozenset(_cgroups(TEST_IDS if names is None else names)),
                     frozenset(states), frozenset(descendants()))
 
 

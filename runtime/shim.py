@@ -17,12 +17,13 @@ ABI = O.SHIM_ABI_VERSION
 
 
 class Spawned:
-    __slots__ = ("pid", "sync_fd", "opened")
+    __slots__ = ("pid", "sync_fd", "opened", "in_cgroup")
 
-    def __init__(self, pid, sync_fd, opened):
+    def __init__(self, pid, sync_fd, opened, in_cgroup):
         self.pid = pid
         self.sync_fd = sync_fd
         self.opened = opened
+        self.in_cgroup = in_cgroup
 
     def close(self):
         for fd in self.opened:
@@ -83,7 +84,7 @@ def _child_error(plan, err):
     return errors.ChildSetupError(detail, err.err)
 
 
-def spawn(plan, fds, stdio=None):
+def spawn(plan, fds, stdio=None, cgroup_fd=-1):
     """Clone the init for `plan`. `fds` maps fdrefs ("fifo", "console") to open fds the
     caller owns; namespace paths are opened here; `stdio` are three fds to become the
     init's 0, 1, 2 (ours when None). Returns Spawned (init waiting for GO)."""
@@ -135,7 +136,7 @@ def spawn(plan, fds, stdio=None):
         cplan.abi = ABI
         cplan.clone_flags = plan.clone_flags
         cplan.pidns_fd = pidns_fd
-        cplan.cgroup_fd = -1
+        cplan.cgroup_fd = cgroup_fd
         cplan.ops = cops
         cplan.n_ops = n
         cplan.argv = c_argv
@@ -158,7 +159,7 @@ def spawn(plan, fds, stdio=None):
         for fd in opened:
             posix.close(fd)
         raise
-    return Spawned(child.pid, child.sync_fd, opened)
+    return Spawned(child.pid, child.sync_fd, opened, bool(child.in_cgroup))
 
 
 def go_and_wait(plan, spawned):
@@ -179,3 +180,15 @@ def recv_fd(sock_fd):
     if fd < 0:
         raise errors.SyscallError("receive fd from console socket", -fd)
     return fd
+
+
+def attach_device_filter(cgroup_fd, program, replace=False):
+    """Load a BPF_PROG_TYPE_CGROUP_DEVICE program (bytes of struct bpf_insn) and attach
+    it to a cgroup v2 directory, replacing the ones attached before when asked."""
+    buf = ffi.from_buffer(program)
+    log = ffi.new("char[]", 65536)
+    rc = lib.shim_attach_device_filter(cgroup_fd, buf, len(program) // 8, 1 if replace else 0, log, 65536)
+    if rc < 0:
+        detail = ffi.string(log).decode("utf-8", "replace").strip().splitlines()
+        raise errors.CgroupError("load the device cgroup program: %s%s"
+                                 % (errors.strerror(-rc), (" (" + detail[-1] + ")") if detail else ""))

@@ -7,7 +7,7 @@ import posix
 from pyrunc.errors import CgroupError, strerror
 
 
-def _read(path):
+def read(path):
     fd = posix.open(path, posix.O_RDONLY | posix.O_CLOEXEC)
     try:
         return posix.read(fd, 1 << 16).decode().strip()
@@ -32,9 +32,9 @@ def _copy_cpuset(parent, child):
     until they are set: copy them from the parent, as runc does."""
     for f in ("cpuset.cpus", "cpuset.mems"):
         try:
-            if _read(child + "/" + f):
+            if read(child + "/" + f):
                 continue
-            write(child + "/" + f, _read(parent + "/" + f))
+            write(child + "/" + f, read(parent + "/" + f))
         except OSError:
             pass
 
@@ -70,7 +70,7 @@ def join(paths, pid):
 
 def pids(path):
     try:
-        text = _read(path + "/cgroup.procs")
+        text = read(path + "/cgroup.procs")
     except OSError:
         return []
     return [int(x) for x in text.split()]

@@ -168,23 +168,38 @@ def cmd_exec(g, o, pos):
 
 
 def cmd_pause(g, o, pos):
-    _not_yet("pause")
+    from pyrunc.lifecycle import pause
+
+    pause.pause(g.root, pos[0])
+    return 0
 
 
 def cmd_resume(g, o, pos):
-    _not_yet("resume")
+    from pyrunc.lifecycle import pause
+
+    pause.resume(g.root, pos[0])
+    return 0
 
 
 def cmd_update(g, o, pos):
-    _not_yet("update")
+    from pyrunc.lifecycle import update
+
+    update.update(g.root, pos[0], o)
+    return 0
 
 
 def cmd_ps(g, o, pos):
-    _not_yet("ps")
+    from pyrunc.lifecycle import ps
+
+    ps.ps(g.root, pos[0], o["format"], pos[1:])
+    return 0
 
 
 def cmd_events(g, o, pos):
-    _not_yet("events")
+    from pyrunc.lifecycle import events
+
+    events.events(g.root, pos[0], o["interval"], o["stats"])
+    return 0
 
 
 def cmd_features(g, o, pos):

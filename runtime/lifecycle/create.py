@@ -116,7 +116,6 @@ def create(g, cid, bundle, pid_file=None, console_socket=None, no_pivot=False, n
 
 def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_pair, stdio):
     from pyrunc import shim
-    from pyrunc.cgroups import fs as cgfs
 
     try:
         store.ensure_root(g.root)
@@ -130,27 +129,30 @@ def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_
     except OSError as e:
         raise errors.from_oserror('create state dir "%s"' % cdir, e) from None
     lock = store.Lock(cdir)
-    made_cgroups = []
+    mgr = None
     spawned = None
-    fifo_fd = console_fd = -1
+    fifo_fd = console_fd = cgroup_fd = -1
     try:
-        made_cgroups = cgfs.create(host.cgroup_paths)
+        from pyrunc.cgroups.manager import Manager
+
+        mgr = Manager(host.cgroup_host.mode, host.cgroup_paths)
+        mgr.create()
+        linux = spec.get("linux") or {}
+        mgr.apply(linux.get("resources"), device_paths=[d["path"] for d in linux.get("devices") or ()])
         fifo = cdir + "/" + store.FIFO
         posix.mkfifo(fifo, 0o622)
+        posix.chmod(fifo, 0o622)  # whatever our umask: a non-root init must open it for writing
         fifo_fd = posix.open(fifo, posix.O_PATH | posix.O_CLOEXEC)
         if console_pair is not None:
             console_fd = console_pair[1]
         elif console_socket:
             console_fd = _connect_console(console_socket)
-        spawned = shim.spawn(plan, {"fifo": fifo_fd, "console": console_fd}, stdio)
+        if mgr.unified:
+            # the init starts life in its cgroup (CLONE_INTO_CGROUP)
+            cgroup_fd = posix.open(mgr.paths[""], posix.O_RDONLY | posix.O_DIRECTORY | posix.O_CLOEXEC)
+        spawned = shim.spawn(plan, {"fifo": fifo_fd, "console": console_fd}, stdio, cgroup_fd=cgroup_fd)
         pid = spawned.pid
         ps = store.proc_stat(pid)
-        freezer = None
-        for key, path in host.cgroup_paths.items():
-            if key == "freezer":
-                freezer = path + "/freezer.state"
-        if freezer is None and host.cgroup_host.mode == "v2":
-            freezer = host.cgroup_paths[""] + "/cgroup.freeze"
         st = {
             "ociVersion": OCI_VERSION,
             "id": cid,
@@ -161,10 +163,10 @@ def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_
             "created": _now(),
             "owner": "",
             "annotations": spec.get("annotations") or {},
-            "cgroupPaths": host.cgroup_paths,
-            "cgroupsCreated": made_cgroups,
-            "cgroupMode": host.cgroup_host.mode,
-            "freezer": freezer,
+            "cgroupPaths": mgr.paths,
+            "cgroupsCreated": mgr.created,
+            "cgroupMode": mgr.mode,
+            "freezer": mgr.freezer_file(),
             "namespaces": plan.namespaces,
             "newPidns": "pid" in plan.namespaces["new"],
             "hooks": plan.hooks,
@@ -173,7 +175,8 @@ def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_
         # written before the init runs anything: a create killed from here on can
         # still be cleaned by `delete --force`
         store.write_state(cdir, st)
-        cgfs.join(host.cgroup_paths, pid)
+        if not spawned.in_cgroup:
+            mgr.join(pid)
         shim.go_and_wait(plan, spawned)
         del st["status"]
         store.write_state(cdir, st)
@@ -184,9 +187,11 @@ def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_
                 raise errors.from_oserror('write pid file "%s"' % pid_file, e) from None
         _write_config_copy(cdir, spec)
     except BaseException:
-        _undo(cdir, spawned, made_cgroups)
+        _undo(cdir, spawned, mgr)
         raise
     finally:
+        if cgroup_fd >= 0:
+            posix.close(cgroup_fd)
         if fifo_fd >= 0:
             posix.close(fifo_fd)
         if console_fd >= 0 and console_pair is None:
@@ -215,9 +220,7 @@ def _now():
     return log.rfc3339nano_utc(time.time_ns())
 
 
-def _undo(cdir, spawned, made_cgroups):
-    from pyrunc.cgroups import fs as cgfs
-
+def _undo(cdir, spawned, mgr):
     if spawned is not None:
         try:
             posix.kill(spawned.pid, 9)
@@ -227,10 +230,11 @@ def _undo(cdir, spawned, made_cgroups):
             posix.waitpid(spawned.pid, 0)
         except OSError:
             pass
-    try:
-        cgfs.remove(made_cgroups)
-    except errors.PyruncError as e:
-        log.warning(str(e))
+    if mgr is not None:
+        try:
+            mgr.destroy()
+        except errors.PyruncError as e:
+            log.warning(str(e))
     remove_state_dir(cdir)
 
 

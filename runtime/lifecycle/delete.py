@@ -1,6 +1,5 @@
 """delete: a stopped (or created) container's cgroups and state dir go; with --force a
-running one is killed first. Works on half-written state too."""
-import posix
+running or paused one is killed first. Works on half-written state too."""
 import time
 
 from pyrunc import errors, log
@@ -18,49 +17,42 @@ def _wait_gone(st, timeout=10.0):
         delay = min(delay * 2, 0.05)
 
 
-def _kill_everything(st):
+def kill_everything(st):
+    """SIGKILL the init and, without a pid namespace of its own, every other process of
+    the container; a frozen cgroup is thawed so that the kill can be delivered."""
+    from pyrunc.cgroups.manager import Manager
     from pyrunc.lifecycle import kill
 
-    _thaw(st)
+    mgr = Manager.from_state(st)
+    if mgr.paths and mgr.freezer_file():
+        try:
+            if mgr.frozen():
+                mgr.thaw()
+        except errors.PyruncError as e:
+            log.warning(str(e))
     if store.init_alive(st):
         try:
-            posix.kill(st["pid"], 9)
-        except OSError:
+            kill.signal_init(st, 9)
+        except errors.StateError:
             pass
-    # without a pid namespace of its own the container's other processes outlive the
-    # init: kill whatever is left in its cgroup
-    kill.signal_all(st, 9) if not st.get("newPidns", True) else None
+    if not st.get("newPidns", True) and mgr.paths:
+        kill.signal_all(st, 9)
     _wait_gone(st)
 
 
-def _thaw(st):
-    f = st.get("freezer")
-    if not f:
-        return
-    try:
-        fd = posix.open(f, posix.O_WRONLY | posix.O_CLOEXEC)
-    except OSError:
-        return
-    try:
-        posix.write(fd, b"0" if f.endswith("cgroup.freeze") else b"THAWED")
-    except OSError:
-        pass
-    finally:
-        posix.close(fd)
-
-
 def destroy(cdir, st):
-    from pyrunc.cgroups import fs as cgfs
+    from pyrunc.cgroups.manager import Manager
     from pyrunc.lifecycle.create import remove_state_dir
 
+    mgr = Manager.from_state(st)
     first = None
-    paths = st.get("cgroupPaths") or {}
-    if paths and not st.get("newPidns", True):
+    if mgr.paths and mgr.all_pids():
+        # leftovers (no pid namespace, or a process that escaped the init's death)
         from pyrunc.lifecycle import kill
 
         kill.signal_all(st, 9)
     try:
-        cgfs.remove(st.get("cgroupsCreated") or [])
+        mgr.destroy()
     except errors.PyruncError as e:
         first = e
     remove_state_dir(cdir)
@@ -70,7 +62,12 @@ def destroy(cdir, st):
 
 def delete(root, cid, force=False):
     cdir = store.container_dir(root, cid)
-    st = store.read_state(cdir)
+    try:
+        store.read_state(cdir)
+    except errors.ContainerNotFound:
+        if force:
+            return  # runc: a forced delete of what is not there succeeds
+        raise
     try:
         lock = store.Lock(cdir)
     except FileNotFoundError:
@@ -81,8 +78,8 @@ def delete(root, cid, force=False):
         if status in ("running", "paused", "creating"):
             if not force:
                 raise errors.StateError("cannot delete container %s that is not stopped: %s" % (cid, status))
-            _kill_everything(st)
+            kill_everything(st)
         elif status == "created":
-            _kill_everything(st)
+            kill_everything(st)
         destroy(cdir, st)
     log.debugf('deleted container "%s"' % cid)

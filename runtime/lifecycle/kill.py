@@ -1,5 +1,6 @@
 """kill: signal the init (through a pidfd, after checking it is still our init), or
-with --all every process of the container's cgroup."""
+with --all every process of the container's cgroup (frozen meanwhile, so that nothing
+forks past the signal, as runc does)."""
 import posix
 
 from pyrunc import errors
@@ -29,20 +30,32 @@ def signal_init(st, sig):
 
 
 def signal_all(st, sig):
-    from pyrunc.cgroups import fs as cgfs
+    from pyrunc.cgroups.manager import Manager
 
-    pids = set()
-    for path in (st.get("cgroupPaths") or {}).values():
-        pids.update(cgfs.pids(path))
-    if not pids and store.init_alive(st):
-        pids.add(st["pid"])
-    for pid in pids:
+    mgr = Manager.from_state(st)
+    frozen = False
+    if mgr.paths and sig != 9 and mgr.freezer_file():
         try:
-            posix.kill(pid, sig)
-        except ProcessLookupError:
+            was = mgr.frozen()
+            if not was:
+                mgr.freeze()
+                frozen = True
+        except errors.PyruncError:
             pass
-        except OSError as e:
-            raise errors.PyruncError("unable to signal %d: %s" % (pid, errors.strerror(e.errno))) from None
+    try:
+        pids = set(mgr.all_pids()) if mgr.paths else set()
+        if not pids and store.init_alive(st):
+            pids.add(st["pid"])
+        for pid in pids:
+            try:
+                posix.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+            except OSError as e:
+                raise errors.PyruncError("unable to signal %d: %s" % (pid, errors.strerror(e.errno))) from None
+    finally:
+        if frozen:
+            mgr.thaw()
 
 
 def kill(root, cid, sig, all_=False):

@@ -314,7 +314,7 @@ def build(spec, opts, host):
     ops = plan.ops
 
     for key in ("hostname", "domainname"):
-        if spec.get(key) and "uts" not in new:
+        if spec.get(key) and "uts" not in new and "uts" not in joins:
             raise ConfigError(key, "unable to set %s without a private UTS namespace" % key)
     if linux.get("timeOffsets") and "time" not in new:
         raise ConfigError("linux.timeOffsets", "time offsets need a new time namespace")

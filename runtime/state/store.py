@@ -217,6 +217,6 @@ def public_state(st, stat):
     }
     ann = st.get("annotations")
     if ann:
-        out["annotations"] = ann
+        out["annotations"] = {k: ann[k] for k in sorted(ann)}  # a Go map: keys sorted
     out["owner"] = ""
     return out

@@ -1,0 +1,212 @@
+"""A container's cgroups: create, apply resources, join, freeze, list pids, remove.
+
+One class for both versions: on v1 every hierarchy has its own directory (the
+`paths` map is keyed by hierarchy, as /proc/PID/cgroup names them: "memory",
+"cpu,cpuacct", "name=systemd", "" for the unified one on hybrid hosts); on v2 there
+is the one directory under key "".
+"""
+import posix
+import time
+
+from pyrunc.cgroups import fs
+from pyrunc.errors import CgroupError, strerror
+
+
+class Manager:
+    __slots__ = ("mode", "paths", "created")
+
+    def __init__(self, mode, paths, created=()):
+        self.mode = mode          # "v2", "hybrid", "legacy"
+        self.paths = paths
+        self.created = list(created)
+
+    @classmethod
+    def from_state(cls, st):
+        return cls(st.get("cgroupMode") or "none", st.get("cgroupPaths") or {}, st.get("cgroupsCreated") or [])
+
+    @property
+    def unified(self):
+        return self.mode == "v2"
+
+    def dir_for(self, controller):
+        """The directory holding `controller`'s files, or None when it is not mounted."""
+        if self.unified:
+            return self.paths.get("")
+        for key, path in self.paths.items():
+            if key and controller in key.split(","):
+                return path
+        return None
+
+    def primary(self):
+        """A directory whose cgroup.procs lists the container's processes."""
+        if self.unified:
+            return self.paths.get("")
+        for c in ("pids", "freezer", "memory", "cpu", "devices"):
+            d = self.dir_for(c)
+            if d:
+                return d
+        return next(iter(self.paths.values()), None)
+
+    # -- lifecycle --------------------------------------------------------------
+
+    def create(self):
+        self.created = fs.create(self.paths)
+        if self.unified:
+            self._enable_controllers()
+        return self.created
+
+    def _enable_controllers(self):
+        """cgroup v2 controllers are only usable in a child when the parent lists them in
+        cgroup.subtree_control: enable every available one on the way down."""
+        path = self.paths[""]
+        parts = path.split("/")
+        for i in range(5, len(parts)):
+            parent = "/".join(parts[:i])
+            try:
+                avail = fs.read(parent + "/cgroup.controllers").split()
+                have = set(fs.read(parent + "/cgroup.subtree_control").split())
+            except OSError:
+                continue
+            want = [c for c in avail if c not in have]
+            if want:
+                try:
+                    fs.write(parent + "/cgroup.subtree_control", " ".join("+" + c for c in want))
+                except CgroupError:
+                    # a parent with processes in it cannot delegate (no internal processes);
+                    # the writes that need the controller will say so
+                    pass
+
+    def apply(self, resources, update=False, device_paths=(), devices=True):
+        from pyrunc.cgroups import resources as res
+
+        if not resources:
+            resources = {}
+        facts = res.facts_from_dirs(self.paths)
+        if self.unified:
+            writes = res.plan_v2(resources, facts)
+        else:
+            writes = res.plan_v1(resources, facts, device_paths)
+            if update:
+                writes = self._order_for_update(writes, resources, facts)
+            if not devices:
+                writes = [w for w in writes if w.controller != "devices"]
+        for w in writes:
+            d = self.dir_for(w.controller) if w.controller else self.primary()
+            if d is None:
+                if w.optional:
+                    continue
+                raise CgroupError('cgroup controller "%s" is not mounted (needed for %s)' % (w.controller, w.file))
+            path = d + "/" + w.file
+            if w.optional and not _exists(path):
+                continue
+            fs.write(path, w.value)
+        if self.unified and devices:
+            self._apply_device_filter(resources.get("devices"), update, device_paths)
+
+    def _order_for_update(self, writes, resources, facts):
+        """The memory limit and memory+swap limit must be written in an order that keeps
+        memsw >= limit against the *current* values."""
+        from pyrunc.cgroups import resources as res
+
+        d = self.dir_for("memory")
+        names = ("memory.limit_in_bytes", res.MEMSW)
+        idx = [i for i, w in enumerate(writes) if w.file in names]
+        if d is None or not idx:
+            return writes
+        try:
+            current = int(fs.read(d + "/memory.limit_in_bytes"))
+        except (OSError, ValueError):
+            current = None
+        mem = resources.get("memory") or {}
+        ordered = res.order_memory_writes(current, mem.get("limit") or 0, mem.get("swap") or 0,
+                                          facts.has(res.MEMSW))
+        rest = [w for w in writes if w.file not in names]
+        return rest[:idx[0]] + ordered + rest[idx[0]:]
+
+    def _apply_device_filter(self, rules, replace, device_paths):
+        from pyrunc import shim
+        from pyrunc.cgroups import devices
+
+        program = devices.encode(devices.bpf_program(devices.effective_rules(rules, device_paths)))
+        fd = posix.open(self.paths[""], posix.O_RDONLY | posix.O_DIRECTORY | posix.O_CLOEXEC)
+        try:
+            shim.attach_device_filter(fd, program, replace)
+        finally:
+            posix.close(fd)
+
+    def join(self, pid):
+        fs.join(self.paths, pid)
+
+    def pids(self):
+        d = self.primary()
+        return fs.pids(d) if d else []
+
+    def all_pids(self):
+        out = set()
+        for d in self.paths.values():
+            out.update(fs.pids(d))
+        return sorted(out)
+
+    def destroy(self):
+        fs.remove(self.created)
+
+    # -- freezer ----------------------------------------------------------------
+
+    def freezer_file(self):
+        if self.unified:
+            return self.paths[""] + "/cgroup.freeze"
+        d = self.dir_for("freezer")
+        return d + "/freezer.state" if d else None
+
+    def frozen(self):
+        f = self.freezer_file()
+        if not f:
+            return False
+        try:
+            v = fs.read(f)
+        except OSError:
+            return False
+        return v in ("FROZEN", "FREEZING", "1")
+
+    def freeze(self):
+        self._set_frozen(True)
+
+    def thaw(self):
+        self._set_frozen(False)
+
+    def _set_frozen(self, on):
+        f = self.freezer_file()
+        if f is None:
+            raise CgroupError("the freezer cgroup is not available")
+        if self.unified:
+            fs.write(f, "1" if on else "0")
+            events = self.paths[""] + "/cgroup.events"
+            want = "frozen %d" % (1 if on else 0)
+            for _ in range(1000):
+                try:
+                    if want in fs.read(events).splitlines():
+                        return
+                except OSError:
+                    return
+                time.sleep(0.001)
+            raise CgroupError('cgroup "%s" did not %s' % (self.paths[""], "freeze" if on else "thaw"))
+        target = "FROZEN" if on else "THAWED"
+        for attempt in range(1000):
+            # v1 freezing can stall on tasks in uninterruptible sleep: write again
+            fs.write(f, target)
+            try:
+                state = fs.read(f)
+            except OSError as e:
+                raise CgroupError('read "%s": %s' % (f, strerror(e.errno))) from None
+            if state == target:
+                return
+            time.sleep(0.001 if attempt < 100 else 0.01)
+        raise CgroupError('cgroup "%s" did not reach %s' % (f, target))
+
+
+def _exists(path):
+    try:
+        posix.stat(path)
+        return True
+    except OSError:
+        return False

@@ -1,0 +1,125 @@
+"""update: new resource limits for a live container, from runc's flags or a
+LinuxResources JSON (--resources FILE or -), applied on top of the current ones."""
+import posix
+import sys
+
+from pyrunc import errors, jsonio
+from pyrunc.state import store
+
+_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
+
+
+def ram_in_bytes(text):
+    """`64m`, `1G`, `512KiB`, `100`: binary multiples, as docker/go-units RAMInBytes."""
+    s = text.strip().lower()
+    if s.endswith("b"):
+        s = s[:-1]
+    if s.endswith("i"):
+        s = s[:-1]
+    unit = ""
+    if s and s[-1] in "kmgtp":
+        unit, s = s[-1], s[:-1].rstrip(" ")
+    try:
+        value = float(s)
+        if not s or value < 0:
+            raise ValueError
+    except ValueError:
+        raise errors.PyruncError('invalid size: "%s"' % text) from None
+    return int(value * _UNITS[unit])
+
+
+def _int(name, text):
+    try:
+        return int(text, 10)
+    except ValueError:
+        raise errors.PyruncError('invalid value for %s: "%s"' % (name, text)) from None
+
+
+# flag -> (section, field, parser)
+FLAGS = {
+    "blkio-weight": ("blockIO", "weight", _int),
+    "cpu-period": ("cpu", "period", _int),
+    "cpu-quota": ("cpu", "quota", _int),
+    "cpu-burst": ("cpu", "burst", _int),
+    "cpu-share": ("cpu", "shares", _int),
+    "cpu-rt-period": ("cpu", "realtimePeriod", _int),
+    "cpu-rt-runtime": ("cpu", "realtimeRuntime", _int),
+    "cpuset-cpus": ("cpu", "cpus", lambda n, v: v),
+    "cpuset-mems": ("cpu", "mems", lambda n, v: v),
+    "cpu-idle": ("cpu", "idle", _int),
+    "memory": ("memory", "limit", lambda n, v: -1 if v.strip() == "-1" else ram_in_bytes(v)),
+    "memory-reservation": ("memory", "reservation", lambda n, v: -1 if v.strip() == "-1" else ram_in_bytes(v)),
+    "memory-swap": ("memory", "swap", lambda n, v: -1 if v.strip() == "-1" else ram_in_bytes(v)),
+    "kernel-memory": ("memory", "kernel", lambda n, v: ram_in_bytes(v)),
+    "kernel-memory-tcp": ("memory", "kernelTCP", lambda n, v: ram_in_bytes(v)),
+    "pids-limit": ("pids", "limit", _int),
+}
+
+
+def resources_from_flags(o):
+    """The LinuxResources that the flags ask for (only the fields given)."""
+    if o.get("resources"):
+        src = o["resources"]
+        if src == "-":
+            data = sys.stdin.buffer.read()
+        else:
+            try:
+                with open(src, "rb") as f:
+                    data = f.read()
+            except OSError as e:
+                raise errors.from_oserror("open " + src, e) from None
+        from pyrunc.spec import load
+
+        res = load.parse(data, source="resources")
+        load.RESOURCES.check(res, "linux.resources")
+        return res
+    if o.get("l3-cache-schema") or o.get("mem-bw-schema"):
+        raise errors.PyruncError("Intel RDT is not supported by pyrunc")
+    res = {}
+    for flag, (section, field, parse) in FLAGS.items():
+        v = o.get(flag)
+        if v:
+            res.setdefault(section, {})[field] = parse("--" + flag, v)
+    return res
+
+
+def merge(current, new):
+    out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in (current or {}).items()}
+    for k, v in new.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k].update(v)
+        else:
+            out[k] = v
+    return out
+
+
+def update(root, cid, o):
+    from pyrunc.cgroups.manager import Manager
+
+    cdir = store.container_dir(root, cid)
+    st = store.read_state(cdir)
+    with store.Lock(cdir):
+        if store.status(cdir, st) == "stopped":
+            raise errors.StateError("container not running")
+        new = resources_from_flags(o)
+        spec = _read_config(cdir)
+        linux = spec.setdefault("linux", {})
+        merged = merge(linux.get("resources"), new)
+        Manager.from_state(st).apply(merged, update=True, devices=False)
+        linux["resources"] = merged
+        _write_config(cdir, spec)
+
+
+def _read_config(cdir):
+    try:
+        with open(cdir + "/" + store.CONFIG, "rb") as f:
+            return jsonio.loads(f.read())
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_config(cdir, spec):
+    tmp = cdir + "/." + store.CONFIG
+    with open(tmp, "w") as f:
+        f.write(jsonio.dumps(spec))
+    posix.rename(tmp, cdir + "/" + store.CONFIG)
