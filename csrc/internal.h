@@ -35,6 +35,8 @@ int resolve_in_root(struct child_ctx *c, const char *path, char *out, size_t out
  * resolved path goes to `resolved` when it is not NULL. */
 int mkdir_in_root(struct child_ctx *c, const char *path, int target_kind, int mode, char *resolved,
                   size_t rlen);
+/* Send an fd to the parent over the sync socket (MSG_FD). */
+int sync_send_fd(struct child_ctx *c, int fd);
 /* "/proc/self/fd/N" for fd. */
 void fd_path(char *buf, size_t len, int fd);
 

@@ -108,5 +108,11 @@ int op_seccomp(struct child_ctx *c, const struct shim_op *op)
     long rc = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, (unsigned)op->u1, &prog);
     if (rc < 0)
         return shim_fail(c, errno, "load seccomp filter");
+    if (op->u1 & SECCOMP_FILTER_FLAG_NEW_LISTENER) {
+        int err = sync_send_fd(c, (int)rc);
+        close((int)rc);
+        if (err < 0)
+            return shim_fail(c, -err, "send the seccomp listener to the runtime");
+    }
     return 0;
 }

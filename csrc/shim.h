@@ -11,7 +11,7 @@
 #define PYRUNC_SHIM_H
 
 /* CDEF BEGIN */
-#define SHIM_ABI_VERSION 5
+#define SHIM_ABI_VERSION 6
 
 /* Op kinds. Fields used by each are listed; unused fields are ignored. */
 #define OP_SETNS            1   /* fd = namespace fd, n1 = CLONE_NEW* type */
@@ -43,7 +43,8 @@
 #define OP_USER             24  /* n1 = uid, n2 = gid, arr/n_arr = additional gids, n3 = setgroups allowed */
 #define OP_CAPS             25  /* u1 = bounding, u2 = effective, u3 = permitted, u4 = inheritable, u5 = ambient */
 #define OP_NO_NEW_PRIVS     26  /* no fields */
-#define OP_SECCOMP          27  /* s1 = BPF program bytes, n1 = length in bytes, u1 = seccomp flags */
+#define OP_SECCOMP          27  /* s1 = BPF program bytes, n1 = length in bytes, u1 = seccomp(2) flags;
+                                   a NEW_LISTENER fd is sent to the parent over the sync socket */
 #define OP_CHDIR            28  /* s1 = cwd */
 #define OP_UMASK            29  /* n1 = umask */
 #define OP_HOME_ENV         30  /* set HOME from /etc/passwd (uid n1) if the env has none */
@@ -53,6 +54,7 @@
 #define OP_PERSONALITY      34  /* n1 = persona */
 #define OP_MKDIR            35  /* s2 = path in rootfs, n1 = mode */
 #define OP_OOM_SCORE_ADJ    36  /* n1 = score */
+#define OP_DETACH           37  /* stop dying with the parent (PDEATHSIG 0): the init outlives create */
 
 /* OP_MOUNT target kinds: what to create at the destination when it is missing. */
 #define MNT_TARGET_DIR   0
@@ -104,7 +106,7 @@ struct shim_child {
 int shim_abi_version(void);
 int shim_spawn(const struct shim_plan *plan, struct shim_child *child, struct shim_err *err);
 int shim_send_go(int sync_fd, struct shim_err *err);
-int shim_wait_ready(int sync_fd, struct shim_err *err);
+int shim_wait_ready(int sync_fd, struct shim_err *err, int *passed_fd);
 int shim_recv_fd(int sock_fd, char *name, int name_len);
 int shim_attach_device_filter(int cgroup_fd, const void *insns, int n_insns, int replace, char *log,
                               int log_len);

@@ -32,7 +32,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-enum { MSG_GO = 1, MSG_READY = 2, MSG_ERROR = 3 };
+enum { MSG_GO = 1, MSG_READY = 2, MSG_ERROR = 3, MSG_FD = 4 };
 
 struct sync_msg {
     int type;
@@ -53,6 +53,33 @@ int shim_fail(struct child_ctx *c, int errnum, const char *fmt, ...)
 
 void fd_path(char *buf, size_t len, int fd) { snprintf(buf, len, "/proc/self/fd/%d", fd); }
 
+int sync_send_fd(struct child_ctx *c, int passed)
+{
+    struct sync_msg m;
+    char cbuf[CMSG_SPACE(sizeof(int))];
+    struct iovec iov = {.iov_base = &m, .iov_len = sizeof m};
+    struct msghdr msg;
+    struct cmsghdr *cm;
+    memset(&m, 0, sizeof m);
+    memset(&msg, 0, sizeof msg);
+    memset(cbuf, 0, sizeof cbuf);
+    m.type = MSG_FD;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = cbuf;
+    msg.msg_controllen = sizeof cbuf;
+    cm = CMSG_FIRSTHDR(&msg);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cm), &passed, sizeof passed);
+    ssize_t n;
+    do
+        n = sendmsg(c->sync_fd, &msg, MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    return n < 0 ? -errno : 0;
+}
+
 static int send_msg(int fd, int type, const struct shim_err *e)
 {
     struct sync_msg m;
@@ -70,10 +97,29 @@ static int send_msg(int fd, int type, const struct shim_err *e)
     }
 }
 
-static int recv_msg(int fd, struct sync_msg *m)
+static int recv_msg(int fd, struct sync_msg *m, int *passed_fd)
 {
+    char cbuf[CMSG_SPACE(sizeof(int))];
+    struct iovec iov = {.iov_base = m, .iov_len = sizeof *m};
+    struct msghdr msg;
+    if (passed_fd)
+        *passed_fd = -1;
     for (;;) {
-        ssize_t n = recv(fd, m, sizeof *m, 0);
+        memset(&msg, 0, sizeof msg);
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = cbuf;
+        msg.msg_controllen = sizeof cbuf;
+        ssize_t n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
+        struct cmsghdr *cm = n > 0 ? CMSG_FIRSTHDR(&msg) : NULL;
+        if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+            int got;
+            memcpy(&got, CMSG_DATA(cm), sizeof got);
+            if (passed_fd)
+                *passed_fd = got;
+            else
+                close(got);
+        }
         if (n == (ssize_t)sizeof *m)
             return 0;
         if (n < 0 && errno == EINTR)
@@ -134,9 +180,6 @@ static int op_ready(struct child_ctx *c, const struct shim_op *op)
 {
     char path[64];
     int fd;
-    /* From here the init outlives `pyrunc create`; the caller's subreaper owns it. */
-    if (prctl(PR_SET_PDEATHSIG, 0) < 0)
-        return shim_fail(c, errno, "prctl PR_SET_PDEATHSIG");
     if (send_msg(c->sync_fd, MSG_READY, NULL) < 0)
         _exit(1);
     close(c->sync_fd);
@@ -171,6 +214,16 @@ static int op_exec(struct child_ctx *c, const struct shim_op *op)
     }
     execve(c->exec_path, c->plan->argv, c->envp);
     return shim_fail(c, errno, "exec \"%s\"", c->plan->argv[0]);
+}
+
+/* From here the init outlives `pyrunc create`: the caller's subreaper owns it. Before
+ * the seccomp filter is loaded, so that no profile has to allow this prctl. */
+static int op_detach(struct child_ctx *c, const struct shim_op *op)
+{
+    (void)op;
+    if (prctl(PR_SET_PDEATHSIG, 0) < 0)
+        return shim_fail(c, errno, "prctl PR_SET_PDEATHSIG");
+    return 0;
 }
 
 typedef int (*op_fn)(struct child_ctx *, const struct shim_op *);
@@ -214,6 +267,7 @@ static op_fn op_table(int kind)
     case OP_PERSONALITY: return op_personality;
     case OP_MKDIR: return op_mkdir;
     case OP_OOM_SCORE_ADJ: return op_oom_score_adj;
+    case OP_DETACH: return op_detach;
     }
     return NULL;
 }
@@ -240,7 +294,7 @@ static __attribute__((noreturn)) void child_main(const struct shim_plan *plan, i
     close_inherited(plan, sync_fd);
     /* Until READY, the init must not outlive a pyrunc that died mid-create. */
     prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (recv_msg(sync_fd, &m) < 0 || m.type != MSG_GO)
+    if (recv_msg(sync_fd, &m, NULL) < 0 || m.type != MSG_GO)
         _exit(1);
     umask(0);
 
@@ -360,17 +414,29 @@ int shim_send_go(int sync_fd, struct shim_err *err)
     return rc;
 }
 
-int shim_wait_ready(int sync_fd, struct shim_err *err)
+int shim_wait_ready(int sync_fd, struct shim_err *err, int *passed_fd)
 {
     struct sync_msg m;
-    int rc = recv_msg(sync_fd, &m);
+    int rc, got;
     memset(err, 0, sizeof *err);
     err->op_index = -1;
-    if (rc < 0) {
-        err->err = -rc;
-        snprintf(err->detail, sizeof err->detail, "container init exited during setup");
-        return rc;
+    *passed_fd = -1;
+    for (;;) {
+        rc = recv_msg(sync_fd, &m, &got);
+        if (rc < 0) {
+            err->err = -rc;
+            snprintf(err->detail, sizeof err->detail, "container init exited during setup");
+            return rc;
+        }
+        if (m.type != MSG_FD)
+            break;
+        /* the seccomp listener, for the runtime to hand to the listenerPath socket */
+        if (*passed_fd >= 0)
+            close(*passed_fd);
+        *passed_fd = got;
     }
+    if (got >= 0)
+        close(got);
     if (m.type == MSG_READY)
         return 0;
     if (m.type == MSG_ERROR) {

@@ -115,7 +115,12 @@ def spawn(plan, fds, stdio=None, cgroup_fd=-1):
             c.fd = resolved[op.fdref] if op.fdref is not None else op.fd
             c.n1, c.n2, c.n3 = op.n1, op.n2, op.n3
             c.u1, c.u2, c.u3, c.u4, c.u5 = op.u1, op.u2, op.u3, op.u4, op.u5
-            c.s1 = _cstr(op.s1, keep)
+            if isinstance(op.s1, bytes):
+                b = ffi.new("char[]", op.s1)
+                keep.append(b)
+                c.s1 = b
+            else:
+                c.s1 = _cstr(op.s1, keep)
             c.s2 = _cstr(op.s2, keep)
             c.s3 = _cstr(op.s3, keep)
             c.s4 = _cstr(op.s4, keep)
@@ -163,14 +168,19 @@ def spawn(plan, fds, stdio=None, cgroup_fd=-1):
 
 
 def go_and_wait(plan, spawned):
-    """Release the init and wait until it is parked before execve (READY) or failed."""
+    """Release the init and wait until it is parked before execve (READY) or failed.
+    Returns the seccomp listener fd the init passed on the way, or -1."""
     err = ffi.new("struct shim_err *")
     if lib.shim_send_go(spawned.sync_fd, err) < 0:
         raise errors.SyscallError(ffi.string(err.detail).decode(), err.err)
-    if lib.shim_wait_ready(spawned.sync_fd, err) < 0:
+    passed = ffi.new("int *")
+    if lib.shim_wait_ready(spawned.sync_fd, err, passed) < 0:
+        if passed[0] >= 0:
+            posix.close(passed[0])
         if err.op_index < 0:
             raise errors.ChildSetupError(ffi.string(err.detail).decode(), 0)
         raise _child_error(plan, err)
+    return passed[0]
 
 
 def recv_fd(sock_fd):

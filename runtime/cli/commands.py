@@ -203,7 +203,10 @@ def cmd_events(g, o, pos):
 
 
 def cmd_features(g, o, pos):
-    _not_yet("features")
+    from pyrunc import features
+
+    _out(features.render())
+    return 0
 
 
 def cmd_checkpoint(g, o, pos):

@@ -73,12 +73,55 @@ def prepare(g, cid, bundle, no_pivot=False, no_new_keyring=False, preserve_fds=0
                       kcore=_exists("/proc/kcore"))
     opts = build.Options(cid, bundle, no_pivot=no_pivot, no_new_keyring=no_new_keyring,
                          preserve_fds=preserve_fds, console_socket=console_socket,
-                         listen_fds=_listen_fds())
+                         listen_fds=_listen_fds(), seccomp=_seccomp(g, linux.get("seccomp")))
     plan = build.build(spec, opts, host)
     for w in plan.warnings:
         log.warning(w)
     log.debugf("cgroup mode %s: %s" % (ch.mode, ", ".join(sorted(cg_paths.values()))))
     return spec, plan, host
+
+
+def _seccomp(g, obj):
+    """(BPF bytes, seccomp(2) flags) for linux.seccomp, from the cache when we can."""
+    if not obj:
+        return None
+    from pyrunc.errors import ConfigError
+    from pyrunc.seccomp import cache, profile
+
+    prof = profile.rules_of(obj)
+    flags = prof.flags
+    if prof.notify:
+        if not prof.listener_path:
+            raise ConfigError("linux.seccomp.listenerPath", "required when an action is SCMP_ACT_NOTIFY")
+        flags |= profile.FLAG_NEW_LISTENER
+    program, hit = cache.load(g.root, obj, prof)
+    log.debugf("seccomp: %d instructions (%s)" % (len(program) // 8, "cached" if hit else "compiled"))
+    return program, flags
+
+
+def _send_listener(spec, st, listener):
+    """runtime-spec: the seccomp listener fd goes to listenerPath with the container
+    process state; a failure to deliver it fails create."""
+    import _socket
+
+    from pyrunc import jsonio
+    from pyrunc.state import store
+
+    seccomp = spec["linux"]["seccomp"]
+    state = store.public_state(st, "creating")
+    del state["owner"]
+    msg = {"ociVersion": st["ociVersion"], "fds": ["seccompFd"], "pid": st["pid"],
+           "metadata": seccomp.get("listenerMetadata") or "", "state": state}
+    path = seccomp["listenerPath"]
+    s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
+    try:
+        s.connect(path)
+        data = jsonio.dumps(msg).encode()
+        s.sendmsg([data], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, listener.to_bytes(4, "little"))])
+    except OSError as e:
+        raise errors.from_oserror('send the seccomp listener to "%s"' % path, e) from None
+    finally:
+        s.close()
 
 
 def _exists(p):
@@ -177,7 +220,12 @@ def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_
         store.write_state(cdir, st)
         if not spawned.in_cgroup:
             mgr.join(pid)
-        shim.go_and_wait(plan, spawned)
+        listener = shim.go_and_wait(plan, spawned)
+        if listener >= 0:
+            try:
+                _send_listener(spec, st, listener)
+            finally:
+                posix.close(listener)
         del st["status"]
         store.write_state(cdir, st)
         if pid_file:

@@ -36,6 +36,7 @@ RLIMIT_NUMBERS = {
 # sysctls that belong to a namespace, and which one (runc's validator)
 IPC_SYSCTLS = ("kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall",
                "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced")
+CAP_SYS_ADMIN = 21
 PER_LINUX = 0x0000
 PER_LINUX32 = 0x0008
 
@@ -44,7 +45,7 @@ class Options:
     """What the command line adds to the config."""
 
     def __init__(self, cid, bundle, no_pivot=False, no_new_keyring=False, preserve_fds=0,
-                 console_socket=False, listen_fds=0, exec_fifo=True):
+                 console_socket=False, listen_fds=0, exec_fifo=True, seccomp=None):
         self.id = cid
         self.bundle = bundle
         self.no_pivot = no_pivot
@@ -53,6 +54,7 @@ class Options:
         self.console_socket = console_socket  # True, False, or "auto": a foreground run provides one
         self.listen_fds = listen_fds
         self.exec_fifo = exec_fifo
+        self.seccomp = seccomp  # (BPF bytes, seccomp(2) flags) compiled from linux.seccomp
 
 
 class Host:
@@ -266,7 +268,7 @@ def _makedev(major, minor):
     return ((major & 0xFFFFF000) << 32) | ((major & 0xFFF) << 8) | ((minor & 0xFFFFFF00) << 12) | (minor & 0xFF)
 
 
-def _process_ops(proc, host, plan, warn):
+def _process_ops(proc, host, plan, warn, opts):
     ops = []
     user = proc.get("user") or {"uid": 0, "gid": 0}
     uid, gid = user.get("uid", 0), user.get("gid", 0)
@@ -294,8 +296,25 @@ def _process_ops(proc, host, plan, warn):
                   arr=user.get("additionalGids") or ()))
     ops.append(Op(O.OP_HOME_ENV, "set HOME", n1=uid))
     ops.append(Op(O.OP_CHDIR, 'chdir "%s"' % cwd, s1=cwd, n1=2))
-    ops.append(Op(O.OP_CAPS, "set capabilities", n1=1, u2=effective, u3=permitted, u4=inheritable, u5=ambient))
+    final = Op(O.OP_CAPS, "set capabilities", n1=1, u2=effective, u3=permitted, u4=inheritable, u5=ambient)
+    seccomp = opts.seccomp
+    if seccomp is not None and not proc.get("noNewPrivileges") and not (effective >> CAP_SYS_ADMIN) & 1:
+        # Without no_new_privs the kernel wants CAP_SYS_ADMIN to load a filter: keep it
+        # until the filter is in, then set the configured sets.
+        admin = 1 << CAP_SYS_ADMIN
+        ops.append(Op(O.OP_CAPS, "set capabilities (keeping CAP_SYS_ADMIN for seccomp)", n1=1,
+                      u2=effective | admin, u3=permitted | admin, u4=inheritable))
+    else:
+        ops.append(final)
+        final = None
     ops.append(Op(O.OP_LOOKUP_EXEC, 'look up "%s"' % proc["args"][0]))
+    ops.append(Op(O.OP_DETACH, "detach from the runtime"))
+    if seccomp is not None:
+        # last: none of the runtime's own setup runs under the container's filter
+        program, flags = seccomp
+        ops.append(Op(O.OP_SECCOMP, "load seccomp filter", s1=program, n1=len(program), u1=flags))
+    if final is not None:
+        ops.append(final)
     return ops
 
 
@@ -406,7 +425,7 @@ def build(spec, opts, host):
     pers = linux.get("personality")
     if pers:
         ops.append(Op(O.OP_PERSONALITY, "set personality", n1=PER_LINUX32 if pers["domain"] == "LINUX32" else PER_LINUX))
-    ops.extend(_process_ops(proc, host, plan, warn))
+    ops.extend(_process_ops(proc, host, plan, warn, opts))
     ops.append(Op(O.OP_READY, "wait for start", n1=1 if opts.exec_fifo else 0,
                   fdref="fifo" if opts.exec_fifo else None))
     plan.preserve_fds = opts.listen_fds + opts.preserve_fds

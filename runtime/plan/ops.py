@@ -1,7 +1,7 @@
 """Plan ops: plain data mirroring `struct shim_op` in csrc/shim.h (a unit test checks
 that the numbers agree with the header)."""
 
-SHIM_ABI_VERSION = 5
+SHIM_ABI_VERSION = 6
 
 OP_SETNS = 1
 OP_UNSHARE = 2
@@ -39,6 +39,7 @@ OP_EXEC = 33
 OP_PERSONALITY = 34
 OP_MKDIR = 35
 OP_OOM_SCORE_ADJ = 36
+OP_DETACH = 37
 
 MNT_TARGET_DIR = 0
 MNT_TARGET_FILE = 1

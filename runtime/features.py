@@ -1,0 +1,64 @@
+"""`pyrunc features`: the runtime-spec Features document, listing only what this build
+really does (containerd reads it to decide on user-namespace pods and idmap mounts)."""
+from pyrunc import OCI_VERSION, __version__, jsonio
+from pyrunc.plan import caps, mounts
+from pyrunc.seccomp import profile
+
+HOOKS = ()  # filled in when hooks are run (issue: hooks)
+SYS_SECCOMP = {"x86_64": 317, "aarch64": 277, "i686": 354, "ppc64le": 358, "s390x": 348,
+               "riscv64": 277}.get(__import__("posix").uname().machine, 317)
+
+
+def _seccomp_supported_flags():
+    """Flags the running kernel accepts: seccomp(SET_MODE_FILTER, flag, NULL) fails with
+    EFAULT for a known flag (the NULL program) and EINVAL for an unknown one."""
+    import ctypes
+    import ctypes.util
+
+    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    out = []
+    for name, bit in sorted(profile.FLAGS.items(), key=lambda kv: kv[1]):
+        if bit == 32:  # WAIT_KILLABLE_RECV is only valid with NEW_LISTENER
+            bit |= profile.FLAG_NEW_LISTENER
+        if libc.syscall(SYS_SECCOMP, 1, bit, None) < 0 and ctypes.get_errno() == 14:
+            out.append(name)
+    return out
+
+
+def document():
+    from pyrunc.seccomp import compile as comp
+
+    opts = sorted(set(mounts.FLAGS) | set(mounts.PROPAGATION) | set(mounts.RECURSIVE) | {"tmpcopyup"})
+    return {
+        "ociVersionMin": "1.0.0",
+        "ociVersionMax": OCI_VERSION,
+        "hooks": list(HOOKS),
+        "mountOptions": opts,
+        "linux": {
+            "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "time", "uts"],
+            "capabilities": list(caps.NAMES),
+            "cgroup": {"v1": True, "v2": True, "systemd": False, "systemdUser": False, "rdma": True},
+            "seccomp": {
+                "enabled": True,
+                "actions": sorted(profile.ACTIONS),
+                "operators": sorted(profile.OPERATORS),
+                "archs": comp.supported_arches(),
+                "knownFlags": sorted(profile.FLAGS),
+                "supportedFlags": _seccomp_supported_flags(),
+            },
+            "apparmor": {"enabled": False},
+            "selinux": {"enabled": False},
+            "intelRdt": {"enabled": False},
+            "mountExtensions": {"idmap": {"enabled": False}},
+            "netDevices": {"enabled": False},
+        },
+        "annotations": {
+            "io.github.seccomp.libseccomp.version": comp.libseccomp_version(),
+            "org.opencontainers.runc.checkpoint.enabled": "false",
+            "io.github.pyrunc.version": __version__,
+        },
+    }
+
+
+def render():
+    return jsonio.dumps_indent(document(), "    ") + "\n"

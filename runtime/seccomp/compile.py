@@ -1,0 +1,89 @@
+"""Profile -> BPF bytes with pyseccomp (libseccomp). Imported only on a cache miss."""
+import os
+
+import pyseccomp as sc
+
+from pyrunc import log
+from pyrunc.errors import ConfigError
+
+OPS = {"SCMP_CMP_NE": sc.NE, "SCMP_CMP_LT": sc.LT, "SCMP_CMP_LE": sc.LE, "SCMP_CMP_EQ": sc.EQ,
+       "SCMP_CMP_GE": sc.GE, "SCMP_CMP_GT": sc.GT, "SCMP_CMP_MASKED_EQ": sc.MASKED_EQ}
+ARCH = {"SCMP_ARCH_" + k: getattr(sc.Arch, k) for k in dir(sc.Arch) if k.isupper() and k != "NATIVE"}
+
+
+def _action(act):
+    name, err = act
+    return {
+        "SCMP_ACT_KILL_THREAD": lambda: sc.KILL_THREAD,
+        "SCMP_ACT_KILL_PROCESS": lambda: sc.KILL_PROCESS,
+        "SCMP_ACT_TRAP": lambda: sc.TRAP,
+        "SCMP_ACT_ERRNO": lambda: sc.ERRNO(err),
+        "SCMP_ACT_TRACE": lambda: sc.TRACE(err),
+        "SCMP_ACT_ALLOW": lambda: sc.ALLOW,
+        "SCMP_ACT_LOG": lambda: sc.LOG,
+        "SCMP_ACT_NOTIFY": lambda: sc.NOTIFY,
+    }[name]()
+
+
+def supported_arches():
+    return sorted(ARCH)
+
+
+def compile_profile(profile):
+    """BPF program bytes (struct sock_filter[]) for the profile."""
+    f = sc.SyscallFilter(_action(profile.default))
+    native = sc.system_arch()
+    for name in profile.arches:
+        arch = ARCH.get(name)
+        if arch is None:
+            log.debugf('seccomp architecture "%s" not supported by this libseccomp, ignored' % name)
+            continue
+        if arch != native:
+            try:
+                f.add_arch(arch)
+            except OSError:  # already present
+                pass
+    for r in profile.rules:
+        if sc.resolve_syscall(sc.Arch.NATIVE, r.syscall) == -1:  # __NR_SCMP_ERROR; other negatives are pseudo-syscalls
+            log.debugf('unknown seccomp syscall "%s" ignored' % r.syscall)
+            continue
+        args = [sc.Arg(i, OPS[op], v, v2) for i, op, v, v2 in r.args]
+        try:
+            f.add_rule(_action(r.action), r.syscall, *args)
+        except OSError as e:
+            raise ConfigError("linux.seccomp.syscalls", 'rule for "%s": %s' % (r.syscall, e.strerror)) from None
+    fd = os.memfd_create("pyrunc-seccomp", os.MFD_CLOEXEC)
+    try:
+        f.export_bpf(_Fd(fd))
+        os.lseek(fd, 0, os.SEEK_SET)
+        chunks = []
+        while True:
+            b = os.read(fd, 65536)
+            if not b:
+                break
+            chunks.append(b)
+    finally:
+        os.close(fd)
+    return b"".join(chunks)
+
+
+class _Fd:
+    def __init__(self, fd):
+        self._fd = fd
+
+    def fileno(self):
+        return self._fd
+
+
+def libseccomp_version():
+    import ctypes
+    import ctypes.util
+
+    lib = ctypes.CDLL(ctypes.util.find_library("seccomp") or "libseccomp.so.2")
+
+    class V(ctypes.Structure):
+        _fields_ = [("major", ctypes.c_uint), ("minor", ctypes.c_uint), ("micro", ctypes.c_uint)]
+
+    lib.seccomp_version.restype = ctypes.POINTER(V)
+    v = lib.seccomp_version().contents
+    return "%d.%d.%d" % (v.major, v.minor, v.micro)
