@@ -20,6 +20,7 @@ struct child_ctx {
     char exec_path[4096];   /* argv[0] resolved by OP_LOOKUP_EXEC */
     char *const *envp;
     struct shim_err *err;
+    int host_pid;           /* the init's pid in the runtime's pid namespace (sent with GO) */
 };
 
 /* Record what failed (printf-style detail) and return -errnum. */
@@ -76,5 +77,6 @@ int op_home_env(struct child_ctx *c, const struct shim_op *op);
 int op_lookup_exec(struct child_ctx *c, const struct shim_op *op);
 int op_personality(struct child_ctx *c, const struct shim_op *op);
 int op_oom_score_adj(struct child_ctx *c, const struct shim_op *op);
+int op_hook(struct child_ctx *c, const struct shim_op *op);
 
 #endif

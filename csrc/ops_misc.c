@@ -16,6 +16,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef KEY_USR_SEARCH
@@ -299,4 +301,58 @@ int op_lookup_exec(struct child_ctx *c, const struct shim_op *op)
         path = colon ? colon + 1 : NULL;
     }
     return shim_fail(c, ENOENT, "exec: \"%s\": executable file not found in $PATH", file);
+}
+
+/* A createContainer or startContainer hook: forked from the init, so it runs in the
+ * container's namespaces, with the state JSON on its stdin. */
+int op_hook(struct child_ctx *c, const struct shim_op *op)
+{
+    int p[2];
+    char pidbuf[16];
+    if (pipe2(p, O_CLOEXEC) < 0)
+        return shim_fail(c, errno, "pipe for hook \"%s\"", op->s1);
+    pid_t pid = fork();
+    if (pid < 0) {
+        int e = errno;
+        close(p[0]);
+        close(p[1]);
+        return shim_fail(c, e, "fork hook \"%s\"", op->s1);
+    }
+    if (pid == 0) {
+        dup2(p[0], 0);
+        execve(op->s1, op->v1, op->v2 ? op->v2 : c->envp);
+        _exit(127);
+    }
+    close(p[0]);
+    snprintf(pidbuf, sizeof pidbuf, "%d", c->host_pid);
+    /* a hook that does not read its stdin must not make us fail */
+    (void)!write(p[1], op->s2, strlen(op->s2));
+    (void)!write(p[1], pidbuf, strlen(pidbuf));
+    (void)!write(p[1], op->s3, strlen(op->s3));
+    close(p[1]);
+    int status;
+    long waited_ms = 0;
+    for (;;) {
+        pid_t r = waitpid(pid, &status, op->n1 > 0 ? WNOHANG : 0);
+        if (r == pid)
+            break;
+        if (r < 0 && errno != EINTR)
+            return shim_fail(c, errno, "wait for hook \"%s\"", op->s1);
+        if (op->n1 > 0 && r == 0) {
+            if (waited_ms >= op->n1 * 1000) {
+                kill(pid, SIGKILL);
+                waitpid(pid, &status, 0);
+                return shim_fail(c, ETIMEDOUT, "hook \"%s\" ran past its timeout of %llds", op->s1,
+                                 (long long)op->n1);
+            }
+            struct timespec ts = {0, 10 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+            waited_ms += 10;
+        }
+    }
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        return 0;
+    if (WIFEXITED(status))
+        return shim_fail(c, SHIM_ENOERRNO, "hook \"%s\" failed: exit status %d", op->s1, WEXITSTATUS(status));
+    return shim_fail(c, SHIM_ENOERRNO, "hook \"%s\" failed: killed by signal %d", op->s1, WTERMSIG(status));
 }

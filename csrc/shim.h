@@ -11,7 +11,7 @@
 #define PYRUNC_SHIM_H
 
 /* CDEF BEGIN */
-#define SHIM_ABI_VERSION 6
+#define SHIM_ABI_VERSION 7
 
 /* Op kinds. Fields used by each are listed; unused fields are ignored. */
 #define OP_SETNS            1   /* fd = namespace fd, n1 = CLONE_NEW* type */
@@ -55,6 +55,10 @@
 #define OP_MKDIR            35  /* s2 = path in rootfs, n1 = mode */
 #define OP_OOM_SCORE_ADJ    36  /* n1 = score */
 #define OP_DETACH           37  /* stop dying with the parent (PDEATHSIG 0): the init outlives create */
+#define OP_HOOKS_SYNC       38  /* pause for the runtime's prestart/createRuntime hooks (HOOKS, then GO) */
+#define OP_HOOK             39  /* run a hook in the container's namespaces: s1 = path, v1 = argv,
+                                   v2 = env (NULL: inherit), s2/s3 = state JSON before/after the pid,
+                                   n1 = timeout in seconds (0: none) */
 
 /* OP_MOUNT target kinds: what to create at the destination when it is missing. */
 #define MNT_TARGET_DIR   0
@@ -74,6 +78,7 @@ struct shim_op {
     const char *s1, *s2, *s3, *s4;
     const unsigned int *arr;
     int n_arr;
+    char *const *v1, *const *v2;
 };
 
 struct shim_plan {
@@ -90,6 +95,11 @@ struct shim_plan {
     int stdio[3];                    /* fds that become the init's 0, 1, 2; -1 to inherit ours */
 };
 
+/* shim_wait_ready returns this when the init paused for the runtime's hooks */
+#define SHIM_HOOKS 1
+/* shim_err.err for a failure that is not a system call's (a hook's exit status) */
+#define SHIM_ENOERRNO 65536
+
 /* Filled by the child (sent over the sync socket) or by the parent side. */
 struct shim_err {
     int op_index;       /* index of the failing op, -1 for the spawn itself */
@@ -105,7 +115,7 @@ struct shim_child {
 
 int shim_abi_version(void);
 int shim_spawn(const struct shim_plan *plan, struct shim_child *child, struct shim_err *err);
-int shim_send_go(int sync_fd, struct shim_err *err);
+int shim_send_go(int sync_fd, int pid, struct shim_err *err);
 int shim_wait_ready(int sync_fd, struct shim_err *err, int *passed_fd);
 int shim_recv_fd(int sock_fd, char *name, int name_len);
 int shim_attach_device_filter(int cgroup_fd, const void *insns, int n_insns, int replace, char *log,

@@ -32,7 +32,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-enum { MSG_GO = 1, MSG_READY = 2, MSG_ERROR = 3, MSG_FD = 4 };
+enum { MSG_GO = 1, MSG_READY = 2, MSG_ERROR = 3, MSG_FD = 4, MSG_HOOKS = 5 };
 
 struct sync_msg {
     int type;
@@ -171,7 +171,10 @@ static void fifo_report(struct child_ctx *c)
     int n;
     if (c->fifo_wfd < 0)
         return;
-    n = snprintf(buf, sizeof buf, "E%s: %s", c->err->detail, strerror(c->err->err));
+    if (c->err->err == SHIM_ENOERRNO)
+        n = snprintf(buf, sizeof buf, "E%s", c->err->detail);
+    else
+        n = snprintf(buf, sizeof buf, "E%s: %s", c->err->detail, strerror(c->err->err));
     if (n > 0)
         (void)!write(c->fifo_wfd, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
 }
@@ -226,6 +229,17 @@ static int op_detach(struct child_ctx *c, const struct shim_op *op)
     return 0;
 }
 
+static int op_hooks_sync(struct child_ctx *c, const struct shim_op *op)
+{
+    struct sync_msg m;
+    (void)op;
+    if (send_msg(c->sync_fd, MSG_HOOKS, NULL) < 0)
+        _exit(1);
+    if (recv_msg(c->sync_fd, &m, NULL) < 0 || m.type != MSG_GO)
+        _exit(1); /* the runtime's hooks failed: it kills us anyway */
+    return 0;
+}
+
 typedef int (*op_fn)(struct child_ctx *, const struct shim_op *);
 
 static op_fn op_table(int kind)
@@ -268,6 +282,8 @@ static op_fn op_table(int kind)
     case OP_MKDIR: return op_mkdir;
     case OP_OOM_SCORE_ADJ: return op_oom_score_adj;
     case OP_DETACH: return op_detach;
+    case OP_HOOKS_SYNC: return op_hooks_sync;
+    case OP_HOOK: return op_hook;
     }
     return NULL;
 }
@@ -296,6 +312,7 @@ static __attribute__((noreturn)) void child_main(const struct shim_plan *plan, i
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (recv_msg(sync_fd, &m, NULL) < 0 || m.type != MSG_GO)
         _exit(1);
+    c.host_pid = m.err.err;
     umask(0);
 
     for (int i = 0; i < plan->n_ops; i++) {
@@ -402,9 +419,12 @@ int shim_spawn(const struct shim_plan *plan, struct shim_child *child, struct sh
     return 0;
 }
 
-int shim_send_go(int sync_fd, struct shim_err *err)
+int shim_send_go(int sync_fd, int pid, struct shim_err *err)
 {
-    int rc = send_msg(sync_fd, MSG_GO, NULL);
+    struct shim_err e;
+    memset(&e, 0, sizeof e);
+    e.err = pid;
+    int rc = send_msg(sync_fd, MSG_GO, &e);
     if (rc < 0) {
         memset(err, 0, sizeof *err);
         err->op_index = -1;
@@ -439,6 +459,8 @@ int shim_wait_ready(int sync_fd, struct shim_err *err, int *passed_fd)
         close(got);
     if (m.type == MSG_READY)
         return 0;
+    if (m.type == MSG_HOOKS)
+        return SHIM_HOOKS;
     if (m.type == MSG_ERROR) {
         *err = m.err;
         err->detail[sizeof err->detail - 1] = 0;

@@ -71,8 +71,10 @@ class SyscallError(PyruncError, OSError):
 class ChildSetupError(PyruncError):
     """The container init reported a failed plan step over the sync socket."""
 
+    NO_ERRNO = 65536  # SHIM_ENOERRNO: the detail says it all (a hook's exit status)
+
     def __init__(self, detail, errno):
-        super().__init__(detail + (": " + strerror(errno) if errno else ""))
+        super().__init__(detail + (": " + strerror(errno) if errno and errno != self.NO_ERRNO else ""))
         self.errno = errno
 
 

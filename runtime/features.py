@@ -4,7 +4,7 @@ from pyrunc import OCI_VERSION, __version__, jsonio
 from pyrunc.plan import caps, mounts
 from pyrunc.seccomp import profile
 
-HOOKS = ()  # filled in when hooks are run (issue: hooks)
+HOOKS = ("prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop")
 SYS_SECCOMP = {"x86_64": 317, "aarch64": 277, "i686": 354, "ppc64le": 358, "s390x": 348,
                "riscv64": 277}.get(__import__("posix").uname().machine, 317)
 

@@ -124,6 +124,12 @@ def spawn(plan, fds, stdio=None, cgroup_fd=-1):
             c.s2 = _cstr(op.s2, keep)
             c.s3 = _cstr(op.s3, keep)
             c.s4 = _cstr(op.s4, keep)
+            for name in ("v1", "v2"):
+                vec = getattr(op, name)
+                if vec is not None:
+                    cv = ffi.new("char *[]", [_cstr(x, keep) for x in vec] + [ffi.NULL])
+                    keep.append(cv)
+                    setattr(c, name, cv)
             if op.arr:
                 arr = ffi.new("unsigned int[]", list(op.arr))
                 keep.append(arr)
@@ -167,20 +173,32 @@ def spawn(plan, fds, stdio=None, cgroup_fd=-1):
     return Spawned(child.pid, child.sync_fd, opened, bool(child.in_cgroup))
 
 
-def go_and_wait(plan, spawned):
+def go_and_wait(plan, spawned, on_hooks=None):
     """Release the init and wait until it is parked before execve (READY) or failed.
+    When the init pauses for the runtime's hooks, `on_hooks()` runs and the init goes on.
     Returns the seccomp listener fd the init passed on the way, or -1."""
     err = ffi.new("struct shim_err *")
-    if lib.shim_send_go(spawned.sync_fd, err) < 0:
-        raise errors.SyscallError(ffi.string(err.detail).decode(), err.err)
     passed = ffi.new("int *")
-    if lib.shim_wait_ready(spawned.sync_fd, err, passed) < 0:
+    listener = -1
+    while True:
+        if lib.shim_send_go(spawned.sync_fd, spawned.pid, err) < 0:
+            raise errors.SyscallError(ffi.string(err.detail).decode(), err.err)
+        rc = lib.shim_wait_ready(spawned.sync_fd, err, passed)
         if passed[0] >= 0:
-            posix.close(passed[0])
-        if err.op_index < 0:
-            raise errors.ChildSetupError(ffi.string(err.detail).decode(), 0)
-        raise _child_error(plan, err)
-    return passed[0]
+            if listener >= 0:
+                posix.close(listener)
+            listener = passed[0]
+        if rc == lib.SHIM_HOOKS:
+            if on_hooks is not None:
+                on_hooks()
+            continue
+        if rc < 0:
+            if listener >= 0:
+                posix.close(listener)
+            if err.op_index < 0:
+                raise errors.ChildSetupError(ffi.string(err.detail).decode(), 0)
+            raise _child_error(plan, err)
+        return listener
 
 
 def recv_fd(sock_fd):

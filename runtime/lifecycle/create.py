@@ -220,7 +220,14 @@ def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_
         store.write_state(cdir, st)
         if not spawned.in_cgroup:
             mgr.join(pid)
-        listener = shim.go_and_wait(plan, spawned)
+        def runtime_hooks():
+            from pyrunc import hooks
+
+            state = hooks.state_json(st, "creating")
+            hooks.run("prestart", plan.hooks, state)
+            hooks.run("createRuntime", plan.hooks, state)
+
+        listener = shim.go_and_wait(plan, spawned, runtime_hooks)
         if listener >= 0:
             try:
                 _send_listener(spec, st, listener)

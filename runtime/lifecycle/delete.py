@@ -82,4 +82,9 @@ def delete(root, cid, force=False):
         elif status == "created":
             kill_everything(st)
         destroy(cdir, st)
+        hooks = st.get("hooks") or {}
+        if hooks.get("poststop"):
+            from pyrunc import hooks as hookmod
+
+            hookmod.run("poststop", hooks, hookmod.state_json(st, "stopped"), warn_only=True)
     log.debugf('deleted container "%s"' % cid)

@@ -44,6 +44,7 @@ def run(g, cid, o):
         try:
             with errors.context('start container "%s"' % cid):
                 startmod.release(c.cdir, c.state)
+                startmod.poststart(c.cdir, c.state)
         except BaseException:
             _cleanup(g, cid, c)
             raise

@@ -21,6 +21,24 @@ def start(root, cid):
         if status != "created":
             raise errors.StateError("cannot start a container in the %s state" % status)
         release(cdir, st)
+        poststart(cdir, st)
+
+
+def poststart(cdir, st):
+    """runtime-spec: a failing poststart hook stops the container (runc kills its init)."""
+    hooks = st.get("hooks") or {}
+    if not hooks.get("poststart"):
+        return
+    from pyrunc import hooks as hookmod
+
+    try:
+        hookmod.run("poststart", hooks, hookmod.state_json(st, "running"))
+    except errors.HookError:
+        try:
+            posix.kill(st["pid"], 9)
+        except OSError:
+            pass
+        raise
 
 
 def release(cdir, st):

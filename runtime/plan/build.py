@@ -8,6 +8,7 @@ The op order follows what the kernel and runc's init require:
   no_new_privs -> cwd, bounding set, ids, HOME, cwd retry, capabilities -> lookup of
   argv[0] -> READY (wait on exec.fifo) -> seccomp -> execve.
 """
+from pyrunc import OCI_VERSION
 from pyrunc.errors import ConfigError
 from pyrunc.plan import caps as capsmod
 from pyrunc.plan import mounts as mnt
@@ -115,6 +116,23 @@ def dedupe_env(env):
             index[name] = len(out)
             out.append(e)
     return out
+
+
+def _hook_ops(spec, opts, kind, status):
+    """createContainer / startContainer: run by the init, in the container's namespaces."""
+    from pyrunc import jsonio
+
+    ops = []
+    for i, h in enumerate((spec.get("hooks") or {}).get(kind) or ()):
+        state = {"ociVersion": OCI_VERSION, "id": opts.id, "status": status, "pid": 0, "bundle": opts.bundle}
+        ann = spec.get("annotations")
+        if ann:
+            state["annotations"] = {k: ann[k] for k in sorted(ann)}
+        text = jsonio.dumps(state)
+        before, _, after = text.partition('"pid":0')
+        ops.append(Op(O.OP_HOOK, "%s hook #%d" % (kind, i), s1=h["path"], s2=before + '"pid":', s3=after,
+                      v1=h.get("args") or [h["path"]], v2=h.get("env"), n1=h.get("timeout") or 0))
+    return ops
 
 
 def _namespaces(linux, plan):
@@ -309,13 +327,14 @@ def _process_ops(proc, host, plan, warn, opts):
         final = None
     ops.append(Op(O.OP_LOOKUP_EXEC, 'look up "%s"' % proc["args"][0]))
     ops.append(Op(O.OP_DETACH, "detach from the runtime"))
+    tail = []
     if seccomp is not None:
         # last: none of the runtime's own setup runs under the container's filter
         program, flags = seccomp
-        ops.append(Op(O.OP_SECCOMP, "load seccomp filter", s1=program, n1=len(program), u1=flags))
+        tail.append(Op(O.OP_SECCOMP, "load seccomp filter", s1=program, n1=len(program), u1=flags))
     if final is not None:
-        ops.append(final)
-    return ops
+        tail.append(final)
+    return ops, tail
 
 
 def build(spec, opts, host):
@@ -388,6 +407,10 @@ def build(spec, opts, host):
         for target, link in links:
             ops.append(Op(O.OP_SYMLINK, 'symlink "%s"' % link, s1=target, s2=link))
         ops.append(Op(O.OP_SYMLINK, 'symlink "/dev/ptmx"', s1="pts/ptmx", s2="/dev/ptmx", n1=1))
+    hooks = spec.get("hooks") or {}
+    if hooks.get("prestart") or hooks.get("createRuntime"):
+        ops.append(Op(O.OP_HOOKS_SYNC, "wait for prestart and createRuntime hooks"))
+    ops.extend(_hook_ops(spec, opts, "createContainer", "creating"))
     # as runc: a missing cwd is created, inside the rootfs, before it can turn read-only
     ops.append(Op(O.OP_MKDIR, 'create cwd "%s"' % proc["cwd"], s2=mnt.clean_path(proc["cwd"]), n1=0o755))
     if opts.no_pivot:
@@ -425,9 +448,21 @@ def build(spec, opts, host):
     pers = linux.get("personality")
     if pers:
         ops.append(Op(O.OP_PERSONALITY, "set personality", n1=PER_LINUX32 if pers["domain"] == "LINUX32" else PER_LINUX))
-    ops.extend(_process_ops(proc, host, plan, warn, opts))
-    ops.append(Op(O.OP_READY, "wait for start", n1=1 if opts.exec_fifo else 0,
-                  fdref="fifo" if opts.exec_fifo else None))
+    process_ops, tail = _process_ops(proc, host, plan, warn, opts)
+    ops.extend(process_ops)
+    ready = Op(O.OP_READY, "wait for start", n1=1 if opts.exec_fifo else 0, fdref="fifo" if opts.exec_fifo else None)
+    start_hooks = _hook_ops(spec, opts, "startContainer", "created")
+    if start_hooks:
+        # the hooks must not run under the container's filter: it is loaded after them,
+        # and its errors then reach `start` through the exec fifo
+        if any(op.kind == O.OP_SECCOMP and op.u1 & 8 for op in tail):
+            raise ConfigError("hooks.startContainer", "cannot be combined with a seccomp NOTIFY listener")
+        ops.append(ready)
+        ops.extend(start_hooks)
+        ops.extend(tail)
+    else:
+        ops.extend(tail)
+        ops.append(ready)
     plan.preserve_fds = opts.listen_fds + opts.preserve_fds
     ops.append(Op(O.OP_EXEC, 'exec "%s"' % proc["args"][0], n1=3 + plan.preserve_fds))
 

@@ -1,7 +1,7 @@
 """Plan ops: plain data mirroring `struct shim_op` in csrc/shim.h (a unit test checks
 that the numbers agree with the header)."""
 
-SHIM_ABI_VERSION = 6
+SHIM_ABI_VERSION = 7
 
 OP_SETNS = 1
 OP_UNSHARE = 2
@@ -40,6 +40,8 @@ OP_PERSONALITY = 34
 OP_MKDIR = 35
 OP_OOM_SCORE_ADJ = 36
 OP_DETACH = 37
+OP_HOOKS_SYNC = 38
+OP_HOOK = 39
 
 MNT_TARGET_DIR = 0
 MNT_TARGET_FILE = 1
@@ -72,10 +74,10 @@ class Op:
     time (("path", p) for a namespace file, "fifo", "console"), keeping the plan pure."""
 
     __slots__ = ("kind", "fd", "n1", "n2", "n3", "u1", "u2", "u3", "u4", "u5", "s1", "s2", "s3", "s4",
-                 "arr", "fdref", "what")
+                 "arr", "fdref", "what", "v1", "v2")
 
     def __init__(self, kind, what="", fd=-1, n1=0, n2=0, n3=0, u1=0, u2=0, u3=0, u4=0, u5=0,
-                 s1=None, s2=None, s3=None, s4=None, arr=(), fdref=None):
+                 s1=None, s2=None, s3=None, s4=None, arr=(), fdref=None, v1=None, v2=None):
         self.kind = kind
         self.what = what
         self.fd = fd
@@ -84,10 +86,12 @@ class Op:
         self.s1, self.s2, self.s3, self.s4 = s1, s2, s3, s4
         self.arr = tuple(arr)
         self.fdref = fdref
+        self.v1 = None if v1 is None else tuple(v1)  # string vectors (a hook's argv, env)
+        self.v2 = None if v2 is None else tuple(v2)
 
     def as_tuple(self):
         return (NAMES[self.kind], self.n1, self.n2, self.n3, self.u1, self.u2, self.u3, self.u4, self.u5,
-                self.s1, self.s2, self.s3, self.s4, self.arr, self.fdref)
+                self.s1, self.s2, self.s3, self.s4, self.arr, self.fdref, self.v1, self.v2)
 
     def __repr__(self):
         fields = []
