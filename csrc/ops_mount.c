@@ -615,23 +615,27 @@ int op_console(struct child_ctx *c, const struct shim_op *op)
         struct winsize ws = {.ws_row = (unsigned short)op->n1, .ws_col = (unsigned short)op->n2};
         ioctl(slave, TIOCSWINSZ, &ws);
     }
-    char resolved[4096];
-    int rc = mkdir_in_root(c, "/dev/console", MNT_TARGET_FILE, 0755, resolved, sizeof resolved);
-    int fd = rc < 0 ? rc : open_in_root(c, resolved, O_NOFOLLOW);
-    if (fd < 0) {
-        close(master);
-        close(slave);
-        return shim_fail(c, -fd, "create /dev/console");
-    }
-    fd_path(target, sizeof target, fd);
-    if (mount(slave_path, target, NULL, MS_BIND, NULL) < 0) {
-        int e = errno;
+    if (op->n3 == 0) {
+        /* the init's console: the pty slave also becomes /dev/console (not for exec) */
+        char resolved[4096];
+        int rc = mkdir_in_root(c, "/dev/console", MNT_TARGET_FILE, 0755, resolved, sizeof resolved);
+        int fd = rc < 0 ? rc : open_in_root(c, resolved, O_NOFOLLOW);
+        if (fd < 0) {
+            close(master);
+            close(slave);
+            return shim_fail(c, -fd, "create /dev/console");
+        }
+        fd_path(target, sizeof target, fd);
+        if (mount(slave_path, target, NULL, MS_BIND, NULL) < 0) {
+            int e = errno;
+            close(fd);
+            close(master);
+            close(slave);
+            return shim_fail(c, e, "bind %s on /dev/console", slave_path);
+        }
         close(fd);
-        close(master);
-        close(slave);
-        return shim_fail(c, e, "bind %s on /dev/console", slave_path);
     }
-    close(fd);
+    int rc;
     rc = send_fd(op->fd, master, "/dev/ptmx");
     close(master);
     close(op->fd);

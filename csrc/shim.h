@@ -29,7 +29,8 @@
 #define OP_PIVOT_ROOT       10  /* no fields */
 #define OP_MOVE_ROOT        11  /* MS_MOVE + chroot (--no-pivot) */
 #define OP_REOPEN_DEVNULL   12  /* stdio that is a /dev/null char device is reopened from the new root */
-#define OP_CONSOLE          13  /* fd = connected console socket, n1 = rows, n2 = cols */
+#define OP_CONSOLE          13  /* fd = connected console socket, n1 = rows, n2 = cols,
+                                   n3 = 1: do not bind the pty on /dev/console (exec) */
 #define OP_REMOUNT_RO       14  /* s2 = path (after pivot), n1 = recursive */
 #define OP_MASK_PATH        15  /* s2 = path (after pivot) */
 #define OP_READONLY_PATH    16  /* s2 = path (after pivot) */

@@ -304,6 +304,10 @@ static __attribute__((noreturn)) void child_main(const struct shim_plan *plan, i
     c.err = &err;
 
     reset_signals();
+    /* Until execve, /proc/PID/exe of this process is the runtime's interpreter: not
+     * dumpable, so that nothing in the container can open it (CVE-2019-5736). execve
+     * makes the container's binary dumpable again. */
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     for (int i = 0; i < 3; i++)
         if (plan->stdio[i] >= 0 && dup3(plan->stdio[i], i, 0) < 0)
             _exit(1);

@@ -164,7 +164,9 @@ def _not_yet(verb):
 
 
 def cmd_exec(g, o, pos):
-    _not_yet("exec")
+    from pyrunc.lifecycle import exec as execmod
+
+    return execmod.exec_(g, pos[0], o, pos[1:])
 
 
 def cmd_pause(g, o, pos):

@@ -473,3 +473,48 @@ def build(spec, opts, host):
     plan.env = env
     plan.hooks = spec.get("hooks") or {}
     return plan
+
+
+# /proc/PID/ns entry for each namespace type, in the order exec joins them (the mount
+# namespace last: it changes how later paths resolve)
+NS_PROC_NAMES = (("ipc", "ipc"), ("uts", "uts"), ("network", "net"), ("cgroup", "cgroup"), ("time", "time"),
+                 ("mount", "mnt"))
+
+
+def build_exec(proc, st, opts, host):
+    """exec: join every namespace of the container's init, then set the process up the
+    way the init was (same op sequence), with no exec.fifo to wait on."""
+    plan = Plan()
+    warn = plan.warnings.append
+    pid = st["pid"]
+    plan.rootfs = st.get("rootfs", "")
+    plan.pidns_path = "/proc/%d/ns/pid" % pid
+    ops = plan.ops
+    for t, name in NS_PROC_NAMES:
+        ops.append(Op(O.OP_SETNS, "join %s namespace" % t, n1=NS_FLAGS[t],
+                      fdref=("path", "/proc/%d/ns/%s" % (pid, name))))
+    ops.append(Op(O.OP_SETSID, "setsid"))
+    if not opts.no_new_keyring:
+        ops.append(Op(O.OP_KEYRING, "join session keyring", s1="_ses." + opts.id))
+    if proc.get("oomScoreAdj") is not None:
+        ops.append(Op(O.OP_OOM_SCORE_ADJ, "set oom_score_adj", n1=proc["oomScoreAdj"]))
+    plan.terminal = bool(proc.get("terminal"))
+    if plan.terminal:
+        if not opts.console_socket:
+            raise ConfigError("process.terminal",
+                              "cannot allocate tty if the runtime will detach without setting console socket")
+        size = proc.get("consoleSize") or {}
+        plan.console_size = (size.get("height", 0), size.get("width", 0))
+        ops.append(Op(O.OP_CONSOLE, "set up console", n1=plan.console_size[0], n2=plan.console_size[1], n3=1,
+                      fdref="console"))
+    elif opts.console_socket is True:
+        raise ConfigError("process.terminal", "cannot use console socket if the runtime will not allocate tty")
+    process_ops, tail = _process_ops(proc, host, plan, warn, opts)
+    ops.extend(process_ops)
+    ops.extend(tail)
+    ops.append(Op(O.OP_READY, "ready", n1=0))
+    plan.preserve_fds = opts.listen_fds + opts.preserve_fds
+    ops.append(Op(O.OP_EXEC, 'exec "%s"' % proc["args"][0], n1=3 + plan.preserve_fds))
+    plan.argv = list(proc["args"])
+    plan.env = dedupe_env(proc.get("env"))
+    return plan

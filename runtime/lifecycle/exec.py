@@ -1,0 +1,217 @@
+"""exec: a new process in a created or running container. It joins every namespace of
+the init and its cgroup before it runs any of its own code, and gets the container's
+seccomp filter, capabilities, rlimits and user as the process spec says (runc's rules
+for building that spec from the flags)."""
+import posix
+
+from pyrunc import errors, jsonio, log
+from pyrunc.state import store
+
+
+def _process_from_flags(config_proc, o, cmd):
+    """runc: the container's process with args replaced and the flags applied."""
+    p = {k: v for k, v in (config_proc or {}).items() if k not in ("args", "terminal", "consoleSize")}
+    p.setdefault("cwd", "/")
+    p["args"] = list(cmd)
+    p["terminal"] = bool(o["tty"])
+    if o["cwd"]:
+        p["cwd"] = o["cwd"]
+    env = list(p.get("env") or [])
+    env.extend(o["env"] or ())
+    p["env"] = env
+    user = dict(p.get("user") or {"uid": 0, "gid": 0})
+    if o["user"]:
+        uid, _, gid = o["user"].partition(":")
+        try:
+            user = {"uid": int(uid), "gid": int(gid) if gid else 0}
+        except ValueError:
+            raise errors.PyruncError('parsing %s as int for --user: expected "uid[:gid]"' % o["user"]) from None
+    if o["additional-gids"]:
+        try:
+            user["additionalGids"] = [int(g) for g in o["additional-gids"]]
+        except ValueError:
+            raise errors.PyruncError("invalid additional-gids: %s" % ",".join(o["additional-gids"])) from None
+    p["user"] = user
+    caps = {k: list(v or ()) for k, v in (p.get("capabilities") or {}).items()}
+    for c in o["cap"] or ():
+        for k in ("bounding", "effective", "permitted"):
+            caps.setdefault(k, []).append(c)
+        # ambient needs inheritable, which --cap does not give: only with some already set
+        if caps.get("inheritable"):
+            caps.setdefault("ambient", []).append(c)
+    if caps:
+        p["capabilities"] = caps
+    if o["no-new-privs"]:
+        p["noNewPrivileges"] = True
+    return p
+
+
+def _process_from_file(path):
+    from pyrunc.spec import load
+
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise errors.from_oserror("open " + path, e) from None
+    proc = load.parse(data, source="process.json")
+    if not isinstance(proc, dict):
+        raise errors.ConfigError("", "expected object", "process.json")
+    try:
+        load.PROCESS.check(proc, "")
+        load.check_rules({"process": proc})
+    except errors.ConfigError as e:
+        raise errors.ConfigError(e.path.replace("process.", "", 1) if e.path.startswith("process.") else e.path,
+                                 e.reason, "process.json") from None
+    return proc
+
+
+def _read_config(cdir):
+    try:
+        with open(cdir + "/" + store.CONFIG, "rb") as f:
+            return jsonio.loads(f.read())
+    except (OSError, ValueError):
+        return {}
+
+
+def exec_(g, cid, o, cmd):
+    from pyrunc import shim
+    from pyrunc.cgroups.manager import Manager
+    from pyrunc.cgroups import host as cghost
+    from pyrunc.lifecycle import create as createmod
+    from pyrunc.plan import build, caps
+
+    cdir = store.container_dir(g.root, cid)
+    st = store.read_state(cdir)
+    status = store.status(cdir, st)
+    if status == "stopped":
+        raise errors.StateError("cannot exec in a stopped container")
+    if status == "paused" and not o["ignore-paused"]:
+        raise errors.StateError("cannot exec in a paused container (use --ignore-paused to override)")
+    if status not in ("created", "running", "paused"):
+        raise errors.StateError("cannot exec in a container in the %s state" % status)
+    if o["apparmor"] or o["process-label"]:
+        raise errors.PyruncError("apparmor and SELinux labels are not supported by pyrunc")
+    spec = _read_config(cdir)
+    if o["process"]:
+        proc = _process_from_file(o["process"])
+    else:
+        if not cmd:
+            raise errors.UsageError("pyrunc: exec requires a command, or -p/--process", "exec")
+        proc = _process_from_flags(spec.get("process"), o, cmd)
+        from pyrunc.spec import load
+
+        load.PROCESS.check(proc, "process")
+        load.check_rules({"process": proc})
+    if proc.get("apparmorProfile") or proc.get("selinuxLabel"):
+        log.warning("apparmorProfile and selinuxLabel are not supported by pyrunc, ignored")
+    linux = spec.get("linux") or {}
+    detach = o["detach"]
+    console_socket = o["console-socket"]
+    pair = child_stdio = ours = None
+    if not detach:
+        import _socket
+
+        if not console_socket:
+            a, b = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
+            pair = (a.detach(), b.detach())
+        from pyrunc.lifecycle import stdio
+
+        child_stdio, ours = stdio.pipes()
+    console = True if console_socket else ("auto" if pair else False)
+    opts = build.Options(cid, st.get("bundle", ""), preserve_fds=o["preserve-fds"], console_socket=console,
+                         listen_fds=createmod._listen_fds(),
+                         seccomp=createmod._seccomp(g, linux.get("seccomp")))
+    host = build.Host(cgroup_host=None, last_cap=caps.last_cap())
+    plan = build.build_exec(proc, st, opts, host)
+    for w in plan.warnings:
+        log.warning(w)
+    if not plan.terminal and pair:
+        _close(pair)
+        pair = None
+    createmod._check_preserved(plan.preserve_fds)
+    mgr = Manager.from_state(st)
+    paths = _sub_cgroups(mgr, o["cgroup"])
+    console_fd = cgroup_fd = -1
+    spawned = None
+    master = -1
+    try:
+        if pair:
+            console_fd = pair[1]
+        elif console_socket:
+            console_fd = createmod._connect_console(console_socket)
+        if mgr.unified and paths.get(""):
+            cgroup_fd = posix.open(paths[""], posix.O_RDONLY | posix.O_DIRECTORY | posix.O_CLOEXEC)
+        spawned = shim.spawn(plan, {"console": console_fd}, child_stdio, cgroup_fd=cgroup_fd)
+        if not spawned.in_cgroup and paths:
+            from pyrunc.cgroups import fs
+
+            fs.join(paths, spawned.pid)
+        listener = shim.go_and_wait(plan, spawned)
+        if listener >= 0:
+            posix.close(listener)
+        if o["pid-file"]:
+            store.write_pid_file(createmod._abspath(o["pid-file"]), spawned.pid)
+        if pair:
+            posix.close(pair[1])
+            pair = (pair[0],)
+            master = shim.recv_fd(pair[0])
+    except BaseException:
+        if spawned is not None:
+            try:
+                posix.kill(spawned.pid, 9)
+                posix.waitpid(spawned.pid, 0)
+            except OSError:
+                pass
+        _close(ours, pair)
+        if master >= 0:
+            posix.close(master)
+        raise
+    finally:
+        _close(child_stdio)
+        if cgroup_fd >= 0:
+            posix.close(cgroup_fd)
+        if console_fd >= 0 and not pair and console_socket:
+            posix.close(console_fd)
+        if spawned is not None:
+            spawned.close()
+    _close(pair)
+    if detach:
+        return 0
+    from pyrunc.lifecycle import run as runmod
+    from pyrunc.lifecycle import stdio
+
+    runmod._forward_signals(spawned.pid)
+    try:
+        if master >= 0:
+            _close(ours)
+            return stdio.terminal(spawned.pid, master, runmod._exit_status)
+        in_w, out_r, err_r = ours
+        status = stdio.pump(spawned.pid, in_w, [(out_r, 1), (err_r, 2)], runmod._exit_status)
+        _close((out_r, err_r))
+        return status
+    finally:
+        if master >= 0:
+            posix.close(master)
+
+
+def _sub_cgroups(mgr, specs):
+    """--cgroup [controller:]path: run in a (existing) sub-cgroup of the container's."""
+    paths = dict(mgr.paths)
+    for spec in specs or ():
+        ctrl, sep, sub = spec.rpartition(":")
+        if ".." in sub.split("/"):
+            raise errors.PyruncError('invalid --cgroup "%s"' % spec)
+        for key in list(paths):
+            if not sep or (key and ctrl in key.split(",")) or (not key and mgr.unified):
+                paths[key] = paths[key].rstrip("/") + "/" + sub.strip("/")
+    return paths
+
+
+def _close(*groups):
+    for g in groups:
+        for fd in g or ():
+            try:
+                posix.close(fd)
+            except OSError:
+                pass
