@@ -45,6 +45,7 @@ def create(paths):
     try:
         for key, path in paths.items():
             parts = path.split("/")
+            cpuset = "cpuset" in key.split(",")
             # the mountpoint exists; walk down from it
             for i in range(2, len(parts) + 1):
                 d = "/".join(parts[:i])
@@ -52,10 +53,11 @@ def create(paths):
                     continue
                 try:
                     posix.mkdir(d, 0o755)
+                    made.append(d)
                 except FileExistsError:
-                    continue
-                made.append(d)
-                if "cpuset" in key.split(","):
+                    pass
+                if cpuset:
+                    # an existing ancestor may be as empty as a new one (runc fills both)
                     _copy_cpuset(d.rpartition("/")[0], d)
     except OSError as e:
         remove(made)

@@ -47,7 +47,7 @@ def events(root, cid, interval, once):
     cdir = store.container_dir(root, cid)
     st = store.read_state(cdir)
     if store.status(cdir, st) == "stopped":
-        raise errors.StateError("container not running")
+        raise errors.StateError("container with id %s is not running" % cid)
     mgr = Manager.from_state(st)
     if once:
         _emit("stats", cid, stats.stats(mgr))

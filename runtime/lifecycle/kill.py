@@ -58,6 +58,20 @@ def signal_all(st, sig):
             mgr.thaw()
 
 
+def _thaw_for_kill(st, sig):
+    """A SIGKILL to a frozen v1 cgroup waits for the thaw: thaw it, as runc does."""
+    if sig != 9:
+        return
+    from pyrunc.cgroups.manager import Manager
+
+    mgr = Manager.from_state(st)
+    try:
+        if mgr.paths and mgr.freezer_file() and mgr.frozen():
+            mgr.thaw()
+    except errors.PyruncError:
+        pass
+
+
 def kill(root, cid, sig, all_=False):
     cdir = store.container_dir(root, cid)
     st = store.read_state(cdir)
@@ -70,3 +84,4 @@ def kill(root, cid, sig, all_=False):
         signal_all(st, sig)
     else:
         signal_init(st, sig)
+    _thaw_for_kill(st, sig)

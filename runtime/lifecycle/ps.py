@@ -11,11 +11,10 @@ def ps(root, cid, fmt, ps_args):
 
     cdir = store.container_dir(root, cid)
     st = store.read_state(cdir)
-    if store.status(cdir, st) == "stopped":
-        raise errors.StateError("container not running")
-    pids = Manager.from_state(st).pids()
+    # runc lists what the cgroup holds, nothing for a stopped container
+    pids = Manager.from_state(st).pids() if store.status(cdir, st) != "stopped" else []
     if fmt == "json":
-        sys.stdout.write(jsonio.dumps(pids) + "\n")
+        sys.stdout.write((jsonio.dumps(pids) if pids else "null") + "\n")
         return
     if fmt != "table":
         raise errors.PyruncError("invalid format option")

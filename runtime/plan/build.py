@@ -204,7 +204,8 @@ def _cgroup_mount_ops(i, m, opts, host, new):
         name = h.mountpoint.rpartition("/")[2]
         sub = dest + "/" + name
         if cgns:
-            ops.append(Op(O.OP_MOUNT, 'mount "cgroup" on "%s"' % sub, s1="cgroup", s2=sub, s3="cgroup",
+            source = h.options[5:] if h.options.startswith("name=") else "cgroup"  # runc's source names
+            ops.append(Op(O.OP_MOUNT, 'mount "cgroup" on "%s"' % sub, s1=source, s2=sub, s3="cgroup",
                           u1=flags, s4=h.options, n1=MNT_TARGET_DIR))
         else:
             ops.append(Op(O.OP_MOUNT, 'bind cgroup "%s" on "%s"' % (paths[h.key], sub), s1=paths[h.key], s2=sub,
