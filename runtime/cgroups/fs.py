@@ -39,6 +39,21 @@ def _copy_cpuset(parent, child):
             pass
 
 
+def missing(paths):
+    """The directories create() would make now (for the record written before it)."""
+    out = []
+    for path in paths.values():
+        parts = path.split("/")
+        for i in range(2, len(parts) + 1):
+            d = "/".join(parts[:i])
+            if d and d not in out:
+                try:
+                    posix.stat(d)
+                except FileNotFoundError:
+                    out.append(d)
+    return out
+
+
 def create(paths):
     """mkdir -p every path; returns the directories made here, in creation order."""
     made = []

@@ -83,6 +83,8 @@ def cmd_list(g, o, pos):
         names = []
     rows = []
     for name in names:
+        if name.startswith("."):  # the runtime's own files (.seccomp cache), not containers
+            continue
         cdir = g.root + "/" + name
         try:
             info = posix.stat(cdir)

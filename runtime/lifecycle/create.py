@@ -158,7 +158,8 @@ def create(g, cid, bundle, pid_file=None, console_socket=None, no_pivot=False, n
 
 
 def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_pair, stdio):
-    from pyrunc import shim
+    from pyrunc import faults, shim
+    from pyrunc.cgroups import fs as cgfs
 
     try:
         store.ensure_root(g.root)
@@ -171,6 +172,7 @@ def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_
         raise errors.ContainerExists() from None
     except OSError as e:
         raise errors.from_oserror('create state dir "%s"' % cdir, e) from None
+    faults.point("create-after-mkdir")
     lock = store.Lock(cdir)
     mgr = None
     spawned = None
@@ -179,7 +181,11 @@ def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_
         from pyrunc.cgroups.manager import Manager
 
         mgr = Manager(host.cgroup_host.mode, host.cgroup_paths)
+        store.write_state(cdir, {"mode": mgr.mode, "paths": mgr.paths, "created": cgfs.missing(mgr.paths)},
+                          store.CGROUPS)
+        faults.point("create-before-cgroups")
         mgr.create()
+        faults.point("create-after-cgroups")
         linux = spec.get("linux") or {}
         mgr.apply(linux.get("resources"), device_paths=[d["path"] for d in linux.get("devices") or ()])
         fifo = cdir + "/" + store.FIFO
@@ -193,7 +199,9 @@ def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_
         if mgr.unified:
             # the init starts life in its cgroup (CLONE_INTO_CGROUP)
             cgroup_fd = posix.open(mgr.paths[""], posix.O_RDONLY | posix.O_DIRECTORY | posix.O_CLOEXEC)
+        faults.point("create-before-spawn")
         spawned = shim.spawn(plan, {"fifo": fifo_fd, "console": console_fd}, stdio, cgroup_fd=cgroup_fd)
+        faults.point("create-after-spawn")
         pid = spawned.pid
         ps = store.proc_stat(pid)
         st = {
@@ -218,8 +226,10 @@ def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_
         # written before the init runs anything: a create killed from here on can
         # still be cleaned by `delete --force`
         store.write_state(cdir, st)
+        faults.point("create-after-first-state")
         if not spawned.in_cgroup:
             mgr.join(pid)
+        faults.point("create-after-join")
         def runtime_hooks():
             from pyrunc import hooks
 
@@ -233,8 +243,10 @@ def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_
                 _send_listener(spec, st, listener)
             finally:
                 posix.close(listener)
+        faults.point("create-after-ready")
         del st["status"]
         store.write_state(cdir, st)
+        faults.point("create-after-state")
         if pid_file:
             try:
                 store.write_pid_file(_abspath(pid_file), pid)

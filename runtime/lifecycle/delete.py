@@ -2,7 +2,7 @@
 running or paused one is killed first. Works on half-written state too."""
 import time
 
-from pyrunc import errors, log
+from pyrunc import errors, faults, log
 from pyrunc.state import store
 
 
@@ -55,6 +55,7 @@ def destroy(cdir, st):
         mgr.destroy()
     except errors.PyruncError as e:
         first = e
+    faults.point("delete-after-cgroups")
     remove_state_dir(cdir)
     if first is not None:
         raise first
@@ -81,6 +82,7 @@ def delete(root, cid, force=False):
             kill_everything(st)
         elif status == "created":
             kill_everything(st)
+        faults.point("delete-after-kill")
         destroy(cdir, st)
         hooks = st.get("hooks") or {}
         if hooks.get("poststop"):

@@ -143,6 +143,9 @@ def exec_(g, cid, o, cmd):
         if mgr.unified and paths.get(""):
             cgroup_fd = posix.open(paths[""], posix.O_RDONLY | posix.O_DIRECTORY | posix.O_CLOEXEC)
         spawned = shim.spawn(plan, {"console": console_fd}, child_stdio, cgroup_fd=cgroup_fd)
+        from pyrunc import faults
+
+        faults.point("exec-after-spawn")
         if not spawned.in_cgroup and paths:
             from pyrunc.cgroups import fs
 

@@ -20,7 +20,11 @@ def start(root, cid):
             raise errors.StateError("cannot start an already running container")
         if status != "created":
             raise errors.StateError("cannot start a container in the %s state" % status)
+        from pyrunc import faults
+
+        faults.point("start-before-release")
         release(cdir, st)
+        faults.point("start-after-release")
         poststart(cdir, st)
 
 

@@ -13,6 +13,7 @@ import posix
 from pyrunc import errors, jsonio
 
 STATE = "state.json"
+CGROUPS = "cgroups.json"  # written before the cgroups exist: a broken state.json still finds them
 FIFO = "exec.fifo"
 CONFIG = "config.json"
 
@@ -112,14 +113,28 @@ def read_state(cdir):
 
 
 def broken_state(cdir):
+    """What is known of a container whose state.json is missing or corrupt: its cgroups
+    (from cgroups.json), so that delete --force can kill what runs there and remove them."""
     cid = cdir.rpartition("/")[2]
-    return {"ociVersion": "", "id": cid, "pid": 0, "pidStart": 0, "bundle": "", "rootfs": "",
-            "created": "0001-01-01T00:00:00Z", "owner": "", "broken": True}
+    st = {"ociVersion": "", "id": cid, "pid": 0, "pidStart": 0, "bundle": "", "rootfs": "",
+          "created": "0001-01-01T00:00:00Z", "owner": "", "broken": True, "newPidns": False}
+    try:
+        fd = posix.open(cdir + "/" + CGROUPS, posix.O_RDONLY | posix.O_CLOEXEC)
+        try:
+            cg = jsonio.loads(posix.read(fd, 1 << 20))
+        finally:
+            posix.close(fd)
+        st["cgroupMode"] = cg["mode"]
+        st["cgroupPaths"] = cg["paths"]
+        st["cgroupsCreated"] = cg["created"]
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return st
 
 
-def write_state(cdir, st):
+def write_state(cdir, st, name=STATE):
     """Atomic replace: temp file in the same dir, fsync-free (tmpfs), rename."""
-    tmp = cdir + "/." + STATE + ".tmp"
+    tmp = cdir + "/." + name + ".tmp"
     data = jsonio.dumps(st).encode("utf-8")
     fd = posix.open(tmp, posix.O_WRONLY | posix.O_CREAT | posix.O_TRUNC | posix.O_CLOEXEC, 0o600)
     try:
@@ -127,7 +142,7 @@ def write_state(cdir, st):
             data = data[posix.write(fd, data):]
     finally:
         posix.close(fd)
-    posix.rename(tmp, cdir + "/" + STATE)
+    posix.rename(tmp, cdir + "/" + name)
 
 
 def write_pid_file(path, pid):
