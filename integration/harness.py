@@ -582,7 +582,9 @@ def _cgroups(names):
 
 def snapshot(tmpdir=None, roots=(), names=None):
     """What a test could leak: mounts, cgroup dirs, state dirs under `roots`, descendant processes."""
-    states = {str(Path(r) / name) for r in roots if Path(r).is_dir() for name in os.listdir(r)}
+    # dot-entries are the runtime's own (pyrunc's .seccomp cache), not containers
+    states = {str(Path(r) / name) for r in roots if Path(r).is_dir() for name in os.listdir(r)
+              if not name.startswith(".")}
     return Snapshot(frozenset(_mounts(tmpdir)), frozenset(_cgroups(TEST_IDS if names is None else names)),
                     frozenset(states), frozenset(descendants()))
 

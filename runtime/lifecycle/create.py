@@ -104,12 +104,10 @@ def _send_listener(spec, st, listener):
     process state; a failure to deliver it fails create."""
     import _socket
 
-    from pyrunc import jsonio
-    from pyrunc.state import store
+    from pyrunc import hooks, jsonio
 
     seccomp = spec["linux"]["seccomp"]
-    state = store.public_state(st, "creating")
-    del state["owner"]
+    state = jsonio.loads(hooks.state_json(st, "creating"))
     msg = {"ociVersion": st["ociVersion"], "fds": ["seccompFd"], "pid": st["pid"],
            "metadata": seccomp.get("listenerMetadata") or "", "state": state}
     path = seccomp["listenerPath"]
