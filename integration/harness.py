@@ -554,11 +554,15 @@ def descendants(ancestor=None):
 
 
 def _mounts(tmpdir):
-    keys = [k for k in (str(tmpdir) if tmpdir else None, "pyrunc", "rootfs") if k]
+    """Mounts under the test's own tmp dir (bundles, rootfs, state roots live there): a
+    mount elsewhere belongs to another test run on this machine, not to this test."""
     found = set()
+    if not tmpdir:
+        return found
+    prefix = str(tmpdir).rstrip("/") + "/"
     for line in Path("/proc/self/mountinfo").read_text().splitlines():
         f = line.split()
-        if any(k in f[4] for k in keys):
+        if f[4].startswith(prefix) or f[4] == prefix[:-1]:
             found.add((int(f[0]), f[4]))
     return found
 

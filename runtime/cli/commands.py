@@ -213,6 +213,12 @@ def cmd_features(g, o, pos):
     return 0
 
 
+def cmd_image(g, o, pos):
+    from pyrunc.image import cli
+
+    return cli.main(g, pos)
+
+
 def cmd_checkpoint(g, o, pos):
     raise errors.PyruncError("checkpoint is not supported by pyrunc")
 

@@ -57,7 +57,7 @@ def run(argv):
     from pyrunc.cli.args import BOOL, Flag
 
     flags = flags + [Flag("help", BOOL, ("h",), False, "show help")]
-    opts, pos = args.parse(rest[1:], flags, verb, interspersed=verb not in ("exec", "ps"))
+    opts, pos = args.parse(rest[1:], flags, verb, interspersed=verb not in ("exec", "ps", "image"))
     if opts["help"]:
         from pyrunc.cli import commands
 

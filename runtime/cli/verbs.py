@@ -99,6 +99,14 @@ filesystem."""),
     "exec": ("execute new process inside the container", ID + " <command> [command options]  || -p process.json "
              + ID, EXEC_FLAGS, (1, None), ID_NAME),
     "features": ("show the enabled features", "", [], (0, 0), ""),
+    "image": ("OCI images: unpack to an overlayfs bundle, commit its changes as a new layer",
+              "SUBCOMMAND [arguments...]", [], (0, None),
+              "SUBCOMMANDS:\n"
+              "   unpack [--store DIR] [--terminal=false] LAYOUT:TAG BUNDLE\n"
+              "   commit [--message M] [--author A] [--pause] BUNDLE LAYOUT:NEWTAG\n"
+              "   release [--purge] BUNDLE\n   mount BUNDLE\n   ls [--format table|json] LAYOUT\n"
+              "   history [--format table|json] LAYOUT:TAG\n   gc [--store DIR]\n\n"
+              "   `pyrunc image SUBCOMMAND --help` describes each."),
     "kill": ("kill sends the specified signal (default: SIGTERM) to the container's init process",
              ID + " [signal]", [Flag("all", BOOL, ("a",), False,
                                      "send the specified signal to all processes inside the container")],
