@@ -1,12 +1,11 @@
 """Log lines in runc's shapes (logrus): text `time="..." level=error msg="..."` or JSON
 `{"level":"error","msg":"...","time":"..."}`, written to --log or to stderr.
 
-On the path of every command: imports only posix, time and pyrunc.jsonio.
+On the path of every command: imports only posix and time (pyrunc.jsonio when a line
+needs quoting or JSON).
 """
 import posix
 import time
-
-from pyrunc import jsonio
 
 # set once by cli.main from the global flags
 target = None          # --log path, None for stderr
@@ -43,12 +42,16 @@ def _text_value(s):
     if s and all(ch in _SAFE for ch in s):
         return s
     # Go's %q: a JSON string literal is the same for the characters we write
+    from pyrunc import jsonio
+
     return jsonio.go_string(s).replace("\\u003c", "<").replace("\\u003e", ">").replace("\\u0026", "&")
 
 
 def format_line(level, msg, now=None):
     stamp = rfc3339(now)
     if fmt == "json":
+        from pyrunc import jsonio
+
         return '{"level":%s,"msg":%s,"time":%s}\n' % (
             jsonio.go_string(level), jsonio.go_string(msg), jsonio.go_string(stamp))
     return "time=%s level=%s msg=%s\n" % (_text_value(stamp), level, _text_value(msg))

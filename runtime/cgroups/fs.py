@@ -43,15 +43,35 @@ def missing(paths):
     """The directories create() would make now (for the record written before it)."""
     out = []
     for path in paths.values():
-        parts = path.split("/")
-        for i in range(2, len(parts) + 1):
-            d = "/".join(parts[:i])
-            if d and d not in out:
-                try:
-                    posix.stat(d)
-                except FileNotFoundError:
-                    out.append(d)
+        gone = []
+        d = path
+        while d and d not in out:
+            try:
+                posix.stat(d)
+                break
+            except FileNotFoundError:
+                gone.append(d)
+            d = d.rpartition("/")[0]
+        out.extend(reversed(gone))
     return out
+
+
+def _mkdir_p(d, made):
+    # leaf first: the common case is one mkdir, not one per path component
+    try:
+        posix.mkdir(d, 0o755)
+    except FileExistsError:
+        return
+    except FileNotFoundError:
+        parent = d.rpartition("/")[0]
+        if not parent:
+            raise
+        _mkdir_p(parent, made)
+        try:
+            posix.mkdir(d, 0o755)
+        except FileExistsError:
+            return
+    made.append(d)
 
 
 def create(paths):
@@ -59,8 +79,10 @@ def create(paths):
     made = []
     try:
         for key, path in paths.items():
+            if "cpuset" not in key.split(","):
+                _mkdir_p(path, made)
+                continue
             parts = path.split("/")
-            cpuset = "cpuset" in key.split(",")
             # the mountpoint exists; walk down from it
             for i in range(2, len(parts) + 1):
                 d = "/".join(parts[:i])
@@ -71,9 +93,8 @@ def create(paths):
                     made.append(d)
                 except FileExistsError:
                     pass
-                if cpuset:
-                    # an existing ancestor may be as empty as a new one (runc fills both)
-                    _copy_cpuset(d.rpartition("/")[0], d)
+                # an existing ancestor may be as empty as a new one (runc fills both)
+                _copy_cpuset(d.rpartition("/")[0], d)
     except OSError as e:
         remove(made)
         raise CgroupError('create cgroup "%s": %s' % (e.filename or "", strerror(e.errno))) from None

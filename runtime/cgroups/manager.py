@@ -150,6 +150,10 @@ class Manager:
     def destroy(self):
         fs.remove(self.created)
 
+    def exists(self):
+        """Whether any of the container's cgroup dirs is still there."""
+        return any(_exists(p) for p in self.paths.values())
+
     # -- freezer ----------------------------------------------------------------
 
     def freezer_file(self):

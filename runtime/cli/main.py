@@ -1,5 +1,6 @@
 """Entry point: global flags, dispatch to one handler per verb, and the only place
 that catches PyruncError, logs it (runc's shapes) and sets the exit status."""
+import posix
 import sys
 
 from pyrunc import errors, log
@@ -99,4 +100,17 @@ def main(argv=None):
         sys.stdout.flush()
     except OSError:
         pass
-    sys.exit(code)
+    return code
+
+
+def exit_now(code):
+    """End the process with `code` without interpreter finalization: tearing down every
+    module and collecting their dicts costs about 1.5 ms, a sixth of the interpreter's
+    start, and pyrunc has nothing that needs it (no threads, no atexit handlers; the
+    streams are flushed here)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    posix._exit(code)

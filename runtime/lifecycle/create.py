@@ -143,19 +143,26 @@ def create(g, cid, bundle, pid_file=None, console_socket=None, no_pivot=False, n
            preserve_fds=0, console_pair=None, stdio=None):
     """Create the container; returns Created. `console_pair` is (our end, their end)
     of a socketpair when `run` in the foreground handles the terminal itself."""
+    from pyrunc.cgroups.warmup import Warmup
+
     bundle = _abspath(bundle)
-    with errors.context('create container "%s"' % cid):
-        if preserve_fds < 0:
-            raise errors.PyruncError("--preserve-fds must not be negative")
-        console = True if console_socket else ("auto" if console_pair else False)
-        spec, plan, host = prepare(g, cid, bundle, no_pivot, no_new_keyring, preserve_fds, console)
-        if not plan.terminal:
-            console_pair = None
-        _check_preserved(plan.preserve_fds)
-        return _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_pair, stdio)
+    warmup = Warmup()
+    try:
+        with errors.context('create container "%s"' % cid):
+            if preserve_fds < 0:
+                raise errors.PyruncError("--preserve-fds must not be negative")
+            console = True if console_socket else ("auto" if console_pair else False)
+            spec, plan, host = prepare(g, cid, bundle, no_pivot, no_new_keyring, preserve_fds, console)
+            if not plan.terminal:
+                console_pair = None
+            _check_preserved(plan.preserve_fds)
+            return _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_pair, stdio,
+                           warmup)
+    finally:
+        warmup.stop()
 
 
-def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_pair, stdio):
+def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_pair, stdio, warmup):
     from pyrunc import faults, shim
     from pyrunc.cgroups import fs as cgfs
 
@@ -198,6 +205,7 @@ def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_
             # the init starts life in its cgroup (CLONE_INTO_CGROUP)
             cgroup_fd = posix.open(mgr.paths[""], posix.O_RDONLY | posix.O_DIRECTORY | posix.O_CLOEXEC)
         faults.point("create-before-spawn")
+        warmup.stop()
         spawned = shim.spawn(plan, {"fifo": fifo_fd, "console": console_fd}, stdio, cgroup_fd=cgroup_fd)
         faults.point("create-after-spawn")
         pid = spawned.pid
@@ -270,15 +278,7 @@ def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_
 def _write_config_copy(cdir, spec):
     from pyrunc import jsonio
 
-    tmp = cdir + "/." + store.CONFIG
-    fd = posix.open(tmp, posix.O_WRONLY | posix.O_CREAT | posix.O_TRUNC | posix.O_CLOEXEC, 0o600)
-    try:
-        data = jsonio.dumps(spec).encode()
-        while data:
-            data = data[posix.write(fd, data):]
-    finally:
-        posix.close(fd)
-    posix.rename(tmp, cdir + "/" + store.CONFIG)
+    store.write_atomic(cdir + "/" + store.CONFIG, jsonio.dumps(spec).encode())
 
 
 def _now():
@@ -300,20 +300,4 @@ def _undo(cdir, spawned, mgr):
             mgr.destroy()
         except errors.PyruncError as e:
             log.warning(str(e))
-    remove_state_dir(cdir)
-
-
-def remove_state_dir(cdir):
-    try:
-        names = posix.listdir(cdir)
-    except FileNotFoundError:
-        return
-    for name in names:
-        try:
-            posix.unlink(cdir + "/" + name)
-        except OSError:
-            pass
-    try:
-        posix.rmdir(cdir)
-    except OSError:
-        pass
+    store.remove_state_dir(cdir)

@@ -42,7 +42,6 @@ def kill_everything(st):
 
 def destroy(cdir, st):
     from pyrunc.cgroups.manager import Manager
-    from pyrunc.lifecycle.create import remove_state_dir
 
     mgr = Manager.from_state(st)
     first = None
@@ -56,7 +55,7 @@ def destroy(cdir, st):
     except errors.PyruncError as e:
         first = e
     faults.point("delete-after-cgroups")
-    remove_state_dir(cdir)
+    store.remove_state_dir(cdir)
     if first is not None:
         raise first
 
@@ -72,9 +71,16 @@ def delete(root, cid, force=False):
     try:
         lock = store.Lock(cdir)
     except FileNotFoundError:
+        if force:
+            return
         raise errors.ContainerNotFound() from None
     with lock:
-        st = store.read_state(cdir)
+        try:
+            st = store.read_state(cdir)
+        except errors.ContainerNotFound:
+            if force:
+                return  # another delete held the lock and removed it
+            raise
         status = store.status(cdir, st)
         if status in ("running", "paused", "creating"):
             if not force:

@@ -75,6 +75,16 @@ def _read_config(cdir):
 
 
 def exec_(g, cid, o, cmd):
+    from pyrunc.cgroups.warmup import Warmup
+
+    warmup = Warmup()
+    try:
+        return _exec(g, cid, o, cmd, warmup)
+    finally:
+        warmup.stop()
+
+
+def _exec(g, cid, o, cmd, warmup):
     from pyrunc import shim
     from pyrunc.cgroups.manager import Manager
     from pyrunc.cgroups import host as cghost
@@ -142,6 +152,7 @@ def exec_(g, cid, o, cmd):
             console_fd = createmod._connect_console(console_socket)
         if mgr.unified and paths.get(""):
             cgroup_fd = posix.open(paths[""], posix.O_RDONLY | posix.O_DIRECTORY | posix.O_CLOEXEC)
+        warmup.stop()
         spawned = shim.spawn(plan, {"console": console_fd}, child_stdio, cgroup_fd=cgroup_fd)
         from pyrunc import faults
 
@@ -154,7 +165,10 @@ def exec_(g, cid, o, cmd):
         if listener >= 0:
             posix.close(listener)
         if o["pid-file"]:
-            store.write_pid_file(createmod._abspath(o["pid-file"]), spawned.pid)
+            try:
+                store.write_pid_file(createmod._abspath(o["pid-file"]), spawned.pid)
+            except OSError as e:
+                raise errors.from_oserror('write pid file "%s"' % o["pid-file"], e) from None
         if pair:
             posix.close(pair[1])
             pair = (pair[0],)

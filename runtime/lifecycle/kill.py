@@ -55,7 +55,12 @@ def signal_all(st, sig):
                 raise errors.PyruncError("unable to signal %d: %s" % (pid, errors.strerror(e.errno))) from None
     finally:
         if frozen:
-            mgr.thaw()
+            try:
+                mgr.thaw()
+            except errors.PyruncError:
+                # a racing `delete --force` removed the cgroup: nothing is left frozen
+                if mgr.exists():
+                    raise
 
 
 def _thaw_for_kill(st, sig):

@@ -80,9 +80,9 @@ class Lock:
 def read_state(cdir):
     """The stored state dict; ContainerNotFound when there is none.
 
-    A missing or unreadable state.json in an existing dir (a create that was killed
-    half-way) reads as a container with status "creating" and pid 0, so that
-    `delete --force` can still clean it.
+    A missing, unreadable or ill-typed state.json in an existing dir (a create that was
+    killed half-way, a damaged file) reads as a broken state with pid 0 (status
+    "stopped"), so that `delete --force` can still clean it through cgroups.json.
     """
     try:
         fd = posix.open(cdir + "/" + STATE, posix.O_RDONLY | posix.O_CLOEXEC)
@@ -105,11 +105,49 @@ def read_state(cdir):
         posix.close(fd)
     try:
         st = jsonio.loads(b"".join(chunks))
-        if not isinstance(st, dict) or not isinstance(st.get("id"), str):
-            raise ValueError
     except ValueError:
         return broken_state(cdir)
+    if not _well_formed(st):
+        return broken_state(cdir)
     return st
+
+
+def _is_int(v):
+    return type(v) is int and v >= 0
+
+
+def _is_str_map(v):
+    return type(v) is dict and all(type(x) is str for x in v.values())
+
+
+# the fields the runtime reads back, and their types: anything else (a file edited or
+# damaged by hand) would otherwise fail deep inside a verb instead of reading as broken
+_FIELDS = (
+    ("id", lambda v: type(v) is str),
+    ("pid", _is_int),
+    ("pidStart", _is_int),
+    ("bundle", lambda v: type(v) is str),
+    ("rootfs", lambda v: type(v) is str),
+    ("created", lambda v: type(v) is str),
+    ("annotations", lambda v: _is_str_map(v)),
+    ("cgroupPaths", _is_str_map),
+    ("cgroupsCreated", lambda v: type(v) is list and all(type(x) is str for x in v)),
+    ("cgroupMode", lambda v: type(v) is str),
+    ("freezer", lambda v: v is None or type(v) is str),
+    ("namespaces", lambda v: type(v) is dict),
+    ("newPidns", lambda v: type(v) is bool),
+    ("hooks", lambda v: v is None or type(v) is dict),
+    ("status", lambda v: type(v) is str),
+)
+
+
+def _well_formed(st):
+    if type(st) is not dict or type(st.get("id")) is not str or "pid" not in st:
+        return False
+    for key, ok in _FIELDS:
+        if key in st and not ok(st[key]):
+            return False
+    return True
 
 
 def broken_state(cdir):
@@ -133,16 +171,28 @@ def broken_state(cdir):
 
 
 def write_state(cdir, st, name=STATE):
-    """Atomic replace: temp file in the same dir, fsync-free (tmpfs), rename."""
-    tmp = cdir + "/." + name + ".tmp"
-    data = jsonio.dumps(st).encode("utf-8")
-    fd = posix.open(tmp, posix.O_WRONLY | posix.O_CREAT | posix.O_TRUNC | posix.O_CLOEXEC, 0o600)
+    """Atomic replace: temp file in the same dir, fsync-free (tmpfs), rename. A full or
+    read-only state root is a PyruncError naming the file; no temp file stays."""
+    write_atomic(cdir + "/" + name, jsonio.dumps(st).encode("utf-8"))
+
+
+def write_atomic(path, data, mode=0o600):
+    head, _, name = path.rpartition("/")
+    tmp = head + "/." + name + ".tmp"
     try:
-        while data:
-            data = data[posix.write(fd, data):]
-    finally:
-        posix.close(fd)
-    posix.rename(tmp, cdir + "/" + name)
+        fd = posix.open(tmp, posix.O_WRONLY | posix.O_CREAT | posix.O_TRUNC | posix.O_CLOEXEC, mode)
+        try:
+            while data:
+                data = data[posix.write(fd, data):]
+        finally:
+            posix.close(fd)
+        posix.rename(tmp, path)
+    except OSError as e:
+        try:
+            posix.unlink(tmp)
+        except OSError:
+            pass
+        raise errors.from_oserror('write "%s"' % path, e) from None
 
 
 def write_pid_file(path, pid):
@@ -235,3 +285,33 @@ def public_state(st, stat):
         out["annotations"] = {k: ann[k] for k in sorted(ann)}  # a Go map: keys sorted
     out["owner"] = ""
     return out
+
+
+def remove_state_dir(cdir):
+    """Remove a container's state dir and the files in it; what is already gone is fine.
+
+    The dir is first renamed to a dot-name in the root (which `list` skips): a `state`
+    or `list` running meanwhile takes no lock, and must see the whole state or none,
+    never a dir whose state.json is already gone."""
+    root, _, cid = cdir.rpartition("/")
+    hidden = "%s/.rm-%d-%s" % (root, posix.getpid(), cid[:200])
+    try:
+        posix.rename(cdir, hidden)
+        cdir = hidden
+    except FileNotFoundError:
+        return
+    except OSError:
+        pass
+    try:
+        names = posix.listdir(cdir)
+    except FileNotFoundError:
+        return
+    for name in names:
+        try:
+            posix.unlink(cdir + "/" + name)
+        except OSError:
+            pass
+    try:
+        posix.rmdir(cdir)
+    except OSError:
+        pass

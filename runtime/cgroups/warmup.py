@@ -1,0 +1,74 @@
+"""Overlap the kernel's wait before the first cgroup v1 move with our own start-up.
+
+Moving a task into a cgroup takes the global cgroup_threadgroup_rwsem for writing.
+When no writer held it within the last RCU grace period, the writer first waits for a
+whole grace period (rcu_sync_enter): 5 to 20 ms on these machines, the largest single
+cost of `create` on a v1 host. Writers that follow while the rcu_sync is still active
+pass at once. `create` and `exec` join the init by pid on v1 (there is no
+CLONE_INTO_CGROUP there), so a thread started when the command begins writes this
+process's pid into the cgroup it is already in (no move happens) and repeats it every
+millisecond until the real join: the grace period goes by while the config is loaded and
+the plan is built. A pure cgroup v2 host needs none of this (the init is cloned into its
+cgroup) and gets no thread.
+"""
+import _thread
+import posix
+import time
+
+
+def _own_procs_file():
+    """cgroup.procs of this process's own cgroup in one v1 controller hierarchy, or None."""
+    try:
+        fd = posix.open("/proc/self/cgroup", posix.O_RDONLY | posix.O_CLOEXEC)
+        try:
+            text = posix.read(fd, 65536).decode()
+        finally:
+            posix.close(fd)
+    except OSError:
+        return None
+    for line in text.splitlines():
+        num, _, rest = line.partition(":")
+        controllers, _, path = rest.partition(":")
+        if num != "0" and controllers and not controllers.startswith("name="):
+            return "/sys/fs/cgroup/%s%s/cgroup.procs" % (controllers, path.rstrip("/"))
+    return None
+
+
+class Warmup:
+    __slots__ = ("_stop", "_done")
+
+    def __init__(self):
+        self._stop = False
+        self._done = None
+        path = _own_procs_file()
+        if path is None:
+            return
+        self._done = _thread.allocate_lock()
+        self._done.acquire()
+        try:
+            _thread.start_new_thread(self._run, (path,))
+        except RuntimeError:
+            self._done = None
+
+    def _run(self, path):
+        fd = -1
+        try:
+            fd = posix.open(path, posix.O_WRONLY | posix.O_CLOEXEC)
+            pid = b"%d" % posix.getpid()
+            while not self._stop:
+                posix.write(fd, pid)
+                time.sleep(0.001)
+        except OSError:
+            pass
+        finally:
+            if fd >= 0:
+                posix.close(fd)
+            self._done.release()
+
+    def stop(self):
+        """Wait for the thread to end (at most one more write): the caller is about to
+        clone, and a clone's child would inherit any lock (malloc's) the thread held."""
+        if self._done is not None:
+            self._stop = True
+            self._done.acquire()
+            self._done = None
