@@ -224,7 +224,6 @@ static const char *env_get(char *const *envp, const char *name)
 int op_home_env(struct child_ctx *c, const struct shim_op *op)
 {
     static char home[4096 + 8];
-    static char *env[4096];
     char line[4096];
     const char *dir = "/";
     size_t n = 0;
@@ -258,11 +257,13 @@ int op_home_env(struct child_ctx *c, const struct shim_op *op)
         fclose(f);
     if (dir)
         snprintf(home, sizeof home, "HOME=%s", dir);
-    for (char *const *e = c->envp; e && *e && n < sizeof env / sizeof env[0] - 2; e++)
-        env[n++] = *e;
-    env[n++] = home;
-    env[n] = NULL;
-    c->envp = env;
+    /* the plan's envp has a spare NULL slot after its terminator for this (shim.h):
+     * no fixed-size copy that could drop variables */
+    char **env = (char **)c->envp;
+    while (env[n])
+        n++;
+    env[n] = home;
+    env[n + 1] = NULL;
     return 0;
 }
 

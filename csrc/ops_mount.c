@@ -9,6 +9,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <linux/openat2.h>
 #include <sched.h>
 #include <stdint.h>
@@ -106,6 +107,14 @@ int resolve_in_root(struct child_ctx *c, const char *path, char *out, size_t out
         if (fstat(fd, &st) < 0 || !S_ISLNK(st.st_mode)) {
             close(fd);
             continue;
+        }
+        /* procfs links (/proc/self, /proc/PID/fd/N, cwd, exe) are magic: their text names
+         * whatever the kernel points them at, the runtime's own open files included
+         * (CVE-2024-21626), never a path of the image */
+        struct statfs sfs;
+        if (fstatfs(fd, &sfs) < 0 || sfs.f_type == PROC_SUPER_MAGIC) {
+            close(fd);
+            return -ELOOP;
         }
         ssize_t ln = readlinkat(fd, "", link, sizeof link - 1);
         close(fd);
@@ -592,6 +601,47 @@ static int send_fd(int sock, int fd, const char *name)
     return n < 0 ? -errno : 0;
 }
 
+/* The bind target for the pty at /dev/console, as an O_PATH fd. Whatever the image put
+ * at dev/console other than a regular file or a device (a symlink above all) is
+ * replaced by an empty file: following it would bind the terminal over the file it names
+ * (CVE-2025-52565), say the image's /etc/passwd, which the runtime reads next. */
+static int console_target(struct child_ctx *c)
+{
+    char dev[4096];
+    int rc = mkdir_in_root(c, "/dev", MNT_TARGET_DIR, 0755, dev, sizeof dev);
+    if (rc < 0)
+        return rc;
+    int dfd = open_in_root(c, dev, O_NOFOLLOW | O_DIRECTORY);
+    if (dfd < 0)
+        return dfd;
+    struct stat st;
+    if (fstatat(dfd, "console", &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISREG(st.st_mode) &&
+        !S_ISCHR(st.st_mode)) {
+        if (unlinkat(dfd, "console", S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) < 0) {
+            rc = -errno;
+            close(dfd);
+            return rc;
+        }
+    }
+    /* O_EXCL never follows a link someone puts back meanwhile */
+    int fd = openat(dfd, "console", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+    if (fd >= 0)
+        close(fd);
+    else if (errno != EEXIST) {
+        rc = -errno;
+        close(dfd);
+        return rc;
+    }
+    fd = openat(dfd, "console", O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    rc = fd < 0 ? -errno : fd;
+    if (fd >= 0 && (fstat(fd, &st) < 0 || (!S_ISREG(st.st_mode) && !S_ISCHR(st.st_mode)))) {
+        close(fd);
+        rc = -ELOOP;  /* swapped for something else meanwhile */
+    }
+    close(dfd);
+    return rc;
+}
+
 int op_console(struct child_ctx *c, const struct shim_op *op)
 {
     int master, slave, unlock = 0, ptn;
@@ -617,9 +667,7 @@ int op_console(struct child_ctx *c, const struct shim_op *op)
     }
     if (op->n3 == 0) {
         /* the init's console: the pty slave also becomes /dev/console (not for exec) */
-        char resolved[4096];
-        int rc = mkdir_in_root(c, "/dev/console", MNT_TARGET_FILE, 0755, resolved, sizeof resolved);
-        int fd = rc < 0 ? rc : open_in_root(c, resolved, O_NOFOLLOW);
+        int fd = console_target(c);
         if (fd < 0) {
             close(master);
             close(slave);

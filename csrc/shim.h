@@ -90,7 +90,7 @@ struct shim_plan {
     const struct shim_op *ops;
     int n_ops;
     char *const *argv;
-    char *const *envp;
+    char *const *envp;               /* NULL-terminated, then one spare NULL slot (HOME) */
     const int *keep_fds;             /* sorted: every other inherited fd is closed first */
     int n_keep_fds;
     int stdio[3];                    /* fds that become the init's 0, 1, 2; -1 to inherit ours */

@@ -136,7 +136,8 @@ def spawn(plan, fds, stdio=None, cgroup_fd=-1):
                 c.arr = arr
                 c.n_arr = len(op.arr)
         argv = [_cstr(a, keep) for a in plan.argv] + [ffi.NULL]
-        envp = [_cstr(e, keep) for e in plan.env] + [ffi.NULL]
+        # the spare slot after the terminator is where the child adds HOME (shim.h)
+        envp = [_cstr(e, keep) for e in plan.env] + [ffi.NULL, ffi.NULL]
         c_argv = ffi.new("char *[]", argv)
         c_envp = ffi.new("char *[]", envp)
         keep_fds = sorted(set(list(range(floor)) + list(resolved.values())))

@@ -491,6 +491,20 @@ static int cmd_read(int argc, char **argv)
     return n < 0 ? fail(e) : 0;
 }
 
+/* `open PATH r|w|rw`: open and close again, nothing read or written; prints ok or the errno */
+static int cmd_open(int argc, char **argv)
+{
+    if (argc < 2)
+        return 2;
+    int flags = !strcmp(argv[1], "w") ? O_WRONLY : !strcmp(argv[1], "rw") ? O_RDWR : O_RDONLY;
+    int fd = open(argv[0], flags | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0)
+        return fail(errno);
+    close(fd);
+    puts("ok");
+    return 0;
+}
+
 static int sig_pipe[2];
 
 static void on_signal(int sig)
@@ -638,14 +652,175 @@ static int cmd_exec(int argc, char **argv)
     return 127;
 }
 
+/* ---- hunt: the CVE-2019-5736 attacker ---- */
+
+/* true if `fd` (or, with fd < 0, the file /proc/PID/exe names) is a file of this
+ * container: the path its link names, looked up in here, is the same inode */
+static int own_file(int fd, const char *link)
+{
+    char self[64], target[PATH_MAX];
+    struct stat a, b;
+    if (fd >= 0) {
+        snprintf(self, sizeof self, "/proc/self/fd/%d", fd);
+        link = self;
+    }
+    ssize_t n = readlink(link, target, sizeof target - 1);
+    if (n < 0)
+        return 0;
+    target[n] = 0;
+    if ((fd >= 0 ? fstat(fd, &a) : stat(link, &a)) < 0 || stat(target, &b) < 0)
+        return 0;
+    return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+/* false once the process of /proc/PID/exe has exited (or is a zombie) */
+static int alive(const char *exe_path)
+{
+    char target[PATH_MAX];
+    return readlink(exe_path, target, sizeof target) >= 0 || errno != ENOENT;
+}
+
+/* open(path, flags) and close at once, nothing written: "ok" (a file that is not this
+ * container's), "own" (one of this container's files) or the errno name */
+static const char *try_open(const char *path, int flags)
+{
+    /* never block on a fifo, never take a terminal as the controlling one */
+    int fd = open(path, flags | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0)
+        return errname(errno);
+    int own = own_file(fd, NULL);
+    close(fd);
+    return own ? "own" : "ok";
+}
+
+/* every entry of DIR opened O_WRONLY and O_RDONLY: the distinct results, "-" if none */
+static void try_entries(const char *dir, char *out, size_t size)
+{
+    char seen[8][24];
+    int nseen = 0;
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    if (!d) {
+        snprintf(out, size, "%s", errname(errno));
+        return;
+    }
+    while ((e = readdir(d))) {
+        char path[PATH_MAX];
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        const char *r[2] = {try_open(path, O_WRONLY), try_open(path, O_RDONLY)};
+        for (int k = 0; k < 2; k++) {
+            int i;
+            for (i = 0; i < nseen && strcmp(seen[i], r[k]); i++)
+                ;
+            if (i == nseen && nseen < 8)
+                snprintf(seen[nseen++], sizeof seen[0], "%s", r[k]);
+        }
+    }
+    closedir(d);
+    out[0] = 0;
+    for (int i = 0; i < nseen; i++)
+        snprintf(out + strlen(out), size - strlen(out), "%s%s", i ? "," : "", seen[i]);
+    if (!nseen)
+        snprintf(out, size, "-");
+}
+
+/* `hunt SECS`: for SECS seconds, find every process whose /proc/PID/exe is not a file
+ * of this container (a runtime joining it with `exec`) and try to open its binary for
+ * writing: /proc/PID/exe O_WRONLY and O_RDWR, O_PATH and then a reopen for writing
+ * through /proc/self/fd, and every /proc/PID/fd and /proc/PID/map_files entry (each
+ * also O_RDONLY).  Never writes.  Prints `ready`, one `foreign:` line per new
+ * observation of a process, and `scans: N` at the end.  An observation during which
+ * the process exec'd a file of this container, or exited, is dropped (it is no longer
+ * foreign, or cannot be told).
+ * "ok" in a line is an open of something outside the container that should have failed. */
+static int cmd_hunt(int argc, char **argv)
+{
+    double secs = argc > 0 ? strtod(argv[0], NULL) : 10;
+    struct timespec now, end;
+    static char last[64][1024];
+    static int last_pid[64];
+    long scans = 0;
+    clock_gettime(CLOCK_MONOTONIC, &end);
+    end.tv_sec += (time_t)secs;
+    end.tv_nsec += (long)((secs - (time_t)secs) * 1e9);
+    if (end.tv_nsec >= 1000000000L) {
+        end.tv_sec++;
+        end.tv_nsec -= 1000000000L;
+    }
+    puts("ready");
+    fflush(stdout);
+    for (;;) {
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec > end.tv_sec || (now.tv_sec == end.tv_sec && now.tv_nsec >= end.tv_nsec))
+            break;
+        DIR *d = opendir("/proc");
+        struct dirent *e;
+        if (!d)
+            return fail(errno);
+        while ((e = readdir(d))) {
+            char exe_path[64], path[64], target[PATH_MAX], comm[64] = "?", buf[512], line[1024];
+            char fds[128], maps[128], reopen[24] = "-";
+            int pid = atoi(e->d_name);
+            if (pid <= 0 || pid == getpid())
+                continue;
+            snprintf(path, sizeof path, "/proc/%d/stat", pid);
+            if (read_line(path, buf, sizeof buf)) {
+                char *l = strchr(buf, '('), *r = strrchr(buf, ')');
+                if (l && r && r > l)
+                    snprintf(comm, sizeof comm, "%.*s", (int)(r - l - 1), l + 1);
+            }
+            snprintf(exe_path, sizeof exe_path, "/proc/%d/exe", pid);
+            ssize_t n = readlink(exe_path, target, sizeof target - 1);
+            if (n < 0 && errno == ENOENT)
+                continue;       /* gone, or a zombie */
+            const char *exe = n < 0 ? errname(errno) : target;
+            if (n >= 0) {
+                target[n] = 0;
+                if (own_file(-1, exe_path) || !alive(exe_path))
+                    continue;
+            }
+            const char *wronly = try_open(exe_path, O_WRONLY), *rdwr = try_open(exe_path, O_RDWR);
+            int pfd = open(exe_path, O_PATH | O_CLOEXEC);
+            const char *opath = pfd < 0 ? errname(errno) : own_file(pfd, NULL) ? "own" : "ok";
+            if (pfd >= 0) {
+                char self[64];
+                snprintf(self, sizeof self, "/proc/self/fd/%d", pfd);
+                snprintf(reopen, sizeof reopen, "%s", try_open(self, O_WRONLY));
+                close(pfd);
+            }
+            snprintf(path, sizeof path, "/proc/%d/fd", pid);
+            try_entries(path, fds, sizeof fds);
+            snprintf(path, sizeof path, "/proc/%d/map_files", pid);
+            try_entries(path, maps, sizeof maps);
+            if (own_file(-1, exe_path) || !alive(exe_path))
+                continue;       /* it exec'd the container's binary, or exited, meanwhile */
+            snprintf(line, sizeof line, "foreign: pid=%d comm=%s exe=%.300s wronly=%s rdwr=%s path=%s reopen=%s "
+                     "fds=%s map_files=%s", pid, comm, exe, wronly, rdwr, opath, reopen, fds, maps);
+            int slot = pid % 64;
+            if (last_pid[slot] == pid && !strcmp(last[slot], line))
+                continue;
+            last_pid[slot] = pid;
+            snprintf(last[slot], sizeof last[slot], "%s", line);
+            puts(line);
+            fflush(stdout);
+        }
+        closedir(d);
+        scans++;
+    }
+    printf("scans: %ld\n", scans);
+    return 0;
+}
+
 static const struct verb {
     const char *name;
     int (*fn)(int, char **);
 } verbs[] = {
     {"report", cmd_report}, {"sleep", cmd_sleep}, {"exit", cmd_exit},
-    {"kill-self", cmd_kill_self}, {"write", cmd_write}, {"read", cmd_read},
+    {"kill-self", cmd_kill_self}, {"write", cmd_write}, {"read", cmd_read}, {"open", cmd_open},
     {"signals", cmd_signals}, {"forkbomb", cmd_forkbomb}, {"mem", cmd_mem},
-    {"syscall", cmd_syscall}, {"exec", cmd_exec},
+    {"syscall", cmd_syscall}, {"exec", cmd_exec}, {"hunt", cmd_hunt},
 };
 
 int main(int argc, char **argv)
@@ -655,7 +830,8 @@ int main(int argc, char **argv)
             return verbs[i].fn(argc - 2, argv + 2);
     fprintf(stderr, "usage: probe report [ids|caps|proc|rlimits|fds|mounts|env|devices|net|ns|tty]...\n"
                     "       probe sleep SECS | exit CODE | kill-self SIG | write PATH TEXT | read PATH\n"
-                    "       probe signals | forkbomb N | mem MB | exec PATH [ARGS...]\n"
+                    "       probe open PATH r|w|rw\n"
+                    "       probe signals | forkbomb N | mem MB | exec PATH [ARGS...] | hunt SECS\n"
                     "       probe syscall unshare [NS,...] | keyctl | mount SRC DST FSTYPE |"
                     " personality [N] | getcwd | chdir [DIR]\n");
     return 2;

@@ -47,6 +47,9 @@ class Str(Shape):
     def check(self, v, path):
         if not isinstance(v, str):
             raise ConfigError(path, "expected string, got " + _type_name(v))
+        if "\0" in v:
+            # C would see the string end there: a path or value cut short
+            raise ConfigError(path, "must not contain a NUL byte")
         if self.enum is not None and v not in self.enum:
             raise ConfigError(path, 'unknown value "%s" (expected one of: %s)' % (v, ", ".join(self.enum)))
         if self.nonempty and not v:
@@ -116,6 +119,8 @@ class Map(Shape):
         for k, x in v.items():
             if self.nonempty_keys and not k:
                 raise ConfigError(path, "keys must not be empty")
+            if "\0" in k:
+                raise ConfigError(path, "keys must not contain a NUL byte")
             if self.key_enum is not None and k not in self.key_enum:
                 raise ConfigError(_join(path, k), "unknown key (expected one of: %s)" % ", ".join(self.key_enum))
             self.value.check(x, _join(path, k))
