@@ -183,6 +183,13 @@ static int op_ready(struct child_ctx *c, const struct shim_op *op)
 {
     char path[64];
     int fd;
+    if (op->n1 != 0) {
+        /* the fifo can only be reopened through /proc: without a proc mount in the
+         * container the init would die after `create` succeeded (runc fails create) */
+        fd_path(path, sizeof path, op->fd);
+        if (access(path, F_OK) < 0)
+            return shim_fail(c, errno, "open %s (the container has no /proc mount)", path);
+    }
     if (send_msg(c->sync_fd, MSG_READY, NULL) < 0)
         _exit(1);
     close(c->sync_fd);

@@ -781,3 +781,24 @@ def test_invalid_profile_refused_at_create(pyrunc, runc, mk, name):
             runc.delete(cid, force=True)
         harness.reap()
         assert r.returncode != 0, f"runc accepted {name}"
+
+
+@pytest.mark.parametrize("where, prof", [
+    ("linux.seccomp.defaultAction", {"defaultAction": "SCMP_ACT_NOTIFY"}),
+    ("linux.seccomp.syscalls[0]", allow_all(rule("write", "SCMP_ACT_NOTIFY"))),
+])
+def test_notify_the_init_would_wait_on_is_refused_as_runc(pyrunc, runc, mk, tmp_path, where, prof):
+    """NOTIFY as the default action, or on write: the init would notify on its own way to
+    execve, before the listener is sent, and create would hang. Refused with one line
+    naming the field, nothing left; runc refuses both too."""
+    prof = dict(prof, listenerPath=str(tmp_path / "nobody.sock"))
+    cid = harness.new_id("notify")
+    msg = one_error(pyrunc.create(cid, mk(sysc(GETCWD), prof)(), timeout=20))
+    assert where in msg and "SCMP_ACT_NOTIFY cannot be used" in msg, msg
+    assert containers(pyrunc) == []
+    cid = harness.new_id("notify-runc")
+    r = runc.create(cid, mk(sysc(GETCWD), prof)(), timeout=20)
+    if cid in runc.containers():
+        runc.delete(cid, force=True)
+    harness.reap()
+    assert r.returncode != 0 and "SCMP_ACT_NOTIFY cannot be used" in r.stderr, r.stderr

@@ -11,12 +11,19 @@ class _BadConstant(Exception):
     pass
 
 
+def _finite_float(text):
+    v = float(text)
+    if v - v != 0.0:  # inf: Go's decoder refuses a number out of range
+        raise _BadConstant(text)
+    return v
+
+
 class _Ctx:
     # the attributes _json.make_scanner reads
     strict = True
     object_hook = None
     object_pairs_hook = None
-    parse_float = float
+    parse_float = staticmethod(_finite_float)
     parse_int = int
     memo = None
 
@@ -55,7 +62,10 @@ def loads(text):
     except RecursionError:
         raise JSONError("nested too deeply", text, i) from None
     except _BadConstant as e:
-        raise JSONError("invalid character '%s'" % e.args[0][:1], text, text.find(e.args[0], i)) from None
+        bad = e.args[0]
+        if bad[:1] in "-0123456789":
+            raise JSONError("number %s out of range" % bad, text, text.find(bad, i)) from None
+        raise JSONError("invalid character '%s'" % bad[:1], text, text.find(bad, i)) from None
     except (StopIteration, SystemError, ValueError):
         # _json only reports errors once json.decoder is imported: pay for it here only
         import json.decoder
@@ -90,6 +100,10 @@ _GO_ESCAPES = {
 
 def go_string(s):
     """A JSON string literal as Go's encoding/json writes it."""
+    if not s.isascii():
+        # a lone surrogate (from a "\ud800" escape) is not UTF-8: Go writes U+FFFD
+        if _has_surrogate(s):
+            s = "".join("\ufffd" if "\ud800" <= ch <= "\udfff" else ch for ch in s)
     out = _json.encode_basestring(s)
     if "<" in s or ">" in s or "&" in s or "\u2028" in s or "\u2029" in s or "\b" in s or "\f" in s:
         parts = []
@@ -98,6 +112,14 @@ def go_string(s):
             parts.append(esc if esc else _json.encode_basestring(ch)[1:-1])
         out = '"' + "".join(parts) + '"'
     return out
+
+
+def _has_surrogate(s):
+    try:
+        s.encode("utf-8")
+        return False
+    except UnicodeEncodeError:
+        return True
 
 
 def _compact(obj, out):

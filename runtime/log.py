@@ -58,7 +58,10 @@ def format_line(level, msg, now=None):
 
 
 def _write(fd, data):
-    data = data.encode("utf-8", "surrogateescape")
+    try:
+        data = data.encode("utf-8", "surrogateescape")  # file names: their own bytes
+    except UnicodeEncodeError:
+        data = data.encode("utf-8", "replace")
     while data:
         n = posix.write(fd, data)
         data = data[n:]

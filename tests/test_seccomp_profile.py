@@ -12,6 +12,7 @@ import sys
 
 import pytest
 
+from pyrunc.errors import ConfigError
 from pyrunc.seccomp import cache, profile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -128,11 +129,22 @@ def test_notify_and_listener():
     p = rules_of(syscalls=[rule("mount", "SCMP_ACT_NOTIFY")], listenerPath="/run/agent.sock",
                  listenerMetadata="meta")
     assert p.notify and p.listener_path == "/run/agent.sock" and p.listener_metadata == "meta"
-    assert rules_of(defaultAction="SCMP_ACT_NOTIFY").notify
     assert not rules_of(syscalls=[rule("mount", "SCMP_ACT_ERRNO")]).notify
-    # a NOTIFY rule equal to a NOTIFY default adds nothing, but the profile still notifies
-    p = rules_of(defaultAction="SCMP_ACT_NOTIFY", syscalls=[rule("mount", "SCMP_ACT_NOTIFY")])
-    assert p.notify and p.rules == []
+
+
+@pytest.mark.parametrize("kw, where, what", [
+    (dict(defaultAction="SCMP_ACT_NOTIFY"), "linux.seccomp.defaultAction", "cannot be used as default action"),
+    (dict(syscalls=[rule("mount", "SCMP_ACT_ERRNO"), rule("write", "SCMP_ACT_NOTIFY")]),
+     "linux.seccomp.syscalls[1]", "cannot be used for the write syscall"),
+    (dict(syscalls=[rule("sendmsg", "SCMP_ACT_NOTIFY")]), "linux.seccomp.syscalls[0]",
+     "cannot be used for the sendmsg syscall"),
+])
+def test_notify_where_the_init_would_wait_for_itself(kw, where, what):
+    """The init sends the listener after loading the filter: NOTIFY on what it calls then
+    (every syscall as the default, write, sendmsg) would hang create; refused as runc does."""
+    with pytest.raises(ConfigError) as e:
+        rules_of(listenerPath="/run/agent.sock", **kw)
+    assert e.value.path == where and what in e.value.reason
 
 
 def test_architectures_kept():
@@ -318,6 +330,7 @@ def test_unwritable_root_still_compiles(tmp_path):
 
 PROBE_IMPORTS = r"""
 import json, sys
+from pyrunc.errors import ConfigError
 from pyrunc.seccomp import cache, profile
 obj = json.loads(sys.argv[2])
 data, hit = cache.load(sys.argv[1], obj, profile.rules_of(obj))

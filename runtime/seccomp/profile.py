@@ -6,6 +6,8 @@
 - unknown syscall names are skipped (logged at debug), unknown actions and operators
   were already refused by the loader with their JSON path.
 """
+from pyrunc.errors import ConfigError
+
 EPERM = 1
 
 ACTIONS = ("SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_TRAP", "SCMP_ACT_ERRNO",
@@ -49,6 +51,11 @@ class Rule:
         return "Rule(%r, %r, %r)" % self.key()
 
 
+# what the init calls between loading the filter and execve (sending the listener,
+# reporting an error): a notifying one would wait for a listener it has not sent yet
+_USED_AFTER_LOAD = ("write", "sendmsg")
+
+
 class Profile:
     __slots__ = ("default", "arches", "flags", "rules", "notify", "listener_path", "listener_metadata")
 
@@ -61,9 +68,18 @@ def rules_of(seccomp):
     p.flags = 0
     for f in seccomp.get("flags") or ():
         p.flags |= FLAGS[f]
+    if p.default[0] == "SCMP_ACT_NOTIFY":
+        # the init sends the listener to the runtime after the filter is loaded: with
+        # every syscall notifying, nobody would ever answer (runc refuses it too)
+        raise ConfigError("linux.seccomp.defaultAction", "SCMP_ACT_NOTIFY cannot be used as default action")
     p.rules = []
-    for sc in seccomp.get("syscalls") or ():
+    for i, sc in enumerate(seccomp.get("syscalls") or ()):
         act = action(sc["action"], sc.get("errnoRet"))
+        if act[0] == "SCMP_ACT_NOTIFY":
+            for name in sc["names"]:
+                if name in _USED_AFTER_LOAD:
+                    raise ConfigError("linux.seccomp.syscalls[%d]" % i,
+                                      "SCMP_ACT_NOTIFY cannot be used for the %s syscall" % name)
         if act == p.default:
             continue
         args = [(a["index"], a["op"], a["value"], a.get("valueTwo", 0)) for a in sc.get("args") or ()]

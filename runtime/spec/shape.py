@@ -29,6 +29,14 @@ def _type_name(v):
     return "object"
 
 
+def _lone_surrogate(s):
+    try:
+        s.encode("utf-8")
+        return False
+    except UnicodeEncodeError:
+        return True
+
+
 def _join(path, key):
     return key if not path else path + "." + key
 
@@ -50,6 +58,8 @@ class Str(Shape):
         if "\0" in v:
             # C would see the string end there: a path or value cut short
             raise ConfigError(path, "must not contain a NUL byte")
+        if not v.isascii() and _lone_surrogate(v):
+            raise ConfigError(path, "invalid UTF-8: a lone surrogate escape")
         if self.enum is not None and v not in self.enum:
             raise ConfigError(path, 'unknown value "%s" (expected one of: %s)' % (v, ", ".join(self.enum)))
         if self.nonempty and not v:
@@ -65,8 +75,8 @@ class Int(Shape):
             self.lo = minimum
 
     def check(self, v, path):
-        if isinstance(v, float) and v.is_integer():
-            v = int(v)
+        # a float is refused even when integral (1.0), as Go's decoder refuses it for
+        # an integer field: the value would reach C as a float
         if not isinstance(v, int) or isinstance(v, bool):
             raise ConfigError(path, "expected integer, got " + _type_name(v))
         if v < self.lo:
@@ -121,6 +131,8 @@ class Map(Shape):
                 raise ConfigError(path, "keys must not be empty")
             if "\0" in k:
                 raise ConfigError(path, "keys must not contain a NUL byte")
+            if not k.isascii() and _lone_surrogate(k):
+                raise ConfigError(path, "keys must be valid UTF-8")
             if self.key_enum is not None and k not in self.key_enum:
                 raise ConfigError(_join(path, k), "unknown key (expected one of: %s)" % ", ".join(self.key_enum))
             self.value.check(x, _join(path, k))
@@ -144,10 +156,20 @@ class Obj(Shape):
         if self.any_of and not any(v.get(k) is not None for k in self.any_of):
             raise ConfigError(path, "needs one of: " + ", ".join('"%s"' % k for k in self.any_of))
         fields = self.fields
+        nulls = None
         for k, x in v.items():
             s = fields.get(k)
-            if s is not None and not (x is None and k not in self.required):
+            if s is None:
+                continue
+            if x is None:
+                nulls = (nulls or []) + [k]
+            else:
                 s.check(x, _join(path, k))
+        if nulls:
+            # null is absent, as for Go's decoder (the field keeps its zero value), so
+            # that no later `get(key, default)` sees a None
+            for k in nulls:
+                del v[k]
 
 
 class OneOf(Shape):
