@@ -11,7 +11,7 @@
 #define PYRUNC_SHIM_H
 
 /* CDEF BEGIN */
-#define SHIM_ABI_VERSION 8
+#define SHIM_ABI_VERSION 9
 
 /* Op kinds. Fields used by each are listed; unused fields are ignored. */
 #define OP_SETNS            1   /* fd = namespace fd, n1 = CLONE_NEW* type */
@@ -98,6 +98,9 @@ struct shim_plan {
 
 /* shim_wait_ready returns this when the init paused for the runtime's hooks */
 #define SHIM_HOOKS 1
+/* ... and this with *passed_fd set when the init sent its seccomp listener; the init
+ * goes on by itself (no GO): call shim_wait_ready again */
+#define SHIM_FD 2
 /* shim_err.err for a failure that is not a system call's (a hook's exit status) */
 #define SHIM_ENOERRNO 65536
 

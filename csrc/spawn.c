@@ -452,19 +452,17 @@ int shim_wait_ready(int sync_fd, struct shim_err *err, int *passed_fd)
     memset(err, 0, sizeof *err);
     err->op_index = -1;
     *passed_fd = -1;
-    for (;;) {
-        rc = recv_msg(sync_fd, &m, &got);
-        if (rc < 0) {
-            err->err = -rc;
-            snprintf(err->detail, sizeof err->detail, "container init exited during setup");
-            return rc;
-        }
-        if (m.type != MSG_FD)
-            break;
-        /* the seccomp listener, for the runtime to hand to the listenerPath socket */
-        if (*passed_fd >= 0)
-            close(*passed_fd);
+    rc = recv_msg(sync_fd, &m, &got);
+    if (rc < 0) {
+        err->err = -rc;
+        snprintf(err->detail, sizeof err->detail, "container init exited during setup");
+        return rc;
+    }
+    if (m.type == MSG_FD) {
+        /* the seccomp listener: the runtime hands it to the listenerPath socket at once,
+         * before the init's next (maybe notifying) syscall, and waits again */
         *passed_fd = got;
+        return SHIM_FD;
     }
     if (got >= 0)
         close(got);

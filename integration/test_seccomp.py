@@ -44,7 +44,7 @@ LOG_MSG = re.compile(r'^time="[^"]*" level=(\w+) msg="(.*)"$')
 import pyseccomp as _sc  # noqa: E402
 
 NR = {name: _sc.resolve_syscall(_sc.Arch.NATIVE, name)
-      for name in ("getcwd", "chdir", "mkdir", "sysfs", "personality", "getpriority", "setresuid",
+      for name in ("getcwd", "chdir", "mkdir", "close", "sysfs", "personality", "getpriority", "setresuid",
                    "setresgid", "setuid", "setgid", "setgroups", "setfsuid", "setfsgid")}
 
 # caps of the probe's default config (runc's spec); the sets the capability tests use
@@ -631,6 +631,22 @@ def test_notify_listener_gets_state_and_answers(runtime, mk, agent):
     assert got[:4] == ["ok 42", "ENOTBLK", "ok 0", "EEXIST"] and kinds(got[4:]) == ["ok"], (got, err)
     assert [n["nr"] for n in ag.notifs] == [NR["getcwd"], NR["chdir"], NR["mkdir"], NR["mkdir"]], ag.notifs
     assert {n["pid"] for n in ag.notifs} == {st["pid"]}, ag.notifs
+
+
+def test_notify_on_a_syscall_the_init_makes_before_execve(pyrunc, mk, agent):
+    """NOTIFY on close, which the init itself calls between loading the filter and execve:
+    the agent has the listener by then (the runtime forwards it the moment the init sends
+    it), answers with CONTINUE, and create and the container go on. pyrunc only: runc
+    1.1.5 hangs in this run (its init waits on a notification nobody can answer yet)."""
+    runtime = pyrunc
+    ag = agent({NR["close"]: (0, 0, USER_NOTIF_FLAG_CONTINUE)})
+    prof = allow_all(rule("close", "SCMP_ACT_NOTIFY"), listenerPath=ag.path)
+    cid = harness.new_id("notify-close")
+    r = runtime.run(cid, mk(sysc(GETCWD), prof)(), timeout=20)
+    harness.reap()
+    assert r.returncode == 0, f"{runtime.name} run: exit {r.returncode}: {r.stderr}"
+    assert kinds(lines(r.stdout)) == ["ok"], r.stdout
+    assert ag.got_fd.is_set() and ag.notifs, ag.messages
 
 
 def test_notify_message_same_fields_as_runc(runc, pyrunc, mk, agent):

@@ -174,32 +174,36 @@ def spawn(plan, fds, stdio=None, cgroup_fd=-1):
     return Spawned(child.pid, child.sync_fd, opened, bool(child.in_cgroup))
 
 
-def go_and_wait(plan, spawned, on_hooks=None):
+def go_and_wait(plan, spawned, on_hooks=None, on_listener=None):
     """Release the init and wait until it is parked before execve (READY) or failed.
     When the init pauses for the runtime's hooks, `on_hooks()` runs and the init goes on.
-    Returns the seccomp listener fd the init passed on the way, or -1."""
+    The seccomp listener fd the init sends on the way goes to `on_listener(fd)` at once
+    (closed afterwards; an exception from it stops the wait)."""
     err = ffi.new("struct shim_err *")
     passed = ffi.new("int *")
-    listener = -1
+    go = True
     while True:
-        if lib.shim_send_go(spawned.sync_fd, spawned.pid, err) < 0:
+        if go and lib.shim_send_go(spawned.sync_fd, spawned.pid, err) < 0:
             raise errors.SyscallError(ffi.string(err.detail).decode(), err.err)
+        go = True
         rc = lib.shim_wait_ready(spawned.sync_fd, err, passed)
-        if passed[0] >= 0:
-            if listener >= 0:
-                posix.close(listener)
-            listener = passed[0]
+        if rc == lib.SHIM_FD:
+            try:
+                if on_listener is not None:
+                    on_listener(passed[0])
+            finally:
+                posix.close(passed[0])
+            go = False
+            continue
         if rc == lib.SHIM_HOOKS:
             if on_hooks is not None:
                 on_hooks()
             continue
         if rc < 0:
-            if listener >= 0:
-                posix.close(listener)
             if err.op_index < 0:
                 raise errors.ChildSetupError(ffi.string(err.detail).decode(), 0)
             raise _child_error(plan, err)
-        return listener
+        return
 
 
 def recv_fd(sock_fd):

@@ -243,12 +243,7 @@ def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_
             hooks.run("prestart", plan.hooks, state)
             hooks.run("createRuntime", plan.hooks, state)
 
-        listener = shim.go_and_wait(plan, spawned, runtime_hooks)
-        if listener >= 0:
-            try:
-                _send_listener(spec, st, listener)
-            finally:
-                posix.close(listener)
+        shim.go_and_wait(plan, spawned, runtime_hooks, lambda fd: _send_listener(spec, st, fd))
         faults.point("create-after-ready")
         del st["status"]
         store.write_state(cdir, st)

@@ -161,9 +161,7 @@ def _exec(g, cid, o, cmd, warmup):
             from pyrunc.cgroups import fs
 
             fs.join(paths, spawned.pid)
-        listener = shim.go_and_wait(plan, spawned)
-        if listener >= 0:
-            posix.close(listener)
+        shim.go_and_wait(plan, spawned)
         if o["pid-file"]:
             try:
                 store.write_pid_file(createmod._abspath(o["pid-file"]), spawned.pid)
