@@ -36,6 +36,7 @@ import harness  # noqa: E402  (the integration tests' runc spec and busybox chec
 
 RESULTS = os.path.join(HERE, "results")
 README = os.path.join(HERE, "README.md")
+MAIN_README = os.path.join(os.path.dirname(HERE), "README.md")
 PYRUNC = os.environ.get("PYRUNC", "/opt/pyrunc/bin/pyrunc")
 GNU_TIME = "/usr/bin/time"
 CMD_TIMEOUT = 60
@@ -820,15 +821,18 @@ def loadavg():
 
 
 def update_readme(md):
+    """The table goes into bench/README.md and the project's README.md, between the
+    latest-run markers of each."""
     begin, end = "<!-- latest-run:begin -->", "<!-- latest-run:end -->"
-    with open(README) as f:
-        text = f.read()
-    if begin not in text or end not in text:
-        raise BenchError("%s has no %s ... %s section" % (README, begin, end))
-    head, rest = text.split(begin, 1)
-    _, tail_ = rest.split(end, 1)
-    with open(README, "w") as f:
-        f.write(head + begin + "\n" + md + "\n" + end + tail_)
+    for path in (README, MAIN_README):
+        with open(path) as f:
+            text = f.read()
+        if begin not in text or end not in text:
+            raise BenchError("%s has no %s ... %s section" % (path, begin, end))
+        head, rest = text.split(begin, 1)
+        _, tail_ = rest.split(end, 1)
+        with open(path, "w") as f:
+            f.write(head + begin + "\n" + md + "\n" + end + tail_)
 
 
 # ---------------------------------------------------------------- main
@@ -845,7 +849,7 @@ def main():
     ap.add_argument("--no-private-ns", action="store_true",
                     help="stay in the host's mount namespace (crun then fails on a hybrid host and is skipped)")
     ap.add_argument("--skip-parallel", action="store_true")
-    ap.add_argument("--update-readme", action="store_true", help="put the table into bench/README.md")
+    ap.add_argument("--update-readme", action="store_true", help="put the table into bench/README.md and README.md")
     ap.add_argument("--out", default=RESULTS, help="directory for latest.json and latest.md")
     a = ap.parse_args()
     if os.geteuid() != 0:

@@ -89,8 +89,9 @@ def _clip(text, limit=3000):
 class Commands:
     """Runs engine commands (output into files, a timeout each) and keeps them for the report."""
 
-    def __init__(self, env=None):
+    def __init__(self, env=None, cwd=None):
         self.env = env
+        self.cwd = cwd          # conmon writes an "oom" file into its working directory
         self.history = []
 
     def run(self, argv, *, input=None, timeout=90, env=None):
@@ -102,7 +103,7 @@ class Commands:
             try:
                 p = subprocess.run(argv, input=input.encode() if isinstance(input, str) else input,
                                    stdin=subprocess.DEVNULL if input is None else None,
-                                   stdout=out, stderr=err, timeout=timeout, env=full_env)
+                                   stdout=out, stderr=err, timeout=timeout, env=full_env, cwd=self.cwd)
                 rc = p.returncode
             except subprocess.TimeoutExpired:
                 rc = None

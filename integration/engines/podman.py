@@ -33,7 +33,7 @@ class Podman:
         for d in (self.storage, self.runroot, self.tmpdir, self.netdir):
             d.mkdir(parents=True, exist_ok=True)
         self.cgroup_parent = f"/{harness.ID_PREFIX}podman-{secrets.token_hex(4)}"
-        self.commands = commands or common.Commands()
+        self.commands = commands or common.Commands(cwd=self.workdir)
 
     def global_flags(self):
         return ["--root", self.storage, "--runroot", self.runroot, "--tmpdir", self.tmpdir,
