@@ -189,6 +189,11 @@ static int op_ready(struct child_ctx *c, const struct shim_op *op)
         fd_path(path, sizeof path, op->fd);
         if (access(path, F_OK) < 0)
             return shim_fail(c, errno, "open %s (the container has no /proc mount)", path);
+        /* ... and needs a free fd: an RLIMIT_NOFILE of 0 must fail create, not the init */
+        int spare = dup(op->fd);  /* closed at once: no exec can see it */
+        if (spare < 0)
+            return shim_fail(c, errno, "reopen the exec fifo");
+        close(spare);
     }
     if (send_msg(c->sync_fd, MSG_READY, NULL) < 0)
         _exit(1);

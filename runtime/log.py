@@ -88,7 +88,8 @@ def error(msg):
     emit("error", msg)
     if target is not None:
         try:
-            _write(2, msg + "\n")
+            # one line whatever the message holds (a config value with a newline)
+            _write(2, msg.replace("\n", "\\n").replace("\r", "\\r") + "\n")
         except OSError:
             pass
 

@@ -35,3 +35,15 @@ def test_error_goes_to_file_and_plain_stderr(tmp_path, monkeypatch, capfd):
 def test_rfc3339nano():
     assert log.rfc3339nano_utc(1_700_000_000_123_400_000) == "2023-11-14T22:13:20.1234Z"
     assert log.rfc3339nano_utc(1_700_000_000_000_000_000) == "2023-11-14T22:13:20Z"
+
+
+def test_error_with_a_newline_stays_one_line(tmp_path, monkeypatch, capfd):
+    """A config value with a newline in the message: one line in the log file and on
+    stderr (callers read the last line of stderr as the error)."""
+    path = tmp_path / "log.json"
+    monkeypatch.setattr(log, "target", str(path))
+    monkeypatch.setattr(log, "fmt", "json")
+    log.error('mount data "m\nx=1\r": invalid argument')
+    lines = path.read_text().splitlines()
+    assert len(lines) == 1 and json.loads(lines[0])["msg"] == 'mount data "m\nx=1\r": invalid argument'
+    assert capfd.readouterr().err == 'mount data "m\\nx=1\\r": invalid argument\n'

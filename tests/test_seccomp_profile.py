@@ -414,3 +414,16 @@ def test_validate_accepts_valid_seccomp_sample(tmp_path):
         cfg = json.load(f)
     r = validate(tmp_path, cfg)
     assert r.returncode == 0, (r.stdout, r.stderr)
+
+
+@pytest.mark.parametrize("kw, where", [
+    (dict(defaultAction="SCMP_ACT_ERRNO", defaultErrnoRet=4096), "linux.seccomp.defaultErrnoRet"),
+    (dict(syscalls=[rule("mount", "SCMP_ACT_ERRNO", errnoRet=65536)]), "linux.seccomp.syscalls[0].errnoRet"),
+])
+def test_errno_at_or_above_max_errno_refused(kw, where):
+    """SECCOMP_RET_DATA keeps 16 bits and libseccomp takes errnos below 4095 only: a larger
+    errnoRet is refused with its path (it was an internal error from libseccomp)."""
+    with pytest.raises(ConfigError) as e:
+        rules_of(**kw)
+    assert e.value.path == where and "4095" in e.value.reason
+    rules_of(defaultAction="SCMP_ACT_ERRNO", defaultErrnoRet=4094)

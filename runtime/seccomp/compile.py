@@ -31,7 +31,11 @@ def supported_arches():
 
 def compile_profile(profile):
     """BPF program bytes (struct sock_filter[]) for the profile."""
-    f = sc.SyscallFilter(_action(profile.default))
+    try:
+        f = sc.SyscallFilter(_action(profile.default))
+    except (OSError, RuntimeError) as e:
+        raise ConfigError("linux.seccomp.defaultAction", "libseccomp refuses it: %s" % getattr(e, "strerror", e)) \
+            from None
     native = sc.system_arch()
     for name in profile.arches:
         arch = ARCH.get(name)

@@ -56,6 +56,13 @@ class Rule:
 _USED_AFTER_LOAD = ("write", "sendmsg")
 
 
+def _check_errno(value, path):
+    # the kernel keeps 16 bits of SECCOMP_RET_DATA, and libseccomp takes errnos below
+    # MAX_ERRNO (4095) only: anything above could never reach the process
+    if value is not None and value >= 4095:
+        raise ConfigError(path, "must be < 4095 (MAX_ERRNO), got %d" % value)
+
+
 class Profile:
     __slots__ = ("default", "arches", "flags", "rules", "notify", "listener_path", "listener_metadata")
 
@@ -64,6 +71,7 @@ def rules_of(seccomp):
     """Profile from the OCI object (already type-checked)."""
     p = Profile()
     p.default = action(seccomp["defaultAction"], seccomp.get("defaultErrnoRet"))
+    _check_errno(seccomp.get("defaultErrnoRet"), "linux.seccomp.defaultErrnoRet")
     p.arches = tuple(seccomp.get("architectures") or ())
     p.flags = 0
     for f in seccomp.get("flags") or ():
@@ -75,6 +83,7 @@ def rules_of(seccomp):
     p.rules = []
     for i, sc in enumerate(seccomp.get("syscalls") or ()):
         act = action(sc["action"], sc.get("errnoRet"))
+        _check_errno(sc.get("errnoRet"), "linux.seccomp.syscalls[%d].errnoRet" % i)
         if act[0] == "SCMP_ACT_NOTIFY":
             for name in sc["names"]:
                 if name in _USED_AFTER_LOAD:
