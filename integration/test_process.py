@@ -386,6 +386,15 @@ def test_rlimit_above_current_hard_limit_fails(runtime, bundle_factory):
     assert "rlimit" in msg.lower() and "operation not permitted" in msg, msg
 
 
+def test_nofile_limit_of_zero_fails_create(runtime, bundle_factory):
+    """An RLIMIT_NOFILE soft limit of 0 leaves the init no fd to reopen exec.fifo with:
+    create fails with one line and nothing is left, under runc as under pyrunc (the init
+    must not die after a create that reported success)."""
+    bundle = bundle_factory(process={"rlimits": [{"type": "RLIMIT_NOFILE", "soft": 0, "hard": 1024}]})
+    msg = failed_create(runtime, bundle)
+    assert "too many open files" in msg, msg
+
+
 # ---- noNewPrivileges, oomScoreAdj ----
 
 @pytest.mark.parametrize("nnp, want", [(True, "1"), (False, "0"), (None, "0")],
