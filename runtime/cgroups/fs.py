@@ -114,6 +114,19 @@ def pids(path):
     return [int(x) for x in text.split()]
 
 
+def try_remove(made):
+    """One rmdir of each, deepest first; False at the first that is still busy (or
+    otherwise refused), leaving the rest to remove()."""
+    for d in sorted(made, key=lambda p: p.count("/"), reverse=True):
+        try:
+            posix.rmdir(d)
+        except FileNotFoundError:
+            pass
+        except OSError:
+            return False
+    return True
+
+
 def remove(made):
     """rmdir what we made, deepest first; a still-busy cgroup is retried briefly."""
     import time

@@ -45,6 +45,8 @@ def destroy(cdir, st):
 
     mgr = Manager.from_state(st)
     first = None
+    if mgr.paths and mgr.try_destroy():
+        mgr = Manager(mgr.mode, {})  # nothing left to kill or remove
     if mgr.paths and mgr.all_pids():
         # leftovers (no pid namespace, or a process that escaped the init's death)
         from pyrunc.lifecycle import kill
