@@ -120,7 +120,18 @@ mnt devpts devpts nosuid,noexec,newinstance,ptmxmode=0666,mode=0620,gid=5 /dev/p
 mnt tmpfs tmpfs nosuid,nodev,mode=1777 /dev/shm
 mnt mqueue mqueue nosuid,nodev,noexec /dev/mqueue
 mnt cgroup2 cgroup2 nosuid,nodev,noexec,relatime,nsdelegate,memory_recursiveprot /sys/fs/cgroup
+# the guest gets a /tmp of its own; a working directory in the host's /tmp (a CI
+# checkout, say) is carried over to the same path
+keep=$(bb sed -n 's/^# keep: //p' "$G/cmd.sh")
+if [ -n "$keep" ] && [ -d "$keep" ]; then
+    bb mkdir -p "$G/keep" && bb mount --bind "$keep" "$G/keep" || keep=
+else
+    keep=
+fi
 mnt tmpfs tmpfs nosuid,nodev,mode=1777 /tmp
+if [ -n "$keep" ]; then
+    bb mkdir -p "$keep" && bb mount --move "$G/keep" "$keep" || echo "guest: could not keep $keep"
+fi
 [ -e /dev/fd ] || bb ln -s /proc/self/fd /dev/fd
 [ -e /dev/stdin ] || bb ln -s /proc/self/fd/0 /dev/stdin
 [ -e /dev/stdout ] || bb ln -s /proc/self/fd/1 /dev/stdout
@@ -360,6 +371,9 @@ def _prune(pattern, keep):
 def command_script(argv, cwd, env):
     """cmd.sh: cd, export, exec argv (every word quoted for sh)."""
     lines = [f"cd {shlex.quote(str(cwd))} || exit 125"]
+    if str(cwd).startswith("/tmp/"):
+        # guest.sh mounts a tmpfs on /tmp and carries this directory over
+        lines.insert(0, "# keep: " + str(cwd))
     for key, value in (env or {}).items():
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
             raise ValueError(f"bad environment variable name {key!r}")
