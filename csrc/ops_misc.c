@@ -340,7 +340,7 @@ int op_hook(struct child_ctx *c, const struct shim_op *op)
         if (r < 0 && errno != EINTR)
             return shim_fail(c, errno, "wait for hook \"%s\"", op->s1);
         if (op->n1 > 0 && r == 0) {
-            if (waited_ms >= op->n1 * 1000) {
+            if (waited_ms / 1000 >= op->n1) { /* n1 * 1000 could overflow */
                 kill(pid, SIGKILL);
                 waitpid(pid, &status, 0);
                 return shim_fail(c, ETIMEDOUT, "hook \"%s\" ran past its timeout of %llds", op->s1,

@@ -5,6 +5,9 @@ they are plan ops (OP_HOOK), executed by the init."""
 from pyrunc import OCI_VERSION, errors, jsonio, log
 
 
+POLL_MAX_S = (2 ** 31 - 1) // 1000
+
+
 def state_json(st, status, pid=None):
     """The state a hook reads: ociVersion, id, status, pid, bundle, annotations."""
     out = {"ociVersion": OCI_VERSION, "id": st["id"], "status": status,
@@ -23,6 +26,10 @@ def run_one(kind, i, hook, state):
     env = hook.get("env")
     env = None if env is None else dict(e.partition("=")[::2] for e in env)
     timeout = hook.get("timeout")
+    if timeout is not None and timeout > POLL_MAX_S:
+        # poll(2) takes an int of milliseconds: a longer timeout cannot be waited for
+        # and is no limit in practice (runc's time.Duration wraps silently beyond it)
+        timeout = None
     try:
         p = subprocess.Popen(args, executable=path, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, close_fds=True)
