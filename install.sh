@@ -23,17 +23,5 @@ fi
 ln -sf "$PREFIX/bin/pyrunc" /usr/local/bin/pyrunc
 
 if [ "${1:-}" = "--demo" ]; then
-    demo=$(mktemp -d /tmp/pyrunc-demo.XXXXXX)
-    mkdir -p "$demo/rootfs/bin" "$demo/rootfs/proc" "$demo/rootfs/sys" "$demo/rootfs/dev" "$demo/rootfs/etc"
-    cp /bin/busybox "$demo/rootfs/bin/busybox"
-    for app in sh hostname mount cat echo ps; do ln -s busybox "$demo/rootfs/bin/$app"; done
-    cd "$demo"
-    pyrunc spec
-    # no terminal, and a command that shows where it runs
-    sed -i -e 's/"terminal": true/"terminal": false/' \
-        -e 's|"sh"$|"sh", "-c", "echo hostname: $(hostname); echo pid: $$; echo mounts:; cat /proc/self/mounts"|' \
-        config.json
-    pyrunc run "demo-$$"
-    cd /
-    rm -rf "$demo"
+    ./demo.sh
 fi

@@ -388,7 +388,7 @@ CHECK = ("for p in /newfile /newlink /sym /fifo /dev0 /data/hl /data/hl2 /bin/bu
 def test_commit_round_trip(images, unpack, pyrunc, podman, tmp_path):
     lay = tmp_path / "lay"
     shutil.copytree(images["umoci"], lay, symlinks=True)
-    old_desc, old_manifest, _, _ = image_json(lay, "base")
+    old_desc, old_manifest, old_config, _ = image_json(lay, "base")
     sh("umoci", "unpack", "--image", f"{lay}:base", tmp_path / "u-old")
     old_tree, _ = fs_tree(tmp_path / "u-old/rootfs")
     bundle = unpack(f"{lay}:base")
@@ -405,9 +405,20 @@ def test_commit_round_trip(images, unpack, pyrunc, podman, tmp_path):
     assert r.returncode == 0, r.stderr
     digest = r.stdout.strip()
     assert digest.startswith("sha256:")
-    new_desc, new_manifest, new_config, _ = image_json(lay, "new")
+    new_desc, new_manifest, new_config, blob = image_json(lay, "new")
     assert new_desc["digest"] == digest
     assert new_config["history"][-1]["comment"] == "a change" and new_config["author"] == "tester"
+    # the parent's config is kept; one layer, one diff_id and one history entry appended
+    assert new_config["config"] == old_config["config"]
+    assert new_config["architecture"] == old_config["architecture"] and new_config["os"] == old_config["os"]
+    assert new_config["history"][:-1] == old_config.get("history", [])
+    assert new_manifest["layers"][:-1] == old_manifest["layers"]
+    top = new_manifest["layers"][-1]
+    assert top["mediaType"] == "application/vnd.oci.image.layer.v1.tar+gzip"
+    packed = blob(top).read_bytes()
+    assert "sha256:" + hashlib.sha256(packed).hexdigest() == top["digest"] and len(packed) == top["size"]
+    diff_id = "sha256:" + hashlib.sha256(gzip.decompress(packed)).hexdigest()
+    assert new_config["rootfs"] == {"type": "layers", "diff_ids": old_config["rootfs"]["diff_ids"] + [diff_id]}
     # the old image is untouched
     assert image_json(lay, "base")[0] == old_desc
     # umoci sees exactly these changes, and the same tree as our overlay
@@ -615,3 +626,17 @@ def test_bad_input(images, unpack, pyrunc, tmp_path, make):
         assert os.listdir(store / "tmp") == [] and os.listdir(store / "bundles") == []
         for n in layers_in(store):        # only whole layers of the valid image, if any
             assert n in good and (store / "layers/sha256" / n / "layer.json").exists()
+
+
+def test_image_bench_runs_and_cleans_up(tools):
+    """bench/image_bench.py (the issue's measure, run by hand for figures) works end to end:
+    one run prints the three ratio rows and leaves no mount or temporary directory."""
+    repo = Path(__file__).resolve().parent.parent
+    mounts = Path("/proc/self/mountinfo").read_text()
+    tmp_before = set(os.listdir("/tmp"))
+    r = sh("/opt/pyrunc/bin/python", repo / "bench/image_bench.py", "--runs", "1", "--files", "20")
+    rows = [l.split()[:3] for l in r.stdout.splitlines() if " ratio " in l]
+    assert [" ".join(x[:3]) for x in rows] == ["unpack, cached store", "unpack, cold store", "commit, small change"]
+    assert all(float(l.rsplit("ratio", 1)[1]) > 0 for l in r.stdout.splitlines() if " ratio " in l)
+    assert Path("/proc/self/mountinfo").read_text() == mounts
+    assert [n for n in set(os.listdir("/tmp")) - tmp_before if n.startswith("pyrunc-image-bench-")] == []

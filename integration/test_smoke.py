@@ -36,3 +36,20 @@ def test_run_prints_from_inside(bundle, tmp_path):
     assert "host=runc pid=1" in r.stdout
     assert "proc /proc proc" in r.stdout
     assert os.listdir(root) == []
+
+
+def test_readme_demo_script(tmp_path):
+    """`./install.sh --demo` ends in demo.sh: it runs a container that prints from inside
+    and leaves neither its bundle nor its state behind."""
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    before = set(os.listdir("/tmp"))
+    state_before = set(os.listdir("/run/pyrunc")) if os.path.isdir("/run/pyrunc") else set()
+    r = subprocess.run([os.path.join(repo, "demo.sh")], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                       env={**os.environ, "PYRUNC": PYRUNC})
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[:3] == ["hostname: runc", "pid: 1", "mounts:"], r.stdout
+    assert any(l.startswith("proc /proc proc ") for l in lines), r.stdout
+    assert not [n for n in set(os.listdir("/tmp")) - before if n.startswith("pyrunc-demo.")]
+    after = set(os.listdir("/run/pyrunc")) if os.path.isdir("/run/pyrunc") else set()
+    assert after <= state_before

@@ -22,6 +22,8 @@ LAUNCHER = os.environ.get("PYRUNC", "/opt/pyrunc/bin/pyrunc")
 HOT_FORBIDDEN = {
     "argparse", "json", "re", "logging", "dataclasses", "pathlib", "subprocess",
     "cffi", "jsonschema", "pyseccomp", "seccomp",
+    # console scripts that look themselves up cost tens of milliseconds
+    "importlib.metadata", "pkg_resources",
     # the shim is for create, run and exec only
     "_cffi_backend", "pyrunc._shim", "pyrunc.shim",
 }
@@ -30,6 +32,7 @@ HOT_FORBIDDEN = {
 COLD_FORBIDDEN = {
     "argparse", "logging", "dataclasses", "pathlib", "subprocess", "cffi", "jsonschema",
     "pyseccomp", "seccomp", "typing", "inspect", "tempfile", "shutil",
+    "importlib.metadata", "pkg_resources",
 }
 # a ceiling on creep: how many modules a verb may import in all (interpreter start-up
 # included; today about 27 for the hot verbs and 50 for run)
