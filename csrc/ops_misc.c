@@ -6,7 +6,10 @@
 #include <linux/keyctl.h>
 #include <linux/openat2.h>
 #include <net/if.h>
+#include <poll.h>
 #include <sched.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -304,56 +307,157 @@ int op_lookup_exec(struct child_ctx *c, const struct shim_op *op)
     return shim_fail(c, ENOENT, "exec: \"%s\": executable file not found in $PATH", file);
 }
 
+/* Go's name for a signal, as runc reports a hook killed by one ("signal: killed"):
+ * glibc's description with a lower-case first letter; "signal N" past the classic 31. */
+static void go_signal(int status, char *buf, size_t n)
+{
+    int sig = WTERMSIG(status);
+    const char *d = sig >= 1 && sig <= 31 ? strsignal(sig) : NULL;
+    if (d && d[0])
+        snprintf(buf, n, "%c%s%s", (d[0] >= 'A' && d[0] <= 'Z') ? d[0] + 32 : d[0], d + 1,
+                 WCOREDUMP(status) ? " (core dumped)" : "");
+    else
+        snprintf(buf, n, "signal %d%s", sig, WCOREDUMP(status) ? " (core dumped)" : "");
+}
+
+struct hook_out {
+    int fd;
+    size_t len;
+    char buf[360];  /* what fits the error report; the rest is read and dropped */
+};
+
+/* Read what is there without blocking; 1 at end of file. */
+static int hook_drain(struct hook_out *o)
+{
+    char junk[4096];
+    for (;;) {
+        size_t room = sizeof o->buf - 1 - o->len;
+        char *dst = room ? o->buf + o->len : junk;
+        ssize_t r = read(o->fd, dst, room ? room : sizeof junk);
+        if (r > 0) {
+            if (room)
+                o->len += (size_t)r;
+            continue;
+        }
+        if (r == 0)
+            return 1;
+        return errno == EAGAIN || errno == EINTR ? 0 : 1;
+    }
+}
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* A createContainer or startContainer hook: forked from the init, so it runs in the
- * container's namespaces, with the state JSON on its stdin. */
+ * container's namespaces, with the state JSON on its stdin and its stdout and stderr
+ * kept for the error report (never the container's own stdio), as runc runs them.
+ * n2 is the hook's index, n3 set: run it in the rootfs (createContainer, as runc). */
 int op_hook(struct child_ctx *c, const struct shim_op *op)
 {
-    int p[2];
+    int in[2] = {-1, -1}, out[2] = {-1, -1}, errp[2] = {-1, -1}, ex[2] = {-1, -1};
     char pidbuf[16];
-    if (pipe2(p, O_CLOEXEC) < 0)
-        return shim_fail(c, errno, "pipe for hook \"%s\"", op->s1);
+    long long idx = op->n2;
+    if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC | O_NONBLOCK) < 0 ||
+        pipe2(errp, O_CLOEXEC | O_NONBLOCK) < 0 || pipe2(ex, O_CLOEXEC) < 0) {
+        int e = errno;
+        int *all[] = {in, out, errp, ex};
+        for (size_t i = 0; i < 4; i++) {
+            if (all[i][0] >= 0) close(all[i][0]);
+            if (all[i][1] >= 0) close(all[i][1]);
+        }
+        return shim_fail(c, e, "error running hook #%lld: pipe", idx);
+    }
     pid_t pid = fork();
     if (pid < 0) {
         int e = errno;
-        close(p[0]);
-        close(p[1]);
-        return shim_fail(c, e, "fork hook \"%s\"", op->s1);
+        close(in[0]); close(in[1]); close(out[0]); close(out[1]);
+        close(errp[0]); close(errp[1]); close(ex[0]); close(ex[1]);
+        return shim_fail(c, e, "error running hook #%lld: fork/exec %s", idx, op->s1);
     }
     if (pid == 0) {
-        dup2(p[0], 0);
-        execve(op->s1, op->v1, op->v2 ? op->v2 : c->envp);
+        /* the write ends were made non-blocking with their read ends: a hook's stdout
+         * must block as any pipe does */
+        fcntl(out[1], F_SETFL, 0);
+        fcntl(errp[1], F_SETFL, 0);
+        dup2(in[0], 0);
+        dup2(out[1], 1);
+        dup2(errp[1], 2);
+        int e = 0;
+        if (op->n3 && c->root_fd >= 0 && fchdir(c->root_fd) < 0)
+            e = errno;
+        if (!e) {
+            execve(op->s1, op->v1, op->v2 ? op->v2 : c->envp);
+            e = errno;
+        }
+        (void)!write(ex[1], &e, sizeof e);
         _exit(127);
     }
-    close(p[0]);
-    snprintf(pidbuf, sizeof pidbuf, "%d", c->host_pid);
-    /* a hook that does not read its stdin must not make us fail */
-    (void)!write(p[1], op->s2, strlen(op->s2));
-    (void)!write(p[1], pidbuf, strlen(pidbuf));
-    (void)!write(p[1], op->s3, strlen(op->s3));
-    close(p[1]);
-    int status;
-    long waited_ms = 0;
-    for (;;) {
-        pid_t r = waitpid(pid, &status, op->n1 > 0 ? WNOHANG : 0);
-        if (r == pid)
-            break;
-        if (r < 0 && errno != EINTR)
-            return shim_fail(c, errno, "wait for hook \"%s\"", op->s1);
-        if (op->n1 > 0 && r == 0) {
-            if (waited_ms / 1000 >= op->n1) { /* n1 * 1000 could overflow */
-                kill(pid, SIGKILL);
-                waitpid(pid, &status, 0);
-                return shim_fail(c, ETIMEDOUT, "hook \"%s\" ran past its timeout of %llds", op->s1,
-                                 (long long)op->n1);
-            }
-            struct timespec ts = {0, 10 * 1000 * 1000};
-            nanosleep(&ts, NULL);
-            waited_ms += 10;
-        }
+    close(in[0]);
+    close(out[1]);
+    close(errp[1]);
+    close(ex[1]);
+    int status, e = 0;
+    ssize_t got;
+    do
+        got = read(ex[0], &e, sizeof e);   /* end of file: the exec happened */
+    while (got < 0 && errno == EINTR);
+    close(ex[0]);
+    if (got == (ssize_t)sizeof e) {
+        close(in[1]); close(out[0]); close(errp[0]);
+        waitpid(pid, &status, 0);
+        return shim_fail(c, e, "error running hook #%lld: fork/exec %s", idx, op->s1);
     }
+    /* the pid as the container sees it, as runc's init reports it to these hooks */
+    snprintf(pidbuf, sizeof pidbuf, "%d", (int)getpid());
+    /* a hook that does not read its stdin must not make us fail */
+    (void)!write(in[1], op->s2, strlen(op->s2));
+    (void)!write(in[1], pidbuf, strlen(pidbuf));
+    (void)!write(in[1], op->s3, strlen(op->s3));
+    close(in[1]);
+    struct hook_out o = {.fd = out[0]}, r = {.fd = errp[0]};
+    int o_eof = 0, r_eof = 0, exited = 0;
+    long long deadline = op->n1 > 0 && op->n1 < 9000000000000LL ? now_ms() + op->n1 * 1000 : -1;
+    for (;;) {
+        pid_t w = waitpid(pid, &status, WNOHANG);
+        if (w == pid)
+            exited = 1;
+        else if (w < 0 && errno != EINTR) {
+            close(out[0]); close(errp[0]);
+            return shim_fail(c, errno, "error running hook #%lld: wait", idx);
+        }
+        if (!o_eof) o_eof = hook_drain(&o);
+        if (!r_eof) r_eof = hook_drain(&r);
+        /* an exited hook's background children may hold its pipes: stop at its exit */
+        if (exited)
+            break;
+        if (deadline >= 0 && now_ms() >= deadline) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            close(out[0]); close(errp[0]);
+            return shim_fail(c, SHIM_ENOERRNO, "error running hook #%lld: hook ran past specified timeout of %.1fs",
+                             idx, (double)op->n1);
+        }
+        struct pollfd p[2] = {{.fd = o_eof ? -1 : out[0], .events = POLLIN}, {.fd = r_eof ? -1 : errp[0], .events = POLLIN}};
+        /* a child's exit wakes no poll: look again every few milliseconds */
+        (void)poll(p, 2, o_eof && r_eof ? 5 : 10);
+    }
+    close(out[0]);
+    close(errp[0]);
+    o.buf[o.len] = r.buf[r.len] = 0;
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
         return 0;
+    char why[64];
     if (WIFEXITED(status))
-        return shim_fail(c, SHIM_ENOERRNO, "hook \"%s\" failed: exit status %d", op->s1, WEXITSTATUS(status));
-    return shim_fail(c, SHIM_ENOERRNO, "hook \"%s\" failed: killed by signal %d", op->s1, WTERMSIG(status));
+        snprintf(why, sizeof why, "exit status %d", WEXITSTATUS(status));
+    else {
+        char name[48];
+        go_signal(status, name, sizeof name);
+        snprintf(why, sizeof why, "signal: %s", name);
+    }
+    return shim_fail(c, SHIM_ENOERRNO, "error running hook #%lld: error running hook: %s, stdout: %s, stderr: %s",
+                     idx, why, o.buf, r.buf);
 }

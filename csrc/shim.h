@@ -11,7 +11,7 @@
 #define PYRUNC_SHIM_H
 
 /* CDEF BEGIN */
-#define SHIM_ABI_VERSION 9
+#define SHIM_ABI_VERSION 10
 
 /* Op kinds. Fields used by each are listed; unused fields are ignored. */
 #define OP_SETNS            1   /* fd = namespace fd, n1 = CLONE_NEW* type */
@@ -59,7 +59,8 @@
 #define OP_HOOKS_SYNC       38  /* pause for the runtime's prestart/createRuntime hooks (HOOKS, then GO) */
 #define OP_HOOK             39  /* run a hook in the container's namespaces: s1 = path, v1 = argv,
                                    v2 = env (NULL: inherit), s2/s3 = state JSON before/after the pid,
-                                   n1 = timeout in seconds (0: none) */
+                                   n1 = timeout in seconds (0: none), n2 = its index,
+                                   n3 = 1: run it in the rootfs (createContainer) */
 
 /* OP_MOUNT target kinds: what to create at the destination when it is missing. */
 #define MNT_TARGET_DIR   0
@@ -108,7 +109,7 @@ struct shim_plan {
 struct shim_err {
     int op_index;       /* index of the failing op, -1 for the spawn itself */
     int err;            /* errno */
-    char detail[512];   /* sub-step and arguments, e.g. "mkdir `/proc`" */
+    char detail[2048];   /* sub-step and arguments, e.g. "mkdir `/proc`" */
 };
 
 struct shim_child {

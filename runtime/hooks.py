@@ -9,22 +9,53 @@ POLL_MAX_S = (2 ** 31 - 1) // 1000
 
 
 def state_json(st, status, pid=None):
-    """The state a hook reads: ociVersion, id, status, pid, bundle, annotations."""
-    out = {"ociVersion": OCI_VERSION, "id": st["id"], "status": status,
-           "pid": st.get("pid", 0) if pid is None else pid, "bundle": st["bundle"]}
+    """The state a hook reads: ociVersion, id, status, pid (left out when 0, as runc's
+    omitempty), bundle, annotations."""
+    pid = st.get("pid", 0) if pid is None else pid
+    out = {"ociVersion": OCI_VERSION, "id": st["id"], "status": status}
+    if pid:
+        out["pid"] = pid
+    out["bundle"] = st["bundle"]
     ann = st.get("annotations")
     if ann:
         out["annotations"] = {k: ann[k] for k in sorted(ann)}
     return jsonio.dumps(out)
 
 
-def run_one(kind, i, hook, state):
+def dedup_env(env):
+    """Go's os/exec rule, which runc's hooks get: a repeated name keeps its last value at its
+    last place; an entry without "=" is its own name."""
+    seen = set()
+    out = []
+    for e in reversed(env):
+        eq = e.find("=")
+        name = e if eq < 0 else e[:eq + 1]
+        if name not in seen:
+            seen.add(name)
+            out.append(e)
+    out.reverse()
+    return out
+
+
+def go_signal(sig):
+    """Go's name of a signal, as runc reports a hook killed by one ("killed")."""
+    import signal
+
+    try:
+        d = signal.strsignal(sig) if 1 <= sig <= 31 else None
+    except ValueError:
+        d = None
+    return d[:1].lower() + d[1:] if d else "signal %d" % sig
+
+
+def run_one(kind, i, hook, state, cwd=None):
     import subprocess
 
     path = hook["path"]
     args = list(hook.get("args") or [path])
     env = hook.get("env")
-    env = None if env is None else dict(e.partition("=")[::2] for e in env)
+    # subprocess takes a mapping: an entry without "=" reaches the hook as NAME=
+    env = None if env is None else dict(e.partition("=")[::2] for e in dedup_env(env))
     timeout = hook.get("timeout")
     if timeout is not None and timeout > POLL_MAX_S:
         # poll(2) takes an int of milliseconds: a longer timeout cannot be waited for
@@ -32,27 +63,26 @@ def run_one(kind, i, hook, state):
         timeout = None
     try:
         p = subprocess.Popen(args, executable=path, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, close_fds=True)
+                             stderr=subprocess.PIPE, close_fds=True, cwd=cwd)
     except OSError as e:
-        raise errors.HookError("error running %s hook #%d: %s: %s" % (kind, i, path, errors.strerror(e.errno)))
+        raise errors.HookError("error running hook #%d: fork/exec %s: %s" % (i, path, errors.strerror(e.errno)))
     try:
         out, err = p.communicate(state.encode(), timeout=timeout)
     except subprocess.TimeoutExpired:
         p.kill()
-        out, err = p.communicate()
-        raise errors.HookError("error running %s hook #%d: %s ran past its timeout of %ds" % (kind, i, path, timeout))
+        p.communicate()
+        raise errors.HookError("error running hook #%d: hook ran past specified timeout of %.1fs" % (i, timeout))
     if p.returncode != 0:
-        why = ("exit status %d" % p.returncode) if p.returncode > 0 else ("signal: %d" % -p.returncode)
-        raise errors.HookError("error running %s hook #%d: %s: %s, stdout: %s, stderr: %s"
-                               % (kind, i, path, why, out.decode(errors="replace").strip(),
-                                  err.decode(errors="replace").strip()))
+        why = ("exit status %d" % p.returncode) if p.returncode > 0 else ("signal: " + go_signal(-p.returncode))
+        raise errors.HookError("error running hook #%d: error running hook: %s, stdout: %s, stderr: %s"
+                               % (i, why, out.decode(errors="replace"), err.decode(errors="replace")))
 
 
-def run(kind, hooks, state, warn_only=False):
+def run(kind, hooks, state, warn_only=False, cwd=None):
     """Run hooks[kind] in order; the first failure raises (or only warns, for poststop)."""
     for i, hook in enumerate((hooks or {}).get(kind) or ()):
         try:
-            run_one(kind, i, hook, state)
+            run_one(kind, i, hook, state, cwd)
         except errors.HookError as e:
             if not warn_only:
                 raise

@@ -240,8 +240,9 @@ def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_
             from pyrunc import hooks
 
             state = hooks.state_json(st, "creating")
-            hooks.run("prestart", plan.hooks, state)
-            hooks.run("createRuntime", plan.hooks, state)
+            # runc runs create's hooks in the bundle directory
+            hooks.run("prestart", plan.hooks, state, cwd=bundle)
+            hooks.run("createRuntime", plan.hooks, state, cwd=bundle)
 
         shim.go_and_wait(plan, spawned, runtime_hooks, lambda fd: _send_listener(spec, st, fd))
         faults.point("create-after-ready")
@@ -256,6 +257,7 @@ def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_
         _write_config_copy(cdir, spec)
     except BaseException:
         _undo(cdir, spawned, mgr)
+        _poststop_after_failure(cid, bundle, spec, plan)
         raise
     finally:
         if cgroup_fd >= 0:
@@ -278,6 +280,20 @@ def _write_config_copy(cdir, spec):
 
 def _now():
     return log.rfc3339nano_utc(time.time_ns())
+
+
+def _poststop_after_failure(cid, bundle, spec, plan):
+    """runtime-spec lifecycle (and runc): a create that fails once the container exists
+    destroys it and then runs the poststop hooks, whose failures only warn."""
+    if not (plan.hooks or {}).get("poststop"):
+        return
+    from pyrunc import hooks
+
+    st = {"id": cid, "bundle": bundle, "annotations": spec.get("annotations")}
+    try:
+        hooks.run("poststop", plan.hooks, hooks.state_json(st, "stopped", pid=0), warn_only=True)
+    except Exception as e:  # the create error is the one to report
+        log.warning("poststop hooks: %s" % e)
 
 
 def _undo(cdir, spawned, mgr):

@@ -96,5 +96,5 @@ def delete(root, cid, force=False):
         if hooks.get("poststop"):
             from pyrunc import hooks as hookmod
 
-            hookmod.run("poststop", hooks, hookmod.state_json(st, "stopped"), warn_only=True)
+            hookmod.run("poststop", hooks, hookmod.state_json(st, "stopped", pid=0), warn_only=True)
     log.debugf('deleted container "%s"' % cid)

@@ -118,6 +118,12 @@ def dedupe_env(env):
     return out
 
 
+def _hook_env(env):
+    from pyrunc.hooks import dedup_env
+
+    return None if env is None else dedup_env(env)
+
+
 def _hook_ops(spec, opts, kind, status):
     """createContainer / startContainer: run by the init, in the container's namespaces."""
     from pyrunc import jsonio
@@ -131,7 +137,8 @@ def _hook_ops(spec, opts, kind, status):
         text = jsonio.dumps(state)
         before, _, after = text.partition('"pid":0')
         ops.append(Op(O.OP_HOOK, "%s hook #%d" % (kind, i), s1=h["path"], s2=before + '"pid":', s3=after,
-                      v1=h.get("args") or [h["path"]], v2=h.get("env"), n1=h.get("timeout") or 0))
+                      v1=h.get("args") or [h["path"]], v2=_hook_env(h.get("env")), n1=h.get("timeout") or 0,
+                      n2=i, n3=int(kind == "createContainer")))
     return ops
 
 
