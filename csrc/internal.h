@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/types.h>
 #include "shim.h"
 
 /* The child's state while it runs the plan. */
@@ -21,6 +22,7 @@ struct child_ctx {
     char *const *envp;
     struct shim_err *err;
     int host_pid;           /* the init's pid in the runtime's pid namespace (sent with GO) */
+    mode_t caller_umask;    /* the runtime's umask, which an exec'd process keeps (as runc) */
 };
 
 /* Record what failed (printf-style detail) and return -errnum. */

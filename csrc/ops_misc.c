@@ -202,8 +202,7 @@ int op_chdir(struct child_ctx *c, const struct shim_op *op)
 
 int op_umask(struct child_ctx *c, const struct shim_op *op)
 {
-    (void)c;
-    umask((mode_t)op->n1);
+    umask(op->n1 < 0 ? c->caller_umask : (mode_t)op->n1);
     return 0;
 }
 
@@ -304,7 +303,7 @@ int op_lookup_exec(struct child_ctx *c, const struct shim_op *op)
             return 0;
         path = colon ? colon + 1 : NULL;
     }
-    return shim_fail(c, ENOENT, "exec: \"%s\": executable file not found in $PATH", file);
+    return shim_fail(c, SHIM_ENOERRNO, "exec: \"%s\": executable file not found in $PATH", file);
 }
 
 /* Go's name for a signal, as runc reports a hook killed by one ("signal: killed"):

@@ -47,7 +47,7 @@
 #define OP_SECCOMP          27  /* s1 = BPF program bytes, n1 = length in bytes, u1 = seccomp(2) flags;
                                    a NEW_LISTENER fd is sent to the parent over the sync socket */
 #define OP_CHDIR            28  /* s1 = cwd */
-#define OP_UMASK            29  /* n1 = umask */
+#define OP_UMASK            29  /* n1 = umask, -1: the caller's (an exec) */
 #define OP_HOME_ENV         30  /* set HOME from /etc/passwd (uid n1) if the env has none */
 #define OP_LOOKUP_EXEC      31  /* resolve argv[0] against PATH in the env */
 #define OP_READY            32  /* tell the parent setup is done; n1 = 1 to block on exec.fifo (fd) */

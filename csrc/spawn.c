@@ -329,7 +329,7 @@ static __attribute__((noreturn)) void child_main(const struct shim_plan *plan, i
     if (recv_msg(sync_fd, &m, NULL) < 0 || m.type != MSG_GO)
         _exit(1);
     c.host_pid = m.err.err;
-    umask(0);
+    c.caller_umask = umask(0);
 
     for (int i = 0; i < plan->n_ops; i++) {
         const struct shim_op *op = &plan->ops[i];

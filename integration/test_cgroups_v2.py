@@ -1,5 +1,6 @@
 """pyrunc on a pure cgroup v2 host: resources, device filter, pause/resume, update,
-ps, events, delete and cgroup namespaces, checked with real containers.
+ps, events (cpu, memory, pids, blkio, hugetlb), kill and delete (--force) of a paused
+container, cgroup namespaces and the ro/rw cgroup mount, checked with real containers.
 
 The test host has hybrid cgroups, so the checks run in the qemu guest of
 integration/guest/boot.py: ONE boot for the module, in which ONE python process

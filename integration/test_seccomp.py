@@ -9,7 +9,12 @@ ALLOW), argument filters (EQ, NE, MASKED_EQ, distinct indexes ANDed, a repeated 
 ORed), a filter that blocks what the runtime itself needs (getcwd, chdir, set*id), the
 filter without no_new_privs and the capability sets it must leave, the NOTIFY listener
 (container process state and fd over SCM_RIGHTS, answers from a test agent), flags, the
-BPF cache under --root, `features`, and invalid profiles refused at create.
+BPF cache under --root, `features`, and invalid profiles refused at create.  Then, told apart
+with the probe's `in-thread`, `trap`, `alarm` and `int80` verbs: KILL_THREAD from KILL_PROCESS
+(a second thread makes the call), TRAP from KILL (a SIGSYS handler), the companion ABIs
+(i386 through int $0x80, x32) against the architectures list and the bad-arch action,
+SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (with and without a listener), and unknown syscall
+names skipped with a debug line.
 """
 import errno
 import fcntl
@@ -45,7 +50,7 @@ import pyseccomp as _sc  # noqa: E402
 
 NR = {name: _sc.resolve_syscall(_sc.Arch.NATIVE, name)
       for name in ("getcwd", "chdir", "mkdir", "close", "sysfs", "personality", "getpriority", "setresuid",
-                   "setresgid", "setuid", "setgid", "setgroups", "setfsuid", "setfsgid")}
+                   "setresgid", "setuid", "setgid", "setgroups", "setfsuid", "setfsgid", "getpid")}
 
 # caps of the probe's default config (runc's spec); the sets the capability tests use
 RUNC_CAPS = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
@@ -132,7 +137,8 @@ def mk(bundle_factory, sysc_bin):
 @pytest.fixture(autouse=True)
 def seccomp_cache(no_leaks):
     """pyrunc keeps compiled filters in <root>/.seccomp: a cache, not a container. Check that it
-    holds only whole <sha256>.bpf programs (no temp files), then remove it before the leak check."""
+    holds only whole <sha256>.bpf programs and their .bpf.notes (the debug lines of the compile,
+    replayed on a hit), no temp files; then remove it before the leak check."""
     yield
     bad = []
     for rt in list(harness.Runtime.registry):
@@ -142,6 +148,8 @@ def seccomp_cache(no_leaks):
         if rt.name != "pyrunc":
             bad.append(f"{rt.name} has {d}")
         for f in d.iterdir():
+            if f.name.endswith(".bpf.notes") and (d / f.name[:-len(".notes")]).is_file():
+                continue
             if not re.fullmatch(r"[0-9a-f]{64}\.bpf", f.name) or f.stat().st_size % 8:
                 bad.append(f"{f.name} ({f.stat().st_size} bytes)")
         shutil.rmtree(d)
@@ -495,11 +503,12 @@ USER_NOTIF_FLAG_CONTINUE = 1
 class Agent:
     """A seccomp agent on a unix socket: takes the container process state and the listener fd
     (SCM_RIGHTS), then answers notifications by syscall number from `answers`:
-    {nr: (val, error, flags)} (error is a negative errno)."""
+    {nr: (val, error, flags)} (error is a negative errno), `delay` seconds after receiving each."""
 
-    def __init__(self, path, answers):
+    def __init__(self, path, answers, delay=0.0):
         self.path = str(path)
         self.answers = answers
+        self.delay = delay
         self.messages, self.notifs, self.errors = [], [], []
         self.stop = threading.Event()
         self.got_fd = threading.Event()
@@ -564,6 +573,8 @@ class Agent:
                     raise
                 nid, pid, _flags, nr, _arch, _ip, *args = NOTIF.unpack(buf)
                 self.notifs.append({"pid": pid, "nr": nr, "args": args})
+                if self.delay:
+                    self.stop.wait(self.delay)
                 val, error, flags = self.answers.get(nr, (0, -errno.EPERM, 0))
                 resp = bytearray(NOTIF_RESP.pack(nid, val, error, flags))
                 try:
@@ -586,8 +597,8 @@ class Agent:
 def agent(shortdir):
     made = []
 
-    def start(answers):
-        a = Agent(shortdir / f"agent{len(made)}.sock", answers)
+    def start(answers, delay=0.0):
+        a = Agent(shortdir / f"agent{len(made)}.sock", answers, delay)
         made.append(a)
         return a
     yield start
@@ -818,3 +829,273 @@ def test_notify_the_init_would_wait_on_is_refused_as_runc(pyrunc, runc, mk, tmp_
         runc.delete(cid, force=True)
     harness.reap()
     assert r.returncode != 0 and "SCMP_ACT_NOTIFY cannot be used" in r.stderr, r.stderr
+
+
+# ---- actions told apart: KILL_THREAD / KILL_PROCESS, TRAP / KILL ----
+
+NATIVE_AUDIT_ARCH = _sc.system_arch()      # libseccomp's arch tokens are the AUDIT_ARCH values
+IN_THREAD_GETCWD = ["/probe", "in-thread", "syscall", "getcwd"]
+
+# getcwd's action, made by a second thread: (exit status, stdout lines)
+THREAD_CASES = {
+    "SCMP_ACT_ERRNO": (0, ["EPERM", "thread: exit 1", "main: alive"]),
+    "SCMP_ACT_KILL": (0, ["main: alive"]),
+    "SCMP_ACT_KILL_THREAD": (0, ["main: alive"]),
+    "SCMP_ACT_KILL_PROCESS": (SIGSYS_EXIT, []),
+    "SCMP_ACT_TRAP": (SIGSYS_EXIT, []),
+}
+
+
+@pytest.mark.parametrize("action", list(THREAD_CASES))
+def test_kill_thread_vs_kill_process_same_as_runc(compare, mk, action):
+    """getcwd denied in a second thread (`probe in-thread syscall getcwd`): KILL and KILL_THREAD
+    end that thread only (no `thread: exit` line), the main thread joins it, prints `main:
+    alive` and exits 0; KILL_PROCESS ends the whole process at the call (exit 128+SIGSYS,
+    nothing printed), and so does TRAP without a handler (SIGSYS's default).  ERRNO shows the
+    lines of a thread that lives.  The same exit and output under runc."""
+    want = THREAD_CASES[action]
+    sbs = compare(mk(IN_THREAD_GETCWD, allow_all(rule("getcwd", action))))
+    got = (sbs.pyrunc.returncode, lines(sbs.pyrunc.stdout))
+    assert got == want, f"pyrunc {got}, want {want}; stderr {sbs.pyrunc.stderr!r}"
+    harness.assert_same(sbs)
+
+
+def _sigsys_line(nr):
+    return f"sigsys: 1 syscall={nr} arch=0x{NATIVE_AUDIT_ARCH:x} code=1"     # code 1: SYS_SECCOMP
+
+
+# `probe trap ...` (a SIGSYS handler installed; it makes a trapped call return ENOSYS)
+TRAP_CASES = {
+    ("main", "SCMP_ACT_TRAP"): (1, ["ENOSYS", _sigsys_line(NR["getcwd"])]),
+    ("main", "SCMP_ACT_KILL"): (SIGSYS_EXIT, []),
+    ("main", "SCMP_ACT_KILL_PROCESS"): (SIGSYS_EXIT, []),
+    ("main", "SCMP_ACT_ERRNO"): (1, ["EPERM", "sigsys: none"]),
+    ("thread", "SCMP_ACT_TRAP"): (0, ["ENOSYS", "thread: exit 1", "main: alive", _sigsys_line(NR["getcwd"])]),
+    ("thread", "SCMP_ACT_KILL"): (0, ["main: alive", "sigsys: none"]),
+    ("thread", "SCMP_ACT_KILL_PROCESS"): (SIGSYS_EXIT, []),
+}
+
+
+@pytest.mark.parametrize("where, action", list(TRAP_CASES), ids=[f"{w}-{a}" for w, a in TRAP_CASES])
+def test_trap_vs_kill_with_a_sigsys_handler_same_as_runc(compare, mk, where, action):
+    """With a SIGSYS handler installed (`probe trap`): TRAP delivers SIGSYS to the handler
+    (si_code SYS_SECCOMP, si_syscall getcwd's number, si_arch this machine's) and the process
+    goes on, in the main thread or a second one; KILL and KILL_PROCESS never reach the handler
+    (KILL ends the calling thread only).  The same exit and output under runc."""
+    argv = ["/probe", "trap", "syscall", "getcwd"] if where == "main" else ["/probe", "trap", *IN_THREAD_GETCWD[1:]]
+    want = TRAP_CASES[where, action]
+    sbs = compare(mk(argv, allow_all(rule("getcwd", action))))
+    got = (sbs.pyrunc.returncode, lines(sbs.pyrunc.stdout))
+    assert got == want, f"pyrunc {got}, want {want}; stderr {sbs.pyrunc.stderr!r}"
+    harness.assert_same(sbs)
+
+
+# ---- companion ABIs: i386 (int $0x80) and x32 next to x86_64 ----
+
+X86_64, X86, X32 = "SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"
+I386_GETPID = ["/probe", "int80", "20"]                 # getpid is 20 in syscall_32.tbl
+X32_GETPID = ["/sysc", str(0x40000000 | 39)]            # __X32_SYSCALL_BIT | getpid
+DENY_GETPID = rule("getpid", "SCMP_ACT_ERRNO")
+
+
+def _x32_abi():
+    """(exit, lines) /sysc prints for an x32 getpid with no filter: the kernel's own answer
+    (ENOSYS without CONFIG_X86_X32_ABI; the container's pid 1 with it)."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    r = libc.syscall(ctypes.c_long(0x40000000 | 39))
+    if r < 0:
+        assert ctypes.get_errno() == errno.ENOSYS, os.strerror(ctypes.get_errno())
+        return (1, ["ENOSYS"])
+    return (0, ["ok 1"])
+
+
+def _arch_cases():
+    x32 = _x32_abi()
+    return {
+        # int $0x80 from the 64-bit probe: the kernel's IA32 emulation answers getpid
+        "i386-no-filter": (None, I386_GETPID, (0, ["ok 1"])),
+        # an arch the filter does not list hits libseccomp's bad-arch action, KILL (the thread)
+        "i386-unlisted": (allow_all(architectures=[X86_64]), I386_GETPID, (SIGSYS_EXIT, [])),
+        "i386-no-architectures": (allow_all(), I386_GETPID, (SIGSYS_EXIT, [])),
+        "i386-unlisted-in-thread": (allow_all(architectures=[X86_64]), ["/probe", "in-thread", *I386_GETPID[1:]],
+                                    (0, ["main: alive"])),
+        "i386-unlisted-rule-for-native": (allow_all(DENY_GETPID, architectures=[X86_64]), I386_GETPID,
+                                          (SIGSYS_EXIT, [])),
+        "i386-listed": (allow_all(architectures=[X86_64, X86]), I386_GETPID, (0, ["ok 1"])),
+        "i386-listed-getpid-denied": (allow_all(DENY_GETPID, architectures=[X86_64, X86]), I386_GETPID,
+                                      (1, ["EPERM"])),
+        "native-getpid-denied": (allow_all(DENY_GETPID, architectures=[X86_64, X86]), sysc(("getpid",)),
+                                 (1, ["EPERM"])),
+        "x32-no-filter": (None, X32_GETPID, x32),
+        "x32-unlisted": (allow_all(architectures=[X86_64]), X32_GETPID, (SIGSYS_EXIT, [])),
+        "x32-listed": (allow_all(architectures=[X86_64, X32]), X32_GETPID, x32),
+        "x32-listed-getpid-denied": (allow_all(DENY_GETPID, architectures=[X86_64, X32]), X32_GETPID,
+                                     (1, ["EPERM"])),
+    }
+
+
+ARCH_CASE_IDS = ["i386-no-filter", "i386-unlisted", "i386-no-architectures", "i386-unlisted-in-thread",
+                 "i386-unlisted-rule-for-native", "i386-listed", "i386-listed-getpid-denied",
+                 "native-getpid-denied", "x32-no-filter", "x32-unlisted", "x32-listed", "x32-listed-getpid-denied"]
+
+
+@pytest.mark.parametrize("case", ARCH_CASE_IDS)
+def test_companion_architectures_same_as_runc(compare, mk, case):
+    """x86_64 with its companion ABIs: getpid through int $0x80 (i386) and with the x32 bit.
+    Without a filter the kernel answers (this one has IA32 emulation); a filter whose
+    architectures leave the ABI out (or name none: native only) kills the caller with SIGSYS,
+    the thread only (libseccomp's default bad-arch action, runc sets no other), even when a
+    rule names the call; listing X86 / X32 lets the call through and applies the rules to it
+    (getpid denied: EPERM through int $0x80 as natively).  The same exit and output under runc."""
+    assert os.uname().machine == "x86_64", "int $0x80 and x32 are x86_64 ABIs"
+    cases = _arch_cases()
+    assert set(cases) == set(ARCH_CASE_IDS)
+    prof, argv, want = cases[case]
+    sbs = compare(mk(argv, prof))
+    got = (sbs.pyrunc.returncode, lines(sbs.pyrunc.stdout))
+    assert got == want, f"pyrunc {got}, want {want}; stderr {sbs.pyrunc.stderr!r}"
+    harness.assert_same(sbs)
+
+
+# ---- SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV ----
+
+WAIT_KILLABLE_RECV = "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"
+FLAG_NEW_LISTENER, FLAG_WAIT_KILLABLE_RECV = 8, 32          # linux/seccomp.h
+SYS_SECCOMP = {"x86_64": 317, "aarch64": 277}
+# getcwd notified, answered ENOTBLK 2.5 s after the agent took it; SIGALRM at 1 s
+ALARM_GETCWD = ["/probe", "alarm", "1", "syscall", "getcwd"]
+
+
+def create_start_notified(rt, bundle, ag):
+    """create (the agent has the listener once it returns), start, wait for the exit; the
+    container's stdout lines.  Not `run`: runc 1.1.5's run sends the listener at once but
+    keeps the connection open until the container exits, and the agent reads to EOF first."""
+    cid = harness.new_id("wkr")
+    try:
+        r = rt.create(cid, bundle, timeout=20)
+        assert r.returncode == 0, f"{rt.name} create: exit {r.returncode}: {r.stderr}"
+        assert ag.got_fd.wait(5), f"no listener fd reached the agent: {ag.messages}"
+        r = rt.start(cid)
+        assert r.returncode == 0, f"{rt.name} start: exit {r.returncode}: {r.stderr}"
+        rt.wait_status(cid, "stopped")
+    finally:
+        rt.delete(cid, force=True)
+        harness.reap()
+    return lines(rt.output(cid)[0])
+
+
+def test_features_reports_wait_killable_recv(pyrunc):
+    """`features` lists WAIT_KILLABLE_RECV in supportedFlags exactly when the kernel takes it
+    (with NEW_LISTENER, which it requires): seccomp(SET_MODE_FILTER, flags, NULL) fails with
+    EFAULT for flags it knows, EINVAL otherwise.  It came in Linux 5.19; this kernel is newer."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    r = libc.syscall(ctypes.c_long(SYS_SECCOMP[os.uname().machine]), 1,
+                     ctypes.c_uint(FLAG_WAIT_KILLABLE_RECV | FLAG_NEW_LISTENER), None)
+    err = ctypes.get_errno()
+    assert r == -1 and err in (errno.EFAULT, errno.EINVAL), (r, err)
+    kernel_has_it = err == errno.EFAULT
+    release = tuple(int(x) for x in re.findall(r"\d+", os.uname().release)[:2])
+    assert kernel_has_it == (release >= (5, 19)), (release, os.strerror(err))
+    mine = json.loads(pyrunc.cmd("features", check=True).stdout)["linux"]["seccomp"]
+    assert WAIT_KILLABLE_RECV in mine["knownFlags"], mine["knownFlags"]
+    assert (WAIT_KILLABLE_RECV in mine["supportedFlags"]) == kernel_has_it, (kernel_has_it, mine["supportedFlags"])
+    assert kernel_has_it, f"kernel {os.uname().release} should have WAIT_KILLABLE_RECV"
+
+
+def test_wait_killable_recv_with_listener(pyrunc, runc, mk, agent):
+    """flags [WAIT_KILLABLE_RECV] with a NOTIFY rule and a listener: the filter loads, the agent
+    gets the fd and answers, and the flag is in force: once the agent has received the
+    notification, a handled SIGALRM (no SA_RESTART) no longer interrupts the call, which
+    returns the agent's late answer (without the flag: EINTR, the next test); one
+    notification, not restarted.  runc 1.1.5 refuses every seccomp flag."""
+    ag = agent({NR["getcwd"]: (0, -errno.ENOTBLK, 0)}, delay=2.5)
+    prof = allow_all(rule("getcwd", "SCMP_ACT_NOTIFY"), listenerPath=ag.path, flags=[WAIT_KILLABLE_RECV])
+    assert create_start_notified(pyrunc, mk(ALARM_GETCWD, prof)(), ag) == ["ENOTBLK", "alarm: fired"]
+    assert [n["nr"] for n in ag.notifs] == [NR["getcwd"]], ag.notifs
+    r = run(runc, mk(ALARM_GETCWD, prof), timeout=20)
+    assert r.returncode != 0 and "seccomp flags are not yet supported by runc" in r.stderr, r
+
+
+def test_notified_call_interrupted_without_wait_killable_recv(runtime, mk, agent):
+    """The same NOTIFY rule and late agent without the flag: the SIGALRM interrupts the waiting
+    call, which fails with EINTR (the agent's answer then finds no notification)."""
+    ag = agent({NR["getcwd"]: (0, -errno.ENOTBLK, 0)}, delay=2.5)
+    prof = allow_all(rule("getcwd", "SCMP_ACT_NOTIFY"), listenerPath=ag.path)
+    assert create_start_notified(runtime, mk(ALARM_GETCWD, prof)(), ag) == ["EINTR", "alarm: fired"]
+    assert [n["nr"] for n in ag.notifs] == [NR["getcwd"]], ag.notifs
+
+
+def test_wait_killable_recv_without_notify_refused(pyrunc, runc, mk):
+    """WAIT_KILLABLE_RECV with no NOTIFY action (so no listener): the kernel refuses the flag
+    without NEW_LISTENER (EINVAL).  create fails with one line about loading the filter and
+    leaves nothing; runc 1.1.5 fails too (it refuses every flag)."""
+    prof = allow_all(rule("getcwd", "SCMP_ACT_ERRNO"), flags=[WAIT_KILLABLE_RECV])
+    make = mk(sysc(GETCWD), prof)
+    cid = harness.new_id("wkr")
+    msg = one_error(pyrunc.create(cid, make()))
+    harness.reap()
+    assert "seccomp" in msg and "invalid argument" in msg.lower(), msg
+    assert containers(pyrunc) == []
+    assert pyrunc.cmd("state", cid).returncode != 0
+    cid = harness.new_id("wkr-runc")
+    r = runc.create(cid, make())
+    if cid in runc.containers():
+        runc.delete(cid, force=True)
+    harness.reap()
+    assert r.returncode != 0 and "seccomp flags are not yet supported by runc" in r.stderr, r.stderr
+
+
+# ---- unknown syscall names ----
+
+UNKNOWN_SYSCALL = "no_such_syscall_xyz"
+SKIPPED = f'unknown seccomp syscall "{UNKNOWN_SYSCALL}" ignored'
+# the unknown name next to a known one, and in a rule of its own: both rules name it once
+UNKNOWN_PROFILE = allow_all(rule([UNKNOWN_SYSCALL, "getcwd"], "SCMP_ACT_ERRNO", errnoRet=errno.ENOTBLK),
+                            rule(UNKNOWN_SYSCALL, "SCMP_ACT_KILL_PROCESS"))
+
+
+def debug_create_run(rt, bundle, log):
+    """`--debug --log LOG create`, start, wait for the exit; (create result, stdout, debug messages)."""
+    cid = harness.new_id("dbg")
+    try:
+        r = rt.cmd("--debug", "--log", log, "create", "--bundle", bundle, cid, io=rt._io(cid))
+        if r.returncode == 0:
+            assert rt.start(cid).returncode == 0
+            rt.wait_status(cid, "stopped")
+    finally:
+        if cid in rt.containers():
+            rt.delete(cid, force=True)
+        harness.reap()
+    debug = [m.group(2).replace('\\"', '"') for m in map(LOG_MSG.match, Path(log).read_text().splitlines())
+             if m and m.group(1) == "debug"] if Path(log).exists() else []
+    return r, rt.output(cid)[0], debug
+
+
+def test_unknown_syscall_name_skipped_with_debug_line(runc, pyrunc, mk, tmp_path):
+    """A syscall name libseccomp does not know: create succeeds, the rest of its rule applies
+    (getcwd: ENOTBLK), and `--debug --log FILE` logs `unknown seccomp syscall "NAME" ignored`
+    at debug level once per rule naming it -- the line runc 1.1.5 writes."""
+    make = mk(sysc(GETCWD, SYSFS), UNKNOWN_PROFILE)
+    for rt in (runc, pyrunc):
+        r, out, debug = debug_create_run(rt, make(), tmp_path / f"{rt.name}-debug.log")
+        assert r.returncode == 0, f"{rt.name} create: exit {r.returncode}: {r.stderr}"
+        assert kinds(lines(out)) == ["ENOTBLK", "ok"], (rt.name, out)
+        assert debug.count(SKIPPED) == 2, (rt.name, debug)
+
+
+def test_unknown_syscall_debug_line_with_a_cached_profile(runc, pyrunc, mk, tmp_path):
+    """The second container with the same profile (pyrunc: its BPF from the cache under --root)
+    is told about the skipped name at --debug too, as runc tells it on every create."""
+    got = {}
+    for rt in (runc, pyrunc):
+        counts = []
+        for i in range(2):
+            r, out, debug = debug_create_run(rt, mk(sysc(GETCWD), UNKNOWN_PROFILE)(),
+                                             tmp_path / f"{rt.name}-debug-{i}.log")
+            assert r.returncode == 0, f"{rt.name} create: exit {r.returncode}: {r.stderr}"
+            assert lines(out) == ["ENOTBLK"], (rt.name, out)
+            counts.append(debug.count(SKIPPED))
+        got[rt.name] = counts
+    assert got == {"runc": [2, 2], "pyrunc": [2, 2]}, got

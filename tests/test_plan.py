@@ -5,7 +5,7 @@ import copy
 import pytest
 
 from pyrunc.cgroups.host import CgroupHost, Hierarchy
-from pyrunc.errors import ConfigError
+from pyrunc.errors import ConfigError, PyruncError
 from pyrunc.plan import build, mounts
 from pyrunc.plan import ops as O
 from pyrunc.spec import default, load
@@ -173,7 +173,6 @@ def test_time_namespace_offsets():
      "linux.sysctl.net.ipv4.ip_forward"),
     (lambda s: s["mounts"].append({"destination": "/x", "type": "bind", "source": "/tmp",
                                    "options": ["rbind", "nosuidd"]}), "mounts[7].options[1]"),
-    (lambda s: s["process"].__setitem__("terminal", True), "process.terminal"),
     (lambda s: s["process"]["env"].append("NOEQUALS"), "process.env[2]"),
     (lambda s: s["linux"].__setitem__("timeOffsets", {"monotonic": {"secs": 1}}), "linux.timeOffsets"),
 ])
@@ -184,6 +183,19 @@ def test_bad_configs_name_their_path(mutate, path):
     with pytest.raises(ConfigError) as e:
         plan_for(load.check(s))
     assert e.value.path == path
+
+
+def test_terminal_without_console_socket_is_runcs_error():
+    """Not a config error but a command-line one (runc's words): create detaches, so a
+    terminal needs --console-socket, and a console socket needs a terminal."""
+    s = copy.deepcopy(default.spec())
+    s["process"]["terminal"] = True
+    with pytest.raises(PyruncError, match="^cannot allocate tty if runc will detach without setting console socket$") as e:
+        plan_for(load.check(s))
+    assert not isinstance(e.value, ConfigError)
+    s["process"]["terminal"] = False
+    with pytest.raises(PyruncError, match="^cannot use console socket if runc will not detach or allocate tty$"):
+        plan_for(load.check(s), console_socket=True)
 
 
 def test_mount_options_table():

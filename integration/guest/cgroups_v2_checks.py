@@ -19,11 +19,15 @@ and both are made under /tmp (slow under TCG: gcc builds the probe).
 
 Containers (every one is a real pyrunc container; the rootfs is shared, read-only):
   A  create/start with absolute cgroupsPath /pyrunc-v2test/a/ctr and most resource
-     fields; pause, ps, events, resume, update, delete --force.  The same config is
+     fields; pause, ps, events (cpu, memory, pids, blkio, hugetlb), resume, update,
+     pause again and delete --force.  The same config is
      also created (never started) and updated with runc (the host's 1.1.5, seen in
      the guest) to compare the cgroup files; it costs about a second.
-  B  run, default cgroupsPath, cgroup namespace, device rules, pids limit.
-  C  run, memory limit with no swap, cpu.idle: the OOM killer.
+  B  run, default cgroupsPath, cgroup namespace (ro cgroup mount), device rules, pids limit.
+  C  run, memory limit with no swap, cpu.idle: the OOM killer; the ro cgroup mount
+     without a cgroup namespace.
+  D  run -d, cgroup namespace, rw cgroup mount: mkdir/rmdir in it; pause, kill KILL,
+     state, delete.
   R  three creates that must be refused (realtime cpu, two bad `unified` keys).
 """
 import json
@@ -78,6 +82,8 @@ CHECKS = [
     "pause_freezes",
     "ps_json_pids",
     "events_stats",
+    "events_stats_blkio",
+    "events_stats_hugetlb",
     "resume_thaws",
     "update_memory",
     "update_pids_limit",
@@ -86,6 +92,7 @@ CHECKS = [
     "io_weight_blkio_1000",
     "runc_same_values_after_update",
     "delete_removes_created_dirs",
+    "delete_force_paused",
     "cgroup_path_default",
     "cpu_weight_shares_2",
     "pids_fork_loop_stopped",
@@ -94,11 +101,16 @@ CHECKS = [
     "cgroupns_proc_self_cgroup",
     "cgroupns_mount_root",
     "cgroupns_procs_only_container",
+    "cgroup_mount_ro",
     "run_removes_cgroup",
     "cpu_idle",
     "memory_swap_max_zero",
     "oom_kill",
     "events_oom",
+    "cgroup_mount_ro_no_cgroupns",
+    "cgroup_mount_rw",
+    "kill_paused_stopped",
+    "delete_after_kill_paused",
     "realtime_refused",
     "unified_slash_refused",
     "unified_dotdot_refused",
@@ -248,6 +260,43 @@ def tree():
 
 def procs(d):
     return sorted(int(x) for x in (rd(d + "/cgroup.procs") or "").split())
+
+
+def pid_state(pid):
+    """The state letter of /proc/<pid>/stat (R, S, Z, ...), or None once the pid is gone."""
+    text = rd("/proc/%d/stat" % pid)
+    if not text or ")" not in text:
+        return None
+    rest = text.rpartition(")")[2].split()
+    return rest[0] if rest else None
+
+
+def pid_alive(pid):
+    """Neither gone nor a zombie."""
+    return pid_state(pid) not in (None, "Z", "X", "x")
+
+
+def mount_options(mountinfo_line):
+    """The per-mount options (the 6th field) of a /proc/<pid>/mountinfo line, as a list."""
+    fields = mountinfo_line.split()
+    return fields[5].split(",") if len(fields) > 5 else []
+
+
+# A write into a read-only cgroup mount: mkdir (busybox prints strerror) and a write to
+# an existing file, with the value the file holds already (harmless if the mount is rw).
+# Prints romkdir=<message> rc=N and rowrite=<probe's errno name or ok>.
+RO_WRITES = r"""
+echo "romkdir=$( (mkdir /sys/fs/cgroup/ro-test 2>&1; echo "rc=$?") | tr '\n' ' ')"
+rmdir /sys/fs/cgroup/ro-test 2>/dev/null
+echo "rowrite=$(/probe write /sys/fs/cgroup/%s "$(cat /sys/fs/cgroup/%s)")"
+"""
+
+
+def check_ro_writes(R, name, out, what):
+    mk = lines_with(out, "romkdir=")
+    R.check(name, len(mk) == 1 and "Read-only file system" in mk[0] and mk[0].rstrip().endswith("rc=1"),
+            "mkdir in %s: %r (want EROFS: Read-only file system)" % (what, mk))
+    R.eq(name, lines_with(out, "rowrite="), ["EROFS"], "a write to a cgroup file in %s" % what)
 
 
 def wait_for(fn, timeout, what, interval=0.1):
@@ -564,11 +613,25 @@ def _scenario_a_body(env, R, cid, pidfile, before, twin):
 
     cpu_before = int(kv(d + "/cpu.stat").get("usage_usec", -1))
     mem_before = int(rd(d + "/memory.current") or -1)
+    io_hugetlb_before = read_io_hugetlb(d)
     rc, out, err = pyrunc("events", "--stats", cid)
     cpu_after = int(kv(d + "/cpu.stat").get("usage_usec", -1))
     mem_after = int(rd(d + "/memory.current") or -1)
+    io_hugetlb_after = read_io_hugetlb(d)
     _check_events(R, out, cid, cpu_before, cpu_after, mem_before, mem_after, d)
-    R.complete("events_stats")
+    _check_events_blkio_hugetlb(R, env, out, io_hugetlb_before, io_hugetlb_after)
+    if twin.created:
+        # what runc itself prints for its twin (created, never started): the shape compared
+        # with above, for the log
+        t_rc, t_out, t_err = cmd([RUNC, "--root", RUNC_ROOT, "events", "--stats", twin.CID], check=False)
+        try:
+            t_data = json.loads(t_out.splitlines()[0]).get("data") or {}
+            info("runc events --stats on its twin: blkio, hugetlb",
+                 json.dumps({"blkio": t_data.get("blkio", "absent"), "hugetlb": t_data.get("hugetlb", "absent"),
+                             "io.stat": rd(twin.DIR + "/io.stat")}, sort_keys=True))
+        except (ValueError, IndexError):
+            info("runc events --stats on its twin exited %d" % t_rc, t_out + t_err)
+    R.complete("events_stats", "events_stats_blkio", "events_stats_hugetlb")
 
     time.sleep(0.5)
     R.eq("pause_freezes", tick(), t_paused, "the tick counter while paused (through ps, events and 0.5 s)")
@@ -624,13 +687,140 @@ def _scenario_a_body(env, R, cid, pidfile, before, twin):
                           RUNC_SKIP_AFTER_UPDATE)
     R.complete("runc_same_values_after_update")
 
-    # delete --force: exactly the two directories create made are gone
-    pyrunc("delete", "--force", cid)
+    # delete --force of the container paused again: prompt, and the cgroup and state go
+    name = "delete_force_paused"
+    t0 = time.monotonic()
+    pyrunc("pause", cid)
+    pause_s = time.monotonic() - t0
+    R.check(name, "frozen 1" in (rd(d + "/cgroup.events") or "").splitlines(),
+            "cgroup.events after the second pause: %r" % rd(d + "/cgroup.events"))
+    t0 = time.monotonic()
+    rc, out, err = pyrunc("delete", "--force", cid, check=False, timeout=30)
+    delete_s = time.monotonic() - t0
+    info("delete --force of the paused container", "%.1fs (pause %.1fs)" % (delete_s, pause_s))
+    R.eq(name, rc, 0, "exit status of delete --force of the paused container (stderr %r)" % err.strip())
+    # the baseline: `pause`, one pyrunc command of about the same weight; a delete that
+    # waits for a frozen init (pyrunc gives up after 10 s) is far slower
+    R.check(name, delete_s <= 2 * pause_s + 5,
+            "delete --force of the paused container took %.1fs (pause took %.1fs)" % (delete_s, pause_s))
+    R.check(name, not os.path.exists(d), "%s still exists after delete --force" % d)
+    R.check(name, not os.path.exists(STATE_ROOT + "/" + cid), "state dir left by delete --force")
+    R.check(name, not pid_alive(pid), "the init %d is still alive after delete --force: %s" % (pid, pid_state(pid)))
+    R.complete(name)
+
+    # and exactly the two directories create made are gone
+    R.eq("delete_removes_created_dirs", rc, 0, "exit status of delete --force")
     after = tree() - {PARENT + "/runc-a"}
     R.eq("delete_removes_created_dirs", sorted(after ^ before), [], "cgroup dirs changed by create+delete")
     R.check("delete_removes_created_dirs", os.path.isdir(CG + "/" + PARENT),
             "the pre-existing parent %s was removed" % PARENT)
     R.complete("delete_removes_created_dirs")
+
+
+def hugepage_sizes():
+    """The host's huge page sizes as runc names them (cgroups.HugePageSizes): 2MB, 1GB."""
+    out = []
+    try:
+        names = os.listdir("/sys/kernel/mm/hugepages")
+    except OSError:
+        return out
+    for n in sorted(names):
+        if n.startswith("hugepages-") and n.endswith("kB") and n[10:-2].isdigit():
+            v, i, units = float(int(n[10:-2]) * 1024), 0, ["B", "KB", "MB", "GB", "TB", "PB"]
+            while v >= 1024 and i < len(units) - 1:
+                v /= 1024
+                i += 1
+            out.append("%g%s" % (v, units[i]))
+    return out
+
+
+def read_io_hugetlb(d):
+    """io.stat and, per huge page size, (hugetlb.<size>.current, .events, .max) of cgroup d."""
+    return {"io.stat": rd(d + "/io.stat"),
+            "hugetlb": {size: (rd("%s/hugetlb.%s.current" % (d, size)), rd("%s/hugetlb.%s.events" % (d, size)),
+                               rd("%s/hugetlb.%s.max" % (d, size)))
+                        for size in hugepage_sizes()}}
+
+
+def blkio_from_io_stat(text):
+    """runc's `blkio` of `events --stats` on cgroup v2 from io.stat (fs2/io.go statIo):
+    rbytes/wbytes -> ioServiceBytesRecursive, rios/wios -> ioServicedRecursive, op
+    Read/Write, every field omitempty; both lists absent when io.stat has no device.
+    The lists are sorted: runc's order follows a map's."""
+    out = {}
+    for line in (text or "").splitlines():
+        parts = line.split()
+        if len(parts) < 2 or parts[0].count(":") != 1:
+            continue
+        major, minor = (int(x) for x in parts[0].split(":"))
+        for item in parts[1:]:
+            key, _, value = item.partition("=")
+            table, op = {"rbytes": ("ioServiceBytesRecursive", "Read"), "wbytes": ("ioServiceBytesRecursive", "Write"),
+                         "rios": ("ioServicedRecursive", "Read"), "wios": ("ioServicedRecursive", "Write")
+                         }.get(key, (None, None))
+            if table is None:
+                continue
+            e = {"op": op}
+            for k, v in (("major", major), ("minor", minor), ("value", int(value))):
+                if v:
+                    e[k] = v
+            out.setdefault(table, []).append(e)
+    return {k: sorted(v, key=lambda e: json.dumps(e, sort_keys=True)) for k, v in out.items()}
+
+
+def hugetlb_from_files(files):
+    """runc's `hugetlb` on cgroup v2 (fs2/hugetlb.go statHugeTlb): per page size, usage
+    from hugetlb.<size>.current (omitempty), failcnt from the `max` of .events; no
+    `max` (v2 has no max usage; the limit hugetlb.<size>.max is not a stat)."""
+    out = {}
+    for size, (current, events, _) in files.items():
+        if current is None:
+            continue
+        e = {}
+        if int(current):
+            e["usage"] = int(current)
+        ev = {}
+        for line in (events or "").splitlines():
+            k, _, v = line.partition(" ")
+            ev[k] = v.strip()
+        e["failcnt"] = int(ev.get("max", 0))
+        out[size] = e
+    return out
+
+
+def _check_events_blkio_hugetlb(R, env, out, before, after):
+    try:
+        data = json.loads(out.splitlines()[0]).get("data") or {}
+    except (ValueError, IndexError, AttributeError):
+        for name in ("events_stats_blkio", "events_stats_hugetlb"):
+            R.check(name, False, "events --stats printed no JSON: %r" % out)
+        return
+    name = "events_stats_blkio"
+    info("events --stats blkio and hugetlb", json.dumps({"blkio": data.get("blkio", "absent"),
+                                                         "hugetlb": data.get("hugetlb", "absent"),
+                                                         "io.stat": before["io.stat"]}, sort_keys=True))
+    R.check(name, before["io.stat"] is not None, "the container's io.stat cannot be read")
+    blkio = data.get("blkio")
+    R.check(name, isinstance(blkio, dict), "blkio is %r, want an object (runc always prints it)" % (blkio,))
+    if isinstance(blkio, dict):
+        got = {k: sorted(v, key=lambda e: json.dumps(e, sort_keys=True)) if isinstance(v, list) else v
+               for k, v in blkio.items()}
+        want = [blkio_from_io_stat(before["io.stat"]), blkio_from_io_stat(after["io.stat"])]
+        R.check(name, got in want, "blkio %s, want %s from io.stat %r"
+                % (json.dumps(got, sort_keys=True), json.dumps(want[0], sort_keys=True), before["io.stat"]))
+
+    name = "events_stats_hugetlb"
+    hugetlb = data.get("hugetlb")
+    if env.has_hugetlb_2mb:
+        R.check(name, before["hugetlb"].get("2MB", (None,))[0] is not None,
+                "the container's cgroup has no hugetlb.2MB.current (sizes %s)" % hugepage_sizes())
+        # A's config limits 2MB pages: the limit is in the files, never in the stats
+        R.eq(name, before["hugetlb"].get("2MB", (None, None, None))[2], str(A_HUGETLB), "hugetlb.2MB.max")
+    R.check(name, isinstance(hugetlb, dict), "hugetlb is %r, want an object (runc always prints it)" % (hugetlb,))
+    want = [hugetlb_from_files(before["hugetlb"]), hugetlb_from_files(after["hugetlb"])]
+    R.check(name, hugetlb in want, "hugetlb %s, want %s from the hugetlb.<size>.current/.events files %s"
+            % (json.dumps(hugetlb, sort_keys=True), json.dumps(want[0], sort_keys=True),
+               json.dumps(before["hugetlb"], sort_keys=True)))
 
 
 def _check_events(R, out, cid, cpu_before, cpu_after, mem_before, mem_after, d):
@@ -671,6 +861,7 @@ ls -l /dev/fuse | sed 's/^/fusenode=/'
 /probe forkbomb 64 | sed 's/^/fork-/'
 echo WAITING
 read x
+""" + RO_WRITES % ("pids.max", "pids.max") + r"""
 echo DONE
 """
 
@@ -732,6 +923,9 @@ def scenario_b(env, res):
          "memory.max at the mount's root (the container's own limit)")
     pids = lines_with(out, "procs=")
     nums = pids[0].split() if pids else []
+    R.eq("cgroup_mount_ro", mount_options(mnt[0])[:1] if len(mnt) == 1 else mnt, ["ro"],
+         "the first mount option of /sys/fs/cgroup (config: ro, cgroup namespace)")
+    check_ro_writes(R, "cgroup_mount_ro", out, "the ro cgroup2 mount (cgroup namespace)")
     R.check("cgroupns_procs_only_container",
             nums and "1" in nums and all(n.isdigit() and 0 < int(n) < 50 for n in nums) and len(nums) <= 6,
             "cgroup.procs at the mount's root: %r (want only the container's few pids, 1 among them)" % pids)
@@ -744,6 +938,8 @@ def scenario_b(env, res):
 # ---------------------------------------------------------------- scenario C
 
 C_SCRIPT = r"""
+grep ' /sys/fs/cgroup ' /proc/self/mountinfo | sed 's/^/mnt=/'
+""" + RO_WRITES % ("cpu.idle", "cpu.idle") + r"""
 echo WAITING
 read x
 /probe mem 128
@@ -806,6 +1002,101 @@ def scenario_c(env, res):
     R.eq("events_oom", [e.get("id") for e in ev_lines if e.get("type") == "oom"][:1], [cid],
          "the oom events' id (events printed types %r)" % [e.get("type") for e in ev_lines])
     R.eq("events_oom", ev_rc, 0, "exit status of `events` once the container stopped")
+
+    name = "cgroup_mount_ro_no_cgroupns"
+    mnt = lines_with(out, "mnt=")
+    R.eq(name, mount_options(mnt[0])[:1] if len(mnt) == 1 else mnt, ["ro"],
+         "the first mount option of /sys/fs/cgroup (config: ro, no cgroup namespace)")
+    check_ro_writes(R, name, out, "the ro cgroup mount (no cgroup namespace)")
+
+
+# ---------------------------------------------------------------- scenario D
+
+# the container's side of D; it reports in its own /dev/shm, which the checker reads
+# (and writes `go` to) through /proc/<init>/root
+D_SCRIPT = r"""
+grep ' /sys/fs/cgroup ' /proc/self/mountinfo > /dev/shm/mnt
+cat /proc/self/cgroup > /dev/shm/cg
+(mkdir /sys/fs/cgroup/rw-test 2>&1; echo "rc=$?") > /dev/shm/mkdir.tmp
+mv /dev/shm/mkdir.tmp /dev/shm/mkdir
+while [ ! -e /dev/shm/go ]; do sleep 0.05; done
+(rmdir /sys/fs/cgroup/rw-test 2>&1; echo "rc=$?") > /dev/shm/rmdir.tmp
+mv /dev/shm/rmdir.tmp /dev/shm/rmdir
+exec /probe sleep 3600
+"""
+
+
+def scenario_d(env, res):
+    """run -d with a cgroup namespace and a rw cgroup mount: mkdir/rmdir in the
+    namespace's root; then pause, kill KILL, state and a plain delete."""
+    R = res
+    cid = "cgv2-d"
+    d = CG + "/" + cid
+    mounts = []
+    for m in env.base["mounts"]:
+        m = json.loads(json.dumps(m))
+        if m.get("type") == "cgroup":
+            m["options"] = [o for o in m.get("options") or [] if o not in ("ro", "rw")] + ["rw"]
+        mounts.append(m)
+    bundle, _ = env.bundle("d", ["/bin/sh", "-c", D_SCRIPT], {
+        "mounts": mounts,
+        "linux": {"namespaces": env.base["linux"]["namespaces"] + [{"type": "cgroup"}]}})
+    pidfile = WORK + "/d.pid"
+    pyrunc("run", "--detach", "--bundle", bundle, "--pid-file", pidfile, cid)
+    try:
+        _scenario_d_body(R, cid, d, int(rd(pidfile)))
+    finally:
+        if os.path.isdir(STATE_ROOT + "/" + cid):
+            pyrunc("delete", "--force", cid, check=False)
+
+
+def _scenario_d_body(R, cid, d, pid):
+    shm = "/proc/%d/root/dev/shm/" % pid
+    name = "cgroup_mount_rw"
+    wait_for(lambda: rd(shm + "mkdir") is not None, 30, "the container's mkdir in /sys/fs/cgroup")
+    mnt = (rd(shm + "mnt") or "").splitlines()
+    R.eq(name, mount_options(mnt[0])[:1] if len(mnt) == 1 else mnt, ["rw"],
+         "the first mount option of /sys/fs/cgroup (config: rw, cgroup namespace)")
+    R.eq(name, rd(shm + "cg"), "0::/", "/proc/self/cgroup in the container")
+    R.eq(name, rd(shm + "mkdir"), "rc=0", "mkdir /sys/fs/cgroup/rw-test in the container")
+    R.check(name, os.path.isdir(d + "/rw-test"),
+            "%s/rw-test does not exist: the container's mkdir did not land in its own cgroup" % d)
+    with open(shm + "go", "w"):
+        pass
+    wait_for(lambda: rd(shm + "rmdir") is not None, 30, "the container's rmdir")
+    R.eq(name, rd(shm + "rmdir"), "rc=0", "rmdir /sys/fs/cgroup/rw-test in the container")
+    R.check(name, not os.path.exists(d + "/rw-test"), "%s/rw-test is still there after the rmdir" % d)
+    R.complete(name)
+
+    # pause, then SIGKILL: the init dies although frozen, and the container is stopped
+    name = "kill_paused_stopped"
+    wait_for(lambda: (rd("/proc/%d/comm" % pid) or "") == "probe", 30, "the init to exec /probe sleep")
+    pyrunc("pause", cid)
+    st = json.loads(pyrunc("state", cid)[1])
+    R.eq(name, st.get("status"), "paused", "state.status after pause (before the kill)")
+    t0 = time.monotonic()
+    rc, out, err = pyrunc("kill", cid, "KILL", check=False, timeout=30)
+    R.eq(name, rc, 0, "exit status of kill %s KILL of the paused container (stderr %r)" % (cid, err.strip()))
+    try:
+        wait_for(lambda: not pid_alive(pid), 10, "the paused init %d to die after kill KILL" % pid, 0.05)
+    except StepError as e:
+        R.check(name, False, "%s (state %s)" % (e, pid_state(pid)))
+    info("kill KILL of the paused container", "the init was dead %.1fs after kill started; cgroup.events %r"
+         % (time.monotonic() - t0, rd(d + "/cgroup.events")))
+    rc, out, err = pyrunc("state", cid, check=False)
+    try:
+        status = json.loads(out).get("status")
+    except ValueError:
+        status = "state exited %d: %s" % (rc, (out + err).strip())
+    R.eq(name, status, "stopped", "state.status after kill KILL of the paused container")
+    R.complete(name)
+
+    name = "delete_after_kill_paused"
+    rc, out, err = pyrunc("delete", cid, check=False, timeout=30)
+    R.eq(name, rc, 0, "exit status of delete (no --force) after the kill (stderr %r)" % err.strip())
+    R.check(name, not os.path.exists(d), "%s still exists after delete" % d)
+    R.check(name, not os.path.exists(STATE_ROOT + "/" + cid), "state dir left by delete")
+    R.complete(name)
 
 
 # ---------------------------------------------------------------- refusals
@@ -890,8 +1181,11 @@ def main(argv):
     res.scenario("container-a", CHECKS[:CHECKS.index("cgroup_path_default")], lambda: scenario_a(env, res))
     res.scenario("container-b", CHECKS[CHECKS.index("cgroup_path_default"):CHECKS.index("cpu_idle")],
                  lambda: scenario_b(env, res))
-    res.scenario("container-c", ["cpu_idle", "memory_swap_max_zero", "oom_kill", "events_oom"],
+    res.scenario("container-c", ["cpu_idle", "memory_swap_max_zero", "oom_kill", "events_oom",
+                                 "cgroup_mount_ro_no_cgroupns"],
                  lambda: scenario_c(env, res))
+    res.scenario("container-d", ["cgroup_mount_rw", "kill_paused_stopped", "delete_after_kill_paused"],
+                 lambda: scenario_d(env, res))
     print("TIMING checks-total %.1f" % (time.monotonic() - t0), flush=True)
     return 0 if res.report() else 1
 

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <net/if.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -27,6 +28,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/time.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -813,6 +815,133 @@ static int cmd_hunt(int argc, char **argv)
     return 0;
 }
 
+/* ---- seccomp actions told apart (integration/test_seccomp.py) ---- */
+
+static int run_verb(int argc, char **argv);
+
+struct thread_call {
+    int argc;
+    char **argv;
+};
+
+static void *thread_main(void *p)
+{
+    struct thread_call *t = p;
+    printf("thread: exit %d\n", run_verb(t->argc, t->argv));
+    return NULL;
+}
+
+/* `in-thread VERB [ARGS...]`: VERB runs in a second thread, the main one waits for it and
+ * then prints `main: alive`.  A seccomp KILL_THREAD in the second thread ends only that
+ * thread (no `thread: exit N`, but `main: alive`); KILL_PROCESS ends them both. */
+static int cmd_in_thread(int argc, char **argv)
+{
+    struct thread_call t = {argc, argv};
+    pthread_t th;
+    int e;
+    setvbuf(stdout, NULL, _IONBF, 0);       /* what was printed survives a kill */
+    if (argc < 1)
+        return 2;
+    if ((e = pthread_create(&th, NULL, thread_main, &t)) || (e = pthread_join(th, NULL)))
+        return fail(e);
+    puts("main: alive");
+    return 0;
+}
+
+static volatile sig_atomic_t sigsys_count;
+static volatile int sigsys_nr, sigsys_code;
+static volatile unsigned sigsys_arch;
+
+static void on_sigsys(int sig, siginfo_t *si, void *uc)
+{
+    (void)sig;
+    sigsys_count++;
+    sigsys_nr = si->si_syscall;
+    sigsys_arch = si->si_arch;
+    sigsys_code = si->si_code;
+#ifdef __x86_64__
+    ((ucontext_t *)uc)->uc_mcontext.gregs[REG_RAX] = -ENOSYS;   /* what the trapped call returns */
+#else
+    (void)uc;
+#endif
+}
+
+/* `trap VERB [ARGS...]`: VERB runs with a SIGSYS handler (SA_SIGINFO); a call a seccomp
+ * TRAP stops returns -ENOSYS (x86_64: the handler sets it).  After VERB, `sigsys: none` or
+ * `sigsys: COUNT syscall=NR arch=0xAUDIT_ARCH code=SI_CODE` (SYS_SECCOMP is 1). */
+static int cmd_trap(int argc, char **argv)
+{
+    struct sigaction sa = {.sa_sigaction = on_sigsys, .sa_flags = SA_SIGINFO};
+    setvbuf(stdout, NULL, _IONBF, 0);
+    if (argc < 1)
+        return 2;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGSYS, &sa, NULL) < 0)
+        return fail(errno);
+    int rc = run_verb(argc, argv);
+    if (sigsys_count)
+        printf("sigsys: %d syscall=%d arch=0x%x code=%d\n", (int)sigsys_count, sigsys_nr,
+               sigsys_arch, sigsys_code);
+    else
+        puts("sigsys: none");
+    return rc;
+}
+
+static volatile sig_atomic_t alarms;
+
+static void on_alarm(int sig)
+{
+    (void)sig;
+    alarms++;
+}
+
+/* `alarm SECS VERB [ARGS...]`: a SIGALRM handler without SA_RESTART and a timer of SECS,
+ * then VERB (a blocked call the signal interrupts fails with EINTR); after it
+ * `alarm: fired` or `alarm: none`. */
+static int cmd_alarm(int argc, char **argv)
+{
+    struct sigaction sa = {.sa_handler = on_alarm};
+    double secs = argc > 0 ? strtod(argv[0], NULL) : 1;
+    struct itimerval it = {{0, 0}, {(time_t)secs, (long)((secs - (time_t)secs) * 1e6)}};
+    setvbuf(stdout, NULL, _IONBF, 0);
+    if (argc < 2)
+        return 2;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGALRM, &sa, NULL) < 0 || setitimer(ITIMER_REAL, &it, NULL) < 0)
+        return fail(errno);
+    int rc = run_verb(argc - 1, argv + 1);
+    printf("alarm: %s\n", alarms ? "fired" : "none");
+    return rc;
+}
+
+/* `int80 NR [ARG...]`: one call through the i386 ABI (int $0x80, up to three numeric
+ * arguments) from this 64-bit process: `ok RET` or the errno name (x86_64 only; a kernel
+ * without IA32 emulation kills the process with SIGSEGV). */
+static int cmd_int80(int argc, char **argv)
+{
+#ifdef __x86_64__
+    long a[3] = {0}, r;
+    if (argc < 1 || argc > 4)
+        return 2;
+    for (int i = 1; i < argc; i++)
+        a[i - 1] = (long)strtoul(argv[i], NULL, 0);
+    r = strtol(argv[0], NULL, 0);
+    fflush(stdout);
+    __asm__ volatile("int $0x80" : "+a"(r) : "b"(a[0]), "c"(a[1]), "d"(a[2])
+                     : "memory", "r8", "r9", "r10", "r11");
+    r = (int)r;                             /* a 32-bit ABI's return value */
+    if (r < 0 && r > -4096)
+        return fail((int)-r);
+    printf("ok %ld\n", r);
+    return 0;
+#else
+    (void)argc;
+    (void)argv;
+    puts("unsupported");
+    return 2;
+#endif
+}
+
 static const struct verb {
     const char *name;
     int (*fn)(int, char **);
@@ -821,7 +950,18 @@ static const struct verb {
     {"kill-self", cmd_kill_self}, {"write", cmd_write}, {"read", cmd_read}, {"open", cmd_open},
     {"signals", cmd_signals}, {"forkbomb", cmd_forkbomb}, {"mem", cmd_mem},
     {"syscall", cmd_syscall}, {"exec", cmd_exec}, {"hunt", cmd_hunt},
+    {"in-thread", cmd_in_thread}, {"trap", cmd_trap}, {"alarm", cmd_alarm}, {"int80", cmd_int80},
 };
+
+/* VERB [ARGS...] as main runs it, for the verbs that wrap another */
+static int run_verb(int argc, char **argv)
+{
+    for (size_t i = 0; argc >= 1 && i < ARRAY_SIZE(verbs); i++)
+        if (!strcmp(argv[0], verbs[i].name))
+            return verbs[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "probe: unknown verb %s\n", argc >= 1 ? argv[0] : "");
+    return 2;
+}
 
 int main(int argc, char **argv)
 {

@@ -99,6 +99,11 @@ def parse_proc_cgroup(text):
 
 
 def mode_of(hierarchies):
+    # cgroup2 at /sys/fs/cgroup itself is a unified host whatever else is mounted (runc
+    # looks at that directory's filesystem type): a stray v1 mount beside it, as some VPN
+    # clients make for net_cls, must not send memory or cpu writes to v1 directories
+    if any(h.version == 2 and h.mountpoint == "/sys/fs/cgroup" for h in hierarchies):
+        return "v2"
     v1 = any(h.version == 1 and not h.controllers[0].startswith("name=") for h in hierarchies)
     v2 = any(h.version == 2 for h in hierarchies)
     if v1 and v2:

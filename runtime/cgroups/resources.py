@@ -320,8 +320,11 @@ def _v1_memory(r, facts):
 def _v1_cpu(r, facts):
     cpu = r.get("cpu") or {}
     out = []
+    idle = _idle(cpu, facts)
+    if idle is not None:
+        out.append(Write("cpu", "cpu.idle", str(idle)))
     shares = _shares(cpu)
-    if shares:
+    if shares and not idle:   # the kernel refuses cpu.shares while cpu.idle is 1
         out.append(Write("cpu", "cpu.shares", str(shares)))
     if cpu.get("period"):
         out.append(Write("cpu", "cpu.cfs_period_us", str(cpu["period"])))
@@ -335,9 +338,6 @@ def _v1_cpu(r, facts):
         # runc ignores a missing cpu.cfs_burst_us (kernels before 5.14)
         if facts.has("cpu.cfs_burst_us") is not False:
             out.append(Write("cpu", "cpu.cfs_burst_us", str(burst), optional=True))
-    idle = _idle(cpu, facts)
-    if idle is not None:
-        out.append(Write("cpu", "cpu.idle", str(idle)))
     out.extend(order_rt_writes(None, None, cpu.get("realtimePeriod") or 0, cpu.get("realtimeRuntime") or 0))
     return out
 

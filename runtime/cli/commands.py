@@ -168,7 +168,15 @@ def _not_yet(verb):
 def cmd_exec(g, o, pos):
     from pyrunc.lifecycle import exec as execmod
 
-    return execmod.exec_(g, pos[0], o, pos[1:])
+    try:
+        return execmod.exec_(g, pos[0], o, pos[1:])
+    except errors.UsageError:
+        raise
+    except errors.PyruncError as e:
+        # runc: every failure of exec is "exec failed: ...", exit status 255
+        e.wrap("exec failed")
+        e.exit_code = 255
+        raise
 
 
 def cmd_pause(g, o, pos):

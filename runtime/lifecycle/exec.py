@@ -8,6 +8,34 @@ from pyrunc import errors, jsonio, log
 from pyrunc.state import store
 
 
+def _atoi(text, what):
+    """Go's strconv.Atoi, with runc's message for a --user part."""
+    t = text[1:] if text[:1] in "+-" else text
+    if not t.isdigit() or not t.isascii():
+        raise errors.PyruncError('parsing %s as int for %s failed: strconv.Atoi: parsing "%s": invalid syntax'
+                                 % (text, what, text))
+    n = int(text)
+    if not -2**63 <= n < 2**63:
+        raise errors.PyruncError('parsing %s as int for %s failed: strconv.Atoi: parsing "%s": value out of range'
+                                 % (text, what, text))
+    return n & 0xFFFFFFFF   # runc stores it as a uint32
+
+
+def _additional_gids(values):
+    """-g: runc's Int64Slice flag; a bad value is a usage error, before anything else."""
+    gids = []
+    for g in values or ():
+        try:
+            n = int(g, 0) if g.strip() == g else int("x")
+        except ValueError:
+            raise errors.UsageError('invalid value "%s" for flag -g: strconv.ParseInt: parsing "%s": invalid syntax'
+                                    % (g, g), "exec") from None
+        if n < 0:
+            raise errors.PyruncError("additional-gids must be a positive number %d" % n)
+        gids.append(n)
+    return gids
+
+
 def _process_from_flags(config_proc, o, cmd):
     """runc: the container's process with args replaced and the flags applied."""
     p = {k: v for k, v in (config_proc or {}).items() if k not in ("args", "terminal", "consoleSize")}
@@ -16,21 +44,23 @@ def _process_from_flags(config_proc, o, cmd):
     p["terminal"] = bool(o["tty"])
     if o["cwd"]:
         p["cwd"] = o["cwd"]
-    env = list(p.get("env") or [])
-    env.extend(o["env"] or ())
-    p["env"] = env
+    if not p["cwd"].startswith("/"):
+        raise errors.PyruncError("Cwd must be an absolute path")
+    for e in o["env"] or ():
+        if "=" not in e:
+            # runc's init refuses it when it sets the environment up
+            raise errors.PyruncError('unable to start container process: invalid environment variable: "%s"' % e)
+    p["env"] = list(p.get("env") or []) + list(o["env"] or ())
     user = dict(p.get("user") or {"uid": 0, "gid": 0})
     if o["user"]:
-        uid, _, gid = o["user"].partition(":")
-        try:
-            user = {"uid": int(uid), "gid": int(gid) if gid else 0}
-        except ValueError:
-            raise errors.PyruncError('parsing %s as int for --user: expected "uid[:gid]"' % o["user"]) from None
-    if o["additional-gids"]:
-        try:
-            user["additionalGids"] = [int(g) for g in o["additional-gids"]]
-        except ValueError:
-            raise errors.PyruncError("invalid additional-gids: %s" % ",".join(o["additional-gids"])) from None
+        # runc: only what is given changes; the gid part is parsed first
+        uid, sep, gid = o["user"].partition(":")
+        if sep:
+            user["gid"] = _atoi(gid, "gid")
+        user["uid"] = _atoi(uid, "uid")
+    gids = _additional_gids(o["additional-gids"])
+    if gids:
+        user["additionalGids"] = list(user.get("additionalGids") or ()) + gids
     p["user"] = user
     caps = {k: list(v or ()) for k, v in (p.get("capabilities") or {}).items()}
     for c in o["cap"] or ():
@@ -44,6 +74,16 @@ def _process_from_flags(config_proc, o, cmd):
     if o["no-new-privs"]:
         p["noNewPrivileges"] = True
     return p
+
+
+def _with_container_defaults(proc, config_proc):
+    """runc's exec of a process.json: capabilities and rlimits the file leaves out are
+    the container's (noNewPrivileges is the file's, absent: off)."""
+    config_proc = config_proc or {}
+    for key in ("capabilities", "rlimits"):
+        if not proc.get(key) and config_proc.get(key) is not None:
+            proc[key] = config_proc[key]
+    return proc
 
 
 def _process_from_file(path):
@@ -91,6 +131,8 @@ def _exec(g, cid, o, cmd, warmup):
     from pyrunc.lifecycle import create as createmod
     from pyrunc.plan import build, caps
 
+    if not o["process"]:
+        _additional_gids(o["additional-gids"])   # a usage error comes before anything else
     cdir = store.container_dir(g.root, cid)
     st = store.read_state(cdir)
     status = store.status(cdir, st)
@@ -100,24 +142,27 @@ def _exec(g, cid, o, cmd, warmup):
         raise errors.StateError("cannot exec in a paused container (use --ignore-paused to override)")
     if status not in ("created", "running", "paused"):
         raise errors.StateError("cannot exec in a container in the %s state" % status)
-    if o["apparmor"] or o["process-label"]:
-        raise errors.PyruncError("apparmor and SELinux labels are not supported by pyrunc")
     spec = _read_config(cdir)
     if o["process"]:
-        proc = _process_from_file(o["process"])
+        proc = _with_container_defaults(_process_from_file(o["process"]), spec.get("process"))
     else:
         if not cmd:
-            raise errors.UsageError("pyrunc: exec requires a command, or -p/--process", "exec")
+            raise errors.PyruncError("process args cannot be empty")
         proc = _process_from_flags(spec.get("process"), o, cmd)
         from pyrunc.spec import load
 
         load.PROCESS.check(proc, "process")
         load.check_rules({"process": proc})
-    if proc.get("apparmorProfile") or proc.get("selinuxLabel"):
-        log.warning("apparmorProfile and selinuxLabel are not supported by pyrunc, ignored")
+    # a label asked for explicitly cannot be ignored: this build applies neither
+    if o["process-label"] or (o["process"] and proc.get("selinuxLabel")):
+        raise errors.PyruncError("selinux label is specified in config, but selinux is disabled or not supported")
+    if o["apparmor"] or (o["process"] and proc.get("apparmorProfile")):
+        raise errors.PyruncError("unable to start container process: apparmor profiles are not supported by pyrunc")
     linux = spec.get("linux") or {}
     detach = o["detach"]
     console_socket = o["console-socket"]
+    if console_socket and not (detach and proc.get("terminal")):
+        raise errors.PyruncError("cannot use console socket if runc will not detach or allocate tty")
     pair = child_stdio = ours = None
     if not detach:
         import _socket
@@ -131,7 +176,7 @@ def _exec(g, cid, o, cmd, warmup):
     console = True if console_socket else ("auto" if pair else False)
     opts = build.Options(cid, st.get("bundle", ""), preserve_fds=o["preserve-fds"], console_socket=console,
                          listen_fds=createmod._listen_fds(),
-                         seccomp=createmod._seccomp(g, linux.get("seccomp")))
+                         seccomp=createmod._seccomp(g, linux.get("seccomp")), joining=True)
     host = build.Host(cgroup_host=None, last_cap=caps.last_cap())
     plan = build.build_exec(proc, st, opts, host)
     for w in plan.warnings:
@@ -153,15 +198,17 @@ def _exec(g, cid, o, cmd, warmup):
         if mgr.unified and paths.get(""):
             cgroup_fd = posix.open(paths[""], posix.O_RDONLY | posix.O_DIRECTORY | posix.O_CLOEXEC)
         warmup.stop()
-        spawned = shim.spawn(plan, {"console": console_fd}, child_stdio, cgroup_fd=cgroup_fd)
-        from pyrunc import faults
+        with errors.context("unable to start container process"):
+            spawned = shim.spawn(plan, {"console": console_fd}, child_stdio, cgroup_fd=cgroup_fd)
+            from pyrunc import faults
 
-        faults.point("exec-after-spawn")
-        if not spawned.in_cgroup and paths:
-            from pyrunc.cgroups import fs
+            faults.point("exec-after-spawn")
+            if not spawned.in_cgroup and paths:
+                from pyrunc.cgroups import fs
 
-            fs.join(paths, spawned.pid)
-        shim.go_and_wait(plan, spawned)
+                with errors.context("error adding pid %d to cgroups" % spawned.pid):
+                    fs.join(paths, spawned.pid)
+            shim.go_and_wait(plan, spawned)
         if o["pid-file"]:
             try:
                 store.write_pid_file(createmod._abspath(o["pid-file"]), spawned.pid)
@@ -211,15 +258,27 @@ def _exec(g, cid, o, cmd, warmup):
 
 
 def _sub_cgroups(mgr, specs):
-    """--cgroup [controller:]path: run in a (existing) sub-cgroup of the container's."""
+    """--cgroup [controller[,controller]:]path: run in an existing sub-cgroup of the
+    container's (runc's rules: a bare path is for every controller, a named controller
+    must be one the container has)."""
     paths = dict(mgr.paths)
     for spec in specs or ():
         ctrl, sep, sub = spec.rpartition(":")
+        clean = "/" + sub.strip("/")
         if ".." in sub.split("/"):
-            raise errors.PyruncError('invalid --cgroup "%s"' % spec)
-        for key in list(paths):
-            if not sep or (key and ctrl in key.split(",")) or (not key and mgr.unified):
-                paths[key] = paths[key].rstrip("/") + "/" + sub.strip("/")
+            raise errors.PyruncError("unable to create new parent process: %s is not a sub cgroup path" % sub)
+        if not sep:
+            targets = list(paths)
+        else:
+            targets = []
+            for name in ctrl.split(","):
+                keys = [k for k in paths if k and name in k.split(",")] or ([""] if mgr.unified and "" in paths else [])
+                if not keys:
+                    raise errors.PyruncError("unable to create new parent process: unknown controller %s in "
+                                             "SubCgroupPaths" % name)
+                targets.extend(keys)
+        for key in dict.fromkeys(targets):
+            paths[key] = mgr.paths[key].rstrip("/") + clean
     return paths
 
 

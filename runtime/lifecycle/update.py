@@ -105,7 +105,10 @@ def update(root, cid, o):
         spec = _read_config(cdir)
         linux = spec.setdefault("linux", {})
         merged = merge(linux.get("resources"), new)
-        Manager.from_state(st).apply(merged, update=True, devices=False)
+        # only the sections asked for are written (whole, so that pairs such as quota and
+        # period, or swap and limit, stay consistent): as runc, a value changed in the
+        # cgroup by other means survives an update of something else
+        Manager.from_state(st).apply({k: merged[k] for k in new}, update=True, devices=False)
         linux["resources"] = merged
         _write_config(cdir, spec)
 

@@ -9,7 +9,7 @@ The op order follows what the kernel and runc's init require:
   argv[0] -> READY (wait on exec.fifo) -> seccomp -> execve.
 """
 from pyrunc import OCI_VERSION
-from pyrunc.errors import ConfigError
+from pyrunc.errors import ConfigError, PyruncError
 from pyrunc.plan import caps as capsmod
 from pyrunc.plan import mounts as mnt
 from pyrunc.plan.ops import (CLONE_NEWCGROUP, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWTIME,
@@ -46,7 +46,7 @@ class Options:
     """What the command line adds to the config."""
 
     def __init__(self, cid, bundle, no_pivot=False, no_new_keyring=False, preserve_fds=0,
-                 console_socket=False, listen_fds=0, exec_fifo=True, seccomp=None):
+                 console_socket=False, listen_fds=0, exec_fifo=True, seccomp=None, joining=False):
         self.id = cid
         self.bundle = bundle
         self.no_pivot = no_pivot
@@ -56,6 +56,7 @@ class Options:
         self.listen_fds = listen_fds
         self.exec_fifo = exec_fifo
         self.seccomp = seccomp  # (BPF bytes, seccomp(2) flags) compiled from linux.seccomp
+        self.joining = joining  # an exec: the process joins a running container
 
 
 class Host:
@@ -301,8 +302,12 @@ def _process_ops(proc, host, plan, warn, opts):
     for i, rl in enumerate(proc.get("rlimits") or ()):
         ops.append(Op(O.OP_RLIMIT, "setrlimit %s" % rl["type"], n1=RLIMIT_NUMBERS[rl["type"]],
                       u1=rl["soft"], u2=rl["hard"]))
-    umask = user.get("umask")
-    ops.append(Op(O.OP_UMASK, "umask", n1=0o022 if umask is None else umask))
+    if opts.joining:
+        # runc sets the umask in the container's init only: an exec'd process keeps its caller's
+        ops.append(Op(O.OP_UMASK, "umask of the caller", n1=-1))
+    else:
+        umask = user.get("umask")
+        ops.append(Op(O.OP_UMASK, "umask", n1=0o022 if umask is None else umask))
     if proc.get("noNewPrivileges"):
         ops.append(Op(O.OP_NO_NEW_PRIVS, "prctl PR_SET_NO_NEW_PRIVS"))
     cwd = proc["cwd"]
@@ -319,7 +324,7 @@ def _process_ops(proc, host, plan, warn, opts):
         ambient = capsmod.mask(caps.get("ambient"), "process.capabilities.ambient", warn, top)
     ops.append(Op(O.OP_CAPS, "drop bounding capabilities", n1=0, u1=bounding))
     ops.append(Op(O.OP_USER, "set user %d:%d" % (uid, gid), n1=uid, n2=gid, n3=1,
-                  arr=user.get("additionalGids") or ()))
+                  arr=list(dict.fromkeys(user.get("additionalGids") or ()))))  # runc's lookup dedupes
     ops.append(Op(O.OP_HOME_ENV, "set HOME", n1=uid))
     ops.append(Op(O.OP_CHDIR, 'chdir "%s"' % cwd, s1=cwd, n1=2))
     final = Op(O.OP_CAPS, "set capabilities", n1=1, u2=effective, u3=permitted, u4=inheritable, u5=ambient)
@@ -432,14 +437,13 @@ def build(spec, opts, host):
     plan.terminal = bool(proc.get("terminal"))
     if plan.terminal:
         if not opts.console_socket:
-            raise ConfigError("process.terminal",
-                              "cannot allocate tty if the runtime will detach without setting console socket")
+            raise PyruncError("cannot allocate tty if runc will detach without setting console socket")
         size = proc.get("consoleSize") or {}
         plan.console_size = (size.get("height", 0), size.get("width", 0))
         ops.append(Op(O.OP_CONSOLE, "set up console", n1=plan.console_size[0], n2=plan.console_size[1],
                       fdref="console"))
     elif opts.console_socket is True:
-        raise ConfigError("process.terminal", "cannot use console socket if the runtime will not allocate tty")
+        raise PyruncError("cannot use console socket if runc will not detach or allocate tty")
     if dev_readonly:
         ops.append(Op(O.OP_REMOUNT_RO, 'remount "/dev" read-only', s2="/dev"))
     if root.get("readonly"):
@@ -509,14 +513,13 @@ def build_exec(proc, st, opts, host):
     plan.terminal = bool(proc.get("terminal"))
     if plan.terminal:
         if not opts.console_socket:
-            raise ConfigError("process.terminal",
-                              "cannot allocate tty if the runtime will detach without setting console socket")
+            raise PyruncError("cannot allocate tty if runc will detach without setting console socket")
         size = proc.get("consoleSize") or {}
         plan.console_size = (size.get("height", 0), size.get("width", 0))
         ops.append(Op(O.OP_CONSOLE, "set up console", n1=plan.console_size[0], n2=plan.console_size[1], n3=1,
                       fdref="console"))
     elif opts.console_socket is True:
-        raise ConfigError("process.terminal", "cannot use console socket if the runtime will not allocate tty")
+        raise PyruncError("cannot use console socket if runc will not detach or allocate tty")
     process_ops, tail = _process_ops(proc, host, plan, warn, opts)
     ops.extend(process_ops)
     ops.extend(tail)

@@ -3,7 +3,7 @@ container) pays neither the pyseccomp import nor the compile. The digest covers 
 profile's rules and the machine's architecture; files are written by temp + rename."""
 import posix
 
-from pyrunc import jsonio
+from pyrunc import jsonio, log
 
 CACHE_VERSION = "1"
 
@@ -35,17 +35,25 @@ def load(root, seccomp_obj, profile):
         with open(path, "rb") as f:
             data = f.read()
         if data and len(data) % 8 == 0:
+            if log.debug:
+                _replay_notes(path)
             return data, True
     except OSError:
         pass
     from pyrunc.seccomp import compile as comp
 
-    data = comp.compile_profile(profile)
+    notes = []
+    data = comp.compile_profile(profile, notes)
     try:
         try:
             posix.mkdir(d, 0o700)
         except FileExistsError:
             pass
+        if notes:  # written before the program: a hit always finds its notes
+            tmp = "%s.notes.%d.tmp" % (path, posix.getpid())
+            with open(tmp, "w") as f:
+                f.write("\n".join(notes) + "\n")
+            posix.rename(tmp, path + ".notes")
         tmp = "%s.%d.tmp" % (path, posix.getpid())
         with open(tmp, "wb") as f:
             f.write(data)
@@ -53,3 +61,14 @@ def load(root, seccomp_obj, profile):
     except OSError:
         pass  # a read-only or full state root only costs the compile next time
     return data, False
+
+
+def _replay_notes(path):
+    """The debug lines the compile wrote (skipped syscalls and architectures), as runc
+    logs them on every create."""
+    try:
+        with open(path + ".notes") as f:
+            for line in f.read().splitlines():
+                log.debugf(line)
+    except OSError:
+        pass

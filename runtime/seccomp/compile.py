@@ -29,8 +29,14 @@ def supported_arches():
     return sorted(ARCH)
 
 
-def compile_profile(profile):
-    """BPF program bytes (struct sock_filter[]) for the profile."""
+def compile_profile(profile, notes=None):
+    """BPF program bytes (struct sock_filter[]) for the profile; the debug lines about
+    what was skipped are also appended to `notes` (the cache replays them on a hit)."""
+    def note(msg):
+        log.debugf(msg)
+        if notes is not None:
+            notes.append(msg)
+
     try:
         f = sc.SyscallFilter(_action(profile.default))
     except (OSError, RuntimeError) as e:
@@ -40,7 +46,7 @@ def compile_profile(profile):
     for name in profile.arches:
         arch = ARCH.get(name)
         if arch is None:
-            log.debugf('seccomp architecture "%s" not supported by this libseccomp, ignored' % name)
+            note('seccomp architecture "%s" not supported by this libseccomp, ignored' % name)
             continue
         if arch != native:
             try:
@@ -49,7 +55,7 @@ def compile_profile(profile):
                 pass
     for r in profile.rules:
         if sc.resolve_syscall(sc.Arch.NATIVE, r.syscall) == -1:  # __NR_SCMP_ERROR; other negatives are pseudo-syscalls
-            log.debugf('unknown seccomp syscall "%s" ignored' % r.syscall)
+            note('unknown seccomp syscall "%s" ignored' % r.syscall)
             continue
         args = [sc.Arg(i, OPS[op], v, v2) for i, op, v, v2 in r.args]
         try:
