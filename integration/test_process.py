@@ -554,6 +554,19 @@ def test_terminal_without_console_socket_fails(runtime, bundle_factory, verb):
     assert "console socket" in msg and "tty" in msg, msg
 
 
+@pytest.mark.parametrize("terminal", [True, False])
+def test_foreground_run_refuses_a_console_socket(runtime, bundle_factory, tmp_path, terminal):
+    """runc's rule: a console socket is for a detached container with a terminal; a
+    foreground `run` refuses it at once (its words), whether the socket exists or not."""
+    bundle = bundle_factory(process={"terminal": terminal})
+    cid = harness.new_id("fail")
+    r = runtime.run(cid, bundle, "--console-socket", str(tmp_path / "no-such.sock"))
+    harness.reap()
+    msg = one_error(r)
+    assert msg.endswith("cannot use console socket if runc will not detach or allocate tty"), msg
+    assert_nothing_left(runtime, cid)
+
+
 def _run_on_pty(rt, bundle, cid, timeout=20):
     """Foreground `run` with a pty as its stdin/stdout/stderr; return (exit code, output)."""
     master, slave = os.openpty()

@@ -15,6 +15,9 @@ FORWARDED = [s for s in range(1, 65) if s not in (9, 17, 19, 23, 28, 32, 33)]  #
 def run(g, cid, o):
     detach = o["detach"]
     console_socket = o["console-socket"]
+    if console_socket and not detach:
+        # the foreground run proxies the terminal itself (runc's check, before anything)
+        raise errors.PyruncError("cannot use console socket if runc will not detach or allocate tty")
     pair = child_stdio = ours = None
     if not detach:
         import _socket
