@@ -307,7 +307,7 @@ int op_bind_rootfs(struct child_ctx *c, const struct shim_op *op)
 int op_mkdir(struct child_ctx *c, const struct shim_op *op)
 {
     int rc = mkdir_in_root(c, op->s2, MNT_TARGET_DIR, (int)op->n1, NULL, 0);
-    return rc < 0 ? shim_fail(c, -rc, "mkdir \"%s\"", op->s2) : 0;
+    return rc < 0 ? shim_fail(c, -rc, "mkdir %s%s\"%s\"", op->s1 ? op->s1 : "", op->s1 ? " " : "", op->s2) : 0;
 }
 
 int op_mount(struct child_ctx *c, const struct shim_op *op)

@@ -53,7 +53,7 @@
 #define OP_READY            32  /* tell the parent setup is done; n1 = 1 to block on exec.fifo (fd) */
 #define OP_EXEC             33  /* close fds >= n1 (cloexec) and execve */
 #define OP_PERSONALITY      34  /* n1 = persona */
-#define OP_MKDIR            35  /* s2 = path in rootfs, n1 = mode */
+#define OP_MKDIR            35  /* s2 = path in rootfs, n1 = mode, s1 = what it is (or NULL) */
 #define OP_OOM_SCORE_ADJ    36  /* n1 = score */
 #define OP_DETACH           37  /* stop dying with the parent (PDEATHSIG 0): the init outlives create */
 #define OP_HOOKS_SYNC       38  /* pause for the runtime's prestart/createRuntime hooks (HOOKS, then GO) */

@@ -70,6 +70,22 @@ def fails_with(r, wording=None):
     return msg
 
 
+def assert_left_nothing(rt, before, tmp_path, cid, pidfile=None):
+    """After a failed create/run: no state dir, cgroup, mount or process, and `cid` is unknown."""
+    harness.reap()
+    harness.assert_no_leaks(before, harness.snapshot(tmp_path, [rt.root]))
+    assert rt.containers() == [], f"{rt.name} left a state dir under --root"
+    assert rt.list("json") == []
+    fails_with(rt.cmd("state", cid), "container does not exist")
+    if pidfile is not None:
+        assert not pidfile.exists(), f"{rt.name} wrote the pid file of a container that failed"
+
+
+def create_or_run(rt, verb, cid, bundle, *extra, flags=()):
+    """`[flags] create|run --bundle B [extra] ID` (run in the foreground), output in the io files."""
+    return rt.cmd(*flags, verb, "--bundle", bundle, *extra, cid, io=rt._io(cid))
+
+
 def container(rt, bundle_factory, tag="cli"):
     """A created (parked) container: (id, init pid)."""
     cid = harness.new_id(tag)
@@ -127,6 +143,71 @@ def test_error_without_log_is_one_text_line_on_stderr(runtime):
     r = raw(runtime, "--root", runtime.root, "state", "pyrt-nosuch")
     assert fails_with(r) == "container does not exist"
     assert r.stdout == ""
+
+
+# pyrunc refuses these (no systemd driver, no rootless support); runc 1.1.5 as root runs a
+# `--rootless true` container, and refuses --systemd-cgroup only where systemd is not PID 1
+SYSTEMD_RUNNING = os.path.isdir("/run/systemd/system")
+REFUSED = {
+    "systemd-cgroup": (["--systemd-cgroup"], "systemd"),
+    "rootless-true": (["--rootless", "true"], "rootless"),
+    "rootless=true": (["--rootless=true"], "rootless"),
+}
+
+
+@pytest.mark.parametrize("verb", ["create", "run"])
+@pytest.mark.parametrize("case", sorted(REFUSED))
+def test_unsupported_global_flags_refused_leaving_nothing(pyrunc, bundle_factory, tmp_path, case, verb):
+    flags, names = REFUSED[case]
+    bundle = bundle_factory(args=["/probe", "exit", "0"] if verb == "run" else SLEEP)
+    before = harness.snapshot(tmp_path, [pyrunc.root])
+    cid = harness.new_id("refuse")
+    pidfile = tmp_path / "refused.pid"
+    r = create_or_run(pyrunc, verb, cid, bundle, "--pid-file", pidfile, flags=flags)
+    msg = fails_with(r)
+    assert names in msg, f"the error does not name {names!r}: {msg!r}"
+    assert r.stdout == ""
+    assert_left_nothing(pyrunc, before, tmp_path, cid, pidfile)
+
+
+def test_systemd_cgroup_without_systemd_fails_under_runc_too(runc, bundle_factory, tmp_path):
+    """The same one-line refusal from runc, on a host (like the test machines) without systemd."""
+    assert not SYSTEMD_RUNNING, "systemd is PID 1 here: runc would run this container"
+    before = harness.snapshot(tmp_path, [runc.root])
+    cid = harness.new_id("refuse")
+    r = create_or_run(runc, "create", cid, bundle_factory(args=SLEEP), flags=["--systemd-cgroup"])
+    assert "systemd not running" in fails_with(r)
+    assert_left_nothing(runc, before, tmp_path, cid)
+
+
+@pytest.mark.parametrize("flags", [["--rootless", "false"], ["--rootless=false"], ["--rootless", "auto"],
+                                   ["--rootless=auto"], ["-rootless", "false"]],
+                         ids=["false", "=false", "auto", "=auto", "single-dash-false"])
+def test_rootless_false_and_auto_run_the_container(runtime, bundle_factory, tmp_path, flags):
+    """As root both mean "not rootless": create parks an init in its cgroup, run runs."""
+    before = harness.snapshot(tmp_path, [runtime.root])
+    cid = harness.new_id("rootless")
+    r = create_or_run(runtime, "create", cid, bundle_factory(args=SLEEP), flags=flags)
+    assert (r.returncode, r.stderr) == (0, ""), f"{flags} create: {r}"
+    st = runtime.state(cid)
+    assert st["status"] == "created"
+    reap_later(st["pid"])
+    during = harness.leaks(before, harness.snapshot(tmp_path, [runtime.root]))
+    assert {p.pid for p in during.procs} == {st["pid"]}, harness.describe(during)
+    assert [Path(s).name for s in during.states] == [cid]
+    assert any(Path(c).name == cid for c in during.cgroups), f"no cgroup named {cid}: {during.cgroups}"
+    assert runtime.cmd(*flags, "start", cid).returncode == 0
+    assert runtime.state(cid)["status"] == "running"
+    assert runtime.cmd(*flags, "delete", "--force", cid).returncode == 0
+
+    run_id = harness.new_id("rootless")
+    r = create_or_run(runtime, "run", run_id, bundle_factory(args=["/probe", "exit", "7"]), flags=flags)
+    assert (r.returncode, r.stderr) == (7, ""), f"{flags} run: {r}"
+    harness.wait_for(lambda: all(p.state == "Z" or harness.proc_stat(p.pid) is None
+                                 for p in harness.leaks(before, harness.snapshot()).procs),
+                     what="the killed init to exit")
+    harness.reap()
+    harness.assert_no_leaks(before, harness.snapshot(tmp_path, [runtime.root]))
 
 
 # ---- error wording ----
@@ -220,6 +301,76 @@ def test_verb_help(runtime, verb, flag):
     assert r.stdout.startswith(f"NAME:\n   {prog} {verb} - "), r.stdout[:200]
     assert "\nUSAGE:\n" in r.stdout
     assert r.stderr == ""
+
+
+HELP_SECTIONS = ["NAME", "USAGE", "VERSION", "COMMANDS", "GLOBAL OPTIONS"]
+
+
+def help_sections(text):
+    """{section: [its lines]} of urfave/cli's app help, sections in the order printed."""
+    out, current = {}, None
+    for line in text.splitlines():
+        m = re.fullmatch(r"([A-Z][A-Z ]*):", line)
+        if m:
+            current = out.setdefault(m.group(1), [])
+        elif current is not None and line:
+            current.append(line)
+    return out
+
+
+def help_commands(lines):
+    """COMMANDS lines -> {name or alias: description}."""
+    out = {}
+    for line in lines:
+        names, _, desc = line.strip().partition("  ")
+        for name in names.split(", "):
+            out[name] = desc.strip()
+    return out
+
+
+def help_flags(lines):
+    """GLOBAL OPTIONS lines -> set of flag names ("--root", "-h", ...)."""
+    return {name.split()[0] for line in lines for name in line.strip().split("  ")[0].split(", ")}
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["-h"], ["help"], ["h"], []],
+                         ids=["--help", "-h", "help", "h", "no-args"])
+def test_global_help(runtime, argv):
+    """No verb: the app help on stdout, exit 0, urfave/cli's sections with runc's verbs."""
+    r = raw(runtime, *argv)
+    prog = Path(runtime.binary).name
+    assert r.returncode == 0, f"{argv}: exit {r.returncode}\nstdout: {r.stdout}\nstderr: {r.stderr}"
+    assert r.stderr == "", f"{argv}: stderr {r.stderr!r}"
+    assert r.stdout.startswith(f"NAME:\n   {prog} - "), r.stdout[:200]
+    sections = help_sections(r.stdout)
+    assert list(sections) == HELP_SECTIONS, f"{argv}: sections {list(sections)}"
+    assert sections["USAGE"] == [f"   {prog} [global options] command [command options] [arguments...]"]
+    commands = help_commands(sections["COMMANDS"])
+    missing = [v for v in RUNC_VERBS + ["help", "h"] if v not in commands]
+    assert not missing, f"{argv}: COMMANDS does not list {missing}:\n{r.stdout}"
+    assert all(commands[v] for v in RUNC_VERBS), f"a verb without a description:\n{r.stdout}"
+    flags = help_flags(sections["GLOBAL OPTIONS"])
+    expected = {"--debug", "--log", "--log-format", "--root", "--systemd-cgroup", "--rootless",
+                "--help", "-h", "--version", "-v"}
+    assert expected <= flags, f"{argv}: GLOBAL OPTIONS lacks {sorted(expected - flags)}"
+    assert raw(runtime, "--help").stdout == r.stdout, "the forms of global help print different text"
+
+
+def test_global_help_has_runcs_shape(runc, pyrunc):
+    """pyrunc's app help has runc's sections, verbs (with runc's descriptions) and global flags."""
+    ours, theirs = (help_sections(raw(rt, "--help").stdout) for rt in (pyrunc, runc))
+    assert list(ours) == list(theirs)
+    our_cmds, their_cmds = help_commands(ours["COMMANDS"]), help_commands(theirs["COMMANDS"])
+    assert set(their_cmds) == set(RUNC_VERBS) | {"checkpoint", "help", "h"}, "runc's help did not parse"
+    missing = sorted(set(their_cmds) - set(our_cmds))
+    assert not missing, f"pyrunc --help does not list runc's commands {missing}"
+    # runc's own wording, "runc" apart (list: "lists containers started by runc ...")
+    differ = {v: (our_cmds[v], d) for v, d in their_cmds.items()
+              if our_cmds[v].replace("pyrunc", "runc") != d}
+    assert not differ, f"descriptions differ from runc's (pyrunc, runc): {differ}"
+    # --criu is runc's checkpoint/restore binary: pyrunc accepts it, hidden, and cannot checkpoint
+    missing = sorted(help_flags(theirs["GLOBAL OPTIONS"]) - help_flags(ours["GLOBAL OPTIONS"]) - {"--criu"})
+    assert not missing, f"pyrunc --help does not list runc's global flags {missing}"
 
 
 def test_checkpoint_help_is_not_success(pyrunc):
@@ -436,19 +587,61 @@ def test_create_error_in_json_log(runtime, bundle_factory, tmp_path):
     assert runtime.containers() == []
 
 
-@pytest.mark.parametrize("case", ["no-such-binary", "bad-mount"])
-def test_create_failing_in_the_child_leaves_nothing(runtime, bundle_factory, tmp_path, case):
-    """A failure after the clone (exec lookup, a mount) leaves no state, cgroup or process."""
-    if case == "no-such-binary":
-        bundle = bundle_factory(args=["/no/such/binary"])
-    else:
-        bundle = bundle_factory(args=SLEEP, mounts=harness.RUNC_SPEC["mounts"] + [
-            {"destination": "/mnt", "type": "bind", "source": str(tmp_path / "missing"),
-             "options": ["bind"]}])
+MISSING_SOURCE = "/no/such/dir"
+CHILD_FAILURES = {
+    # name: (bundle fields, what both runtimes' one line must contain)
+    "no-such-binary": (dict(args=["/no/such/binary"]),
+                       ["/no/such/binary", "no such file or directory"]),
+    "bad-mount": (dict(args=SLEEP, mounts=harness.RUNC_SPEC["mounts"] + [
+        {"destination": "/mnt", "type": "bind", "source": MISSING_SOURCE, "options": ["bind"]}]),
+        ["mount", MISSING_SOURCE, '"/mnt"', "no such file or directory"]),
+}
+
+
+@pytest.mark.parametrize("verb", ["create", "run"])
+@pytest.mark.parametrize("case", sorted(CHILD_FAILURES))
+def test_create_failing_in_the_child_leaves_nothing(runtime, bundle_factory, tmp_path, case, verb):
+    """A failure after the clone (exec lookup, a mount) is one line naming the step, the
+    path and the errno, and leaves no state, cgroup, mount or process."""
+    assert not os.path.lexists(MISSING_SOURCE)
+    fields, names = CHILD_FAILURES[case]
+    bundle = bundle_factory(**fields)
+    before = harness.snapshot(tmp_path, [runtime.root])
     cid = harness.new_id("late")
-    r = runtime.create(cid, bundle, "--pid-file", tmp_path / "late.pid")
-    fails_with(r)
-    assert runtime.containers() == []
-    assert runtime.list("json") == []
-    assert not (tmp_path / "late.pid").exists()
-    harness.reap()
+    pidfile = tmp_path / "late.pid"
+    r = create_or_run(runtime, verb, cid, bundle, "--pid-file", pidfile)
+    msg = fails_with(r)
+    missing = [n for n in names if n not in msg]
+    assert not missing, f"{runtime.name}: the error does not name {missing}: {msg!r}"
+    assert msg.endswith("no such file or directory"), f"the errno is not the last word: {msg!r}"
+    assert_left_nothing(runtime, before, tmp_path, cid, pidfile)
+
+
+# process.cwd that is a regular file: runc (and pyrunc) first mkdir -p the cwd inside the
+# rootfs, and that is the step that fails with ENOTDIR
+# (verb, process.cwd, the component that is not a directory): the error names the one
+# (runc, as Go's MkdirAll reports it) or the cwd itself (pyrunc, as mkdir(2) was called)
+BAD_CWDS = [("create", "/etc/passwd", "/etc/passwd"), ("run", "/probe", "/probe"),
+            ("create", "/etc/passwd/sub", "/etc/passwd")]
+
+
+@pytest.mark.parametrize("verb,cwd,named", BAD_CWDS, ids=["create-passwd", "run-probe", "create-under-a-file"])
+def test_cwd_that_is_a_file_fails_in_the_child(runc, pyrunc, bundle_factory, tmp_path, verb, cwd, named):
+    msgs = {}
+    for rt in (runc, pyrunc):
+        bundle = bundle_factory(args=SLEEP if verb == "create" else ["/probe", "exit", "0"],
+                                process={"cwd": cwd})
+        assert (bundle / "rootfs" / "etc" / "passwd").is_file() and (bundle / "rootfs" / "probe").is_file()
+        before = harness.snapshot(tmp_path, [rt.root])
+        cid = harness.new_id("dir")
+        pidfile = tmp_path / f"cwd-{rt.name}.pid"
+        r = create_or_run(rt, verb, cid, bundle, "--pid-file", pidfile)
+        msg = msgs[rt.name] = fails_with(r).replace(cid, "ID")
+        assert msg.endswith(": not a directory"), f"{rt.name}: {msg!r}"
+        assert any(re.search(r'[ "]%s"?: not a directory$' % re.escape(path), msg) for path in {cwd, named}), \
+            f"{rt.name}: the error does not name {named!r} or {cwd!r}: {msg!r}"
+        assert_left_nothing(rt, before, tmp_path, cid, pidfile)
+    # the line must say that the failing step is the process's cwd: a bare `mkdir "<path>"`
+    # reads like any mount point's
+    assert re.search(r"\bc(wd|hdir)\b", msgs["pyrunc"]), \
+        f"pyrunc's error does not say the step is the cwd: {msgs['pyrunc']!r} (runc: {msgs['runc']!r})"

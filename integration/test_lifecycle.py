@@ -152,6 +152,29 @@ def test_create_parks_the_init_and_start_execs_the_process(runtime, bundle_facto
     gone(runtime, cid)
 
 
+@pytest.mark.parametrize("how", ["create", "run-detach"])
+def test_init_is_a_child_of_the_caller(runtime, bundle_factory, tmp_path, how):
+    """Once create (or run -d) has returned, the container's init is the caller's child: the
+    runtime's own processes are gone and the init was reparented to us, the subreaper, as a
+    shim or conmon relies on to wait() for it.  No other process of the runtime stays."""
+    before = harness.snapshot(tmp_path, [runtime.root])
+    cid = harness.new_id("ppid")
+    bundle = bundle_factory(args=SLEEP)
+    r = runtime.create(cid, bundle) if how == "create" else runtime.run(cid, bundle, "-d")
+    assert r.returncode == 0, f"{runtime.name} {how}: exit {r.returncode}\n{r.stderr}"
+    pid = runtime.state(cid)["pid"]
+    reap_later(pid)
+    proc = harness.proc_stat(pid)
+    assert proc is not None and proc.state in "SR", f"init {pid}: {proc}"
+    assert proc.ppid == os.getpid(), \
+        f"{runtime.name} {how}: init {pid}'s parent is {proc.ppid} " \
+        f"({(harness.proc_stat(proc.ppid) or proc).comm}), not the caller {os.getpid()}"
+    during = harness.leaks(before, harness.snapshot(tmp_path, [runtime.root]))
+    assert {p.pid for p in during.procs} == {pid}, harness.describe(during)
+    force_delete(runtime, cid)
+    gone(runtime, cid)
+
+
 def test_start_twice_is_refused(runtime, bundle_factory):
     cid, pid = started(runtime, bundle_factory(args=SLEEP), "twice")
     assert_fails(runtime.start(cid), "cannot start an already running container")

@@ -425,7 +425,8 @@ def build(spec, opts, host):
         ops.append(Op(O.OP_HOOKS_SYNC, "wait for prestart and createRuntime hooks"))
     ops.extend(_hook_ops(spec, opts, "createContainer", "creating"))
     # as runc: a missing cwd is created, inside the rootfs, before it can turn read-only
-    ops.append(Op(O.OP_MKDIR, 'create cwd "%s"' % proc["cwd"], s2=mnt.clean_path(proc["cwd"]), n1=0o755))
+    ops.append(Op(O.OP_MKDIR, 'create cwd "%s"' % proc["cwd"], s1="cwd", s2=mnt.clean_path(proc["cwd"]),
+                  n1=0o755))
     if opts.no_pivot:
         ops.append(Op(O.OP_MOVE_ROOT, "move root"))
     else:
