@@ -819,3 +819,13 @@ def test_run_forwards_signals_to_the_container(bundle_factory, runc, pyrunc, tmp
         outputs[rt.name] = (rc, "".join(lines))
     assert outputs["runc"] == (0, "ready\nsignal: 10\nsignal: 1\nsignal: 15\n"), outputs["runc"]
     assert outputs["pyrunc"] == outputs["runc"]
+
+
+@pytest.mark.parametrize("where,field", [("process", "apparmorProfile"), ("process", "selinuxLabel")])
+def test_security_label_is_refused_not_ignored(runtime, bundle_factory, where, field):
+    """A label this host (no AppArmor, no SELinux) cannot apply fails create under runc and
+    pyrunc alike, one line, nothing left: a container must not run without the
+    confinement its config asked for."""
+    bundle = bundle_factory(**{where: {field: "pyrt_label"}})
+    msg = failed_create(runtime, bundle)
+    assert ("apparmor" if field == "apparmorProfile" else "selinux") in msg, msg

@@ -350,6 +350,15 @@ def _process_ops(proc, host, plan, warn, opts):
     return ops, tail
 
 
+def _no_labels(proc):
+    """A security label asked for cannot be dropped silently; this build applies neither
+    kind (runc on a host without them fails too, with these words for SELinux)."""
+    if proc.get("selinuxLabel"):   # linux.mountLabel alone runc ignores on such a host
+        raise PyruncError("selinux label is specified in config, but selinux is disabled or not supported")
+    if proc.get("apparmorProfile"):
+        raise PyruncError("unable to apply apparmor profile: apparmor profiles are not supported by pyrunc")
+
+
 def build(spec, opts, host):
     plan = Plan()
     warn = plan.warnings.append
@@ -357,6 +366,7 @@ def build(spec, opts, host):
     if proc is None:
         raise ConfigError("process", "must not be empty")
     linux = spec.get("linux") or {}
+    _no_labels(proc)
     root = spec.get("root")
     if not root:
         raise ConfigError("root", "must be specified")
