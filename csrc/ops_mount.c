@@ -713,10 +713,10 @@ static unsigned long statfs_flags(int fd)
                                        MS_RELATIME | MS_RDONLY);
 }
 
-static int remount_ro_fd(int fd, int recursive)
+static int remount_ro_fd(int fd, int recursive, unsigned long keep)
 {
     char target[64];
-    unsigned long fl = MS_BIND | MS_REMOUNT | MS_RDONLY | (recursive ? MS_REC : 0);
+    unsigned long fl = MS_BIND | MS_REMOUNT | MS_RDONLY | (recursive ? MS_REC : 0) | keep;
     fd_path(target, sizeof target, fd);
     if (mount(NULL, target, NULL, fl, NULL) == 0)
         return 0;
@@ -730,7 +730,7 @@ int op_remount_ro(struct child_ctx *c, const struct shim_op *op)
     int fd = open_in_root(c, op->s2, 0);
     if (fd < 0)
         return shim_fail(c, -fd, "open \"%s\"", op->s2);
-    int rc = remount_ro_fd(fd, (int)op->n1);
+    int rc = remount_ro_fd(fd, (int)op->n1, (unsigned long)op->u1);
     close(fd);
     return rc < 0 ? shim_fail(c, -rc, "remount \"%s\" read-only", op->s2) : 0;
 }
@@ -753,7 +753,7 @@ int op_readonly_path(struct child_ctx *c, const struct shim_op *op)
     fd = open_in_root(c, op->s2, 0);
     if (fd < 0)
         return shim_fail(c, -fd, "reopen readonly path \"%s\"", op->s2);
-    int rc = remount_ro_fd(fd, 1);
+    int rc = remount_ro_fd(fd, 1, 0);
     close(fd);
     return rc < 0 ? shim_fail(c, -rc, "remount readonly path \"%s\"", op->s2) : 0;
 }

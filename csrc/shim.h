@@ -31,7 +31,7 @@
 #define OP_REOPEN_DEVNULL   12  /* stdio that is a /dev/null char device is reopened from the new root */
 #define OP_CONSOLE          13  /* fd = connected console socket, n1 = rows, n2 = cols,
                                    n3 = 1: do not bind the pty on /dev/console (exec) */
-#define OP_REMOUNT_RO       14  /* s2 = path (after pivot), n1 = recursive */
+#define OP_REMOUNT_RO       14  /* s2 = path (after pivot), n1 = recursive, u1 = mount flags to keep */
 #define OP_MASK_PATH        15  /* s2 = path (after pivot) */
 #define OP_READONLY_PATH    16  /* s2 = path (after pivot) */
 #define OP_HOSTNAME         17  /* s1 = hostname */

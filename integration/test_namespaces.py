@@ -258,6 +258,114 @@ def test_user_namespace_is_refused_as_not_supported(pyrunc, bundle_factory):
     assert "not supported" in line
 
 
+class ForkHelper(Helper):
+    """A helper through `unshare --fork --kill-child`: `pid` is the forked child (the
+    sleeping shell, pid 1 of a new pid namespace when --pid is given); it and unshare are
+    killed by pid in close()."""
+
+    def __init__(self, flags, script):
+        self.inner = None
+        try:
+            super().__init__([*flags, "--fork", "--kill-child"], script)
+        except BaseException:
+            if getattr(self, "proc", None) is not None:
+                self.close()
+            raise
+        self.pid = self.inner.pid
+
+    def _ready(self):
+        if self.proc.poll() is not None:
+            raise harness.HarnessError(f"helper exited {self.proc.returncode}: {self.proc.stderr.read()}")
+        kids = [p for p in harness.descendants(self.proc.pid) if p.ppid == self.proc.pid]
+        if len(kids) == 1 and kids[0].comm == "sleep":
+            self.inner = kids[0]
+        return self.inner is not None
+
+    def close(self):
+        # the child first (its start time still ours): unshare reaps it and exits; killed
+        # only if it does not, and then the child (reparented to us) is reaped here
+        cur = harness.proc_stat(self.inner.pid) if self.inner else None
+        if cur and cur.start == self.inner.start:
+            os.kill(self.inner.pid, signal.SIGKILL)
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+        self.proc.stderr.close()
+        if self.inner:
+            left = harness.kill_procs([self.inner])
+            assert not left, f"helper child {self.inner.pid} did not go away"
+
+
+# config type -> /proc/PID/ns name
+NS_FILE = {"pid": "pid", "network": "net", "ipc": "ipc", "uts": "uts", "mount": "mnt", "cgroup": "cgroup"}
+SHM_SIZE = 12289            # the helper's SysV segment: an odd size to find in /proc/sysvipc/shm
+
+
+def _join_script():
+    return "; ".join([ns_links_script(), "echo self=$$", "echo init=$(cat /proc/1/comm)",
+                      f"echo shm=$(grep -cw {SHM_SIZE} /proc/sysvipc/shm)",
+                      "echo mark=$(cat /mnt/where 2>/dev/null || echo none)",
+                      "echo cgpath=$(cut -d: -f3 /proc/self/cgroup | sort -u | tr '\\n' ' ')"])
+
+
+@pytest.mark.parametrize("joined", [("pid",), ("ipc",), ("mount",), ("cgroup",), ("pid", "ipc", "mount", "cgroup")],
+                         ids=["pid", "ipc", "mount", "cgroup", "all"])
+def test_join_pid_ipc_mount_cgroup_namespaces_by_path(runc, pyrunc, bundle_factory, tmp_path, joined):
+    """A helper in new pid, ipc, mount and cgroup namespaces (pid 1 of its pid namespace is
+    `sleep`; it made a SysV segment; it mounted a tmpfs holding `where` = helper on a host
+    directory that is empty outside it).  The container joins the `joined` ones by path:
+    their /proc/self/ns links are the helper's, and it sees the helper's pid 1, segment and
+    mount; the other configured ones are new, the unconfigured cgroup and time the host's.
+    Each runtime gets a helper of its own: a container that joins the mount namespace
+    pivots the helper's root too.  The helper keeps the host's /proc (no --mount-proc):
+    runc and pyrunc both fail to set up a joined mount namespace whose /proc belongs to a
+    pid namespace their init is not in (no /proc/self there)."""
+    mark = tmp_path / "nsmark"
+    mark.mkdir()
+    script = (f"ipcmk -M {SHM_SIZE} >/dev/null && mount -t tmpfs -o size=1m pyrt-nsmark {mark} && "
+              f"echo helper > {mark}/where")
+    want_types = ["pid", "network", "ipc", "uts", "mount"] + (["cgroup"] if "cgroup" in joined else [])
+    results = {}
+    for rt in (runc, pyrunc):
+        h = ForkHelper(["--pid", "--ipc", "--mount", "--cgroup"], script)
+        try:
+            helper_links = {n: os.readlink(h.ns(n)) for n in NS_FILES}
+            ns = [{"type": t, "path": h.ns(NS_FILE[t])} if t in joined else {"type": t} for t in want_types]
+            bundle = bundle_factory(args=["/bin/sh", "-c", _join_script()], linux={"namespaces": ns},
+                                    mounts=harness.base_config()["mounts"] +
+                                    [{"destination": "/mnt", "type": "bind", "source": str(mark),
+                                      "options": ["rbind"]}])
+            cid = harness.new_id("join")
+            r = rt.run(cid, bundle)
+            assert harness.proc_stat(h.pid) is not None, "the helper died while the container ran"
+        finally:
+            h.close()
+        assert r.returncode == 0, f"{rt.name} exit {r.returncode}\nstdout: {r.stdout}\nstderr: {r.stderr}"
+        out = parse_kv(r.stdout)
+        links = {n: out[n] for n in NS_FILES}
+        # each namespace: the helper's (joined), the host's, or a new one
+        where = {n: "host" if links[n] == host_ns(n) else "helper" if links[n] == helper_links[n] else "new"
+                 for n in NS_FILES}
+        results[rt.name] = (where, {k: out[k] for k in ("init", "shm", "mark")},
+                            out["cgpath"].replace(cid, "ID"), out["self"])
+    assert results["pyrunc"][:3] == results["runc"][:3], results
+    where, seen, cgpath, self_pid = results["pyrunc"]
+    expect = {n: "new" for n in ("pid", "net", "ipc", "uts", "mnt")}
+    expect.update({"cgroup": "host", "time": "host"})
+    expect.update({NS_FILE[t]: "helper" for t in joined})
+    assert where == expect
+    assert seen == {"init": "sleep" if "pid" in joined else "sh", "shm": "1" if "ipc" in joined else "0",
+                    "mark": "helper" if "mount" in joined else "none"}
+    assert (self_pid == "1") == ("pid" not in joined)
+    if "cgroup" in joined:
+        # the helper's cgroup namespace is rooted at this process's cgroups, the
+        # container's cgroups are <the runtime's own>/<id>
+        assert cgpath.split() == ["/ID"], cgpath
+    assert not list(mark.iterdir()), "the helper's mount showed on the host"
+
+
 # ---- cgroup and time namespaces ----
 
 def test_cgroup_namespace_shows_root_paths(both):
@@ -424,3 +532,82 @@ def test_sysctl_without_its_namespace_is_refused(pyrunc, runc, bundle_factory, h
     assert ns in line
     refused_by_runc(runc, bundle_factory, linux=linux)
     assert _host_sysctl(name) == before
+
+
+# ---- the session keyring ----
+
+def keyring_of(text):
+    """`probe keyring` output -> (session keyring id, its KEYCTL_DESCRIBE "type;uid;gid;perm;desc")."""
+    rep = harness.parse_report(text)
+    assert rep.get("session.id", "").isdigit(), text
+    return rep["session.id"], rep["session"]
+
+
+def host_keyring(probe):
+    """This process's session keyring (a container made with --no-new-keyring inherits it)."""
+    r = subprocess.run([str(probe), "keyring"], capture_output=True, text=True, timeout=10)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return keyring_of(r.stdout)
+
+
+def created_keyrings(rt, bundle, flags, exec_args=None):
+    """create (with `flags`) and start `bundle`: its output's keyring, and with `exec_args`
+    also an exec's output's keyring; (cid, init's, exec's or None)."""
+    cid = harness.new_id("keyring")
+    try:
+        rt.create(cid, bundle, *flags, check=True)
+        rt.start(cid, check=True)
+        harness.wait_for(lambda: "session: " in rt.output(cid)[0], 10, f"{rt.name} init's keyring")
+        exec_out = None
+        if exec_args:
+            e = rt.cmd("exec", cid, *exec_args)
+            assert e.returncode == 0, f"{rt.name} exec: {e.stdout}{e.stderr}"
+            exec_out = keyring_of(e.stdout)
+        return cid, keyring_of(rt.output(cid)[0]), exec_out
+    finally:
+        rt.delete(cid, force=True)
+
+
+KEY_USR_SEARCH = 0x00080000
+
+
+@pytest.mark.parametrize("flags", [(), ("--no-new-keyring",)], ids=["new-keyring", "no-new-keyring"])
+def test_session_keyring(runc, pyrunc, bundle_factory, probe, flags):
+    """By default the init joins a new session keyring `_ses.<id>`, owned by root, that the
+    user may search (runc adds KEY_USR_SEARCH so an exec can join it); with `create
+    --no-new-keyring` it keeps the caller's session keyring (the same id as this process's)."""
+    host = host_keyring(probe)
+    got = {}
+    for rt in (runc, pyrunc):
+        cid, (kid, desc), _ = created_keyrings(rt, bundle_factory(args=["/probe", "keyring"]), flags)
+        got[rt.name] = (kid, desc.replace(cid, "ID"))
+    if flags:
+        assert got["runc"] == host
+        assert got["pyrunc"] == host
+        return
+    assert got["pyrunc"][1] == got["runc"][1]
+    kind, uid, gid, perm, name = got["pyrunc"][1].split(";", 4)
+    assert (kind, uid, gid, name) == ("keyring", "0", "0", "_ses.ID")
+    assert int(perm, 16) & KEY_USR_SEARCH
+    assert got["pyrunc"][0] != host[0] and got["pyrunc"][0] != got["runc"][0]
+
+
+@pytest.mark.parametrize("flags", [(), ("--no-new-keyring",)], ids=["new-keyring", "no-new-keyring"])
+def test_exec_session_keyring_follows_create(runc, pyrunc, bundle_factory, probe, flags):
+    """An exec joins the container's session keyring by its name (the same keyring as the
+    init's); in a container created with --no-new-keyring, runc's exec makes no keyring
+    either and keeps the caller's."""
+    host = host_keyring(probe)
+    got = {}
+    for rt in (runc, pyrunc):
+        bundle = bundle_factory(args=["/bin/sh", "-c", "/probe keyring; exec /probe sleep 30"])
+        cid, init, execd = created_keyrings(rt, bundle, flags, exec_args=["/probe", "keyring"])
+        got[rt.name] = tuple((kid, desc.replace(cid, "ID")) for kid, desc in (init, execd))
+    for name in ("runc", "pyrunc"):
+        init, execd = got[name]
+        if flags:
+            assert (name, init, execd) == (name, host, host)
+        else:
+            assert (name, execd) == (name, init)
+            assert init[1].endswith(";_ses.ID") and init[0] != host[0]
+

@@ -494,6 +494,196 @@ def test_invalid_tmpfs_option_fails_create(pyrunc, runc, bundle_factory):
     assert r.returncode != 0 and "invalid argument" in r.stderr
 
 
+# ---- mount options, as mountinfo shows them ----
+
+SB_FLAGS = frozenset({"sync", "dirsync", "lazytime", "mand"})
+SHOW_MNT = ["/bin/sh", "-c", "grep -E ' /mnt(/sub)? ' /proc/self/mountinfo"]
+
+
+def mnt_options(text):
+    """mountinfo lines of /mnt and /mnt/sub -> {point: (per-mount options, superblock sync/dirsync/
+    lazytime/mand flags)}, both as sorted comma-joined strings."""
+    out = {}
+    for line in text.splitlines():
+        f = line.split()
+        sep = f.index("-", 6)
+        out[f[4]] = (",".join(sorted(f[5].split(","))), ",".join(sorted(SB_FLAGS & set(f[sep + 3].split(",")))))
+    return out
+
+
+def po(per_mount):
+    """Per-mount options, sorted as mnt_options() gives them."""
+    return ",".join(sorted(per_mount.split(",")))
+
+
+def opts(per_mount, sb=""):
+    return po(per_mount), sb
+
+
+# option(s) on a tmpfs -> /mnt as mountinfo shows it, the same under runc and pyrunc
+TMPFS_OPTIONS = {
+    "noatime": opts("rw,noatime"), "nodiratime": opts("rw,nodiratime,relatime"), "strictatime": opts("rw"),
+    "relatime": opts("rw,relatime"), "norelatime": opts("rw,relatime"), "atime": opts("rw,relatime"),
+    "nostrictatime": opts("rw,relatime"), "diratime": opts("rw,relatime"),
+    # the flags add up (mount(2) gets both): MS_NOATIME wins over MS_RELATIME in the kernel
+    "strictatime,nodiratime": opts("rw,nodiratime"), "relatime,noatime": opts("rw,noatime"),
+    "sync": opts("rw,relatime", "sync"), "dirsync": opts("rw,relatime", "dirsync"),
+    "lazytime": opts("rw,relatime", "lazytime"), "sync,async": opts("rw,relatime"),
+    "noatime,nosuid": opts("rw,nosuid,noatime"),
+    "lazytime,nolazytime": opts("rw,relatime"), "nosuid,nodev,noexec,nosymfollow":
+        opts("rw,nosuid,nodev,noexec,relatime,nosymfollow"),
+}
+
+# recursive attributes on a tmpfs: applied by pyrunc as the runtime-spec's table says (on a new
+# tmpfs they act as their plain twins); runc (1.1.5, and later releases too) calls
+# mount_setattr only for bind mounts and ignores them on any other mount
+TMPFS_RECURSIVE = {
+    "rro": opts("ro,relatime"), "rnosuid": opts("rw,nosuid,relatime"), "rnodev": opts("rw,nodev,relatime"),
+    "rnoexec": opts("rw,noexec,relatime"), "rnosymfollow": opts("rw,relatime,nosymfollow"),
+    "rnoatime": opts("rw,noatime"), "rstrictatime": opts("rw"), "rnodiratime": opts("rw,nodiratime,relatime"),
+    "rrelatime": opts("rw,relatime"), "ratime": opts("rw,relatime"), "rnostrictatime": opts("rw,relatime"),
+    "noatime,nosuid,rnodev,rro": opts("ro,nosuid,nodev,noatime"),
+}
+TMPFS_DEFAULT = opts("rw,relatime")
+RECURSIVE_OPTIONS = {"rro", "rrw", "rnosuid", "rsuid", "rnodev", "rdev", "rnoexec", "rexec", "rnodiratime",
+                     "rdiratime", "rrelatime", "rnorelatime", "rnoatime", "ratime", "rstrictatime",
+                     "rnostrictatime", "rnosymfollow", "rsymfollow"}
+
+
+def _tmpfs_mount(options):
+    return PROC_ONLY + [{"destination": "/mnt", "type": "tmpfs", "source": "tmpfs", "options": options.split(",")}]
+
+
+@pytest.mark.parametrize("options", sorted(TMPFS_OPTIONS))
+def test_tmpfs_mount_flags_match_runc(both, options):
+    sbs = both(SHOW_MNT, mounts=_tmpfs_mount(options))
+    runc_out, py_out = ok(sbs)
+    assert mnt_options(py_out) == mnt_options(runc_out)
+    assert mnt_options(py_out) == {"/mnt": TMPFS_OPTIONS[options]}
+
+
+@pytest.mark.parametrize("options", sorted(TMPFS_RECURSIVE))
+def test_tmpfs_recursive_attributes(both, options):
+    """pyrunc applies the r* attributes to a tmpfs; runc 1.1.5 leaves the tmpfs as its plain
+    options make it (its setRecAttr runs for bind mounts only), which the runtime-spec's table
+    (no restriction to binds) contradicts: runc may only ignore them or agree."""
+    sbs = both(SHOW_MNT, mounts=_tmpfs_mount(options))
+    runc_out, py_out = ok(sbs)
+    assert mnt_options(py_out) == {"/mnt": TMPFS_RECURSIVE[options]}
+    plain = ",".join(o for o in options.split(",") if o not in RECURSIVE_OPTIONS)
+    ignored = TMPFS_OPTIONS[plain] if plain else TMPFS_DEFAULT
+    assert mnt_options(runc_out) in ({"/mnt": ignored}, mnt_options(py_out))
+
+
+@pytest.fixture
+def tree_with_noatime_submount(tmp_path):
+    """tmp_path/tree with our own noatime tmpfs on tree/sub: an rbind of it has a submount whose
+    atime mode differs from the top's (relatime, as the host's /tmp)."""
+    tree = tmp_path / "tree"
+    (tree / "sub").mkdir(parents=True)
+    sub = HostMount(tree / "sub", "-t", "tmpfs", "-o", "size=1m,noatime", "pyrt-sub")
+    try:
+        yield tree
+    finally:
+        sub.umount()
+
+
+SUB = po("rw,noatime")
+
+# option(s) after "rbind" -> (/mnt, /mnt/sub) per-mount options, the same under runc and pyrunc:
+# plain flags change the top mount only; superblock flags are ignored on a bind
+BIND_OPTIONS = {
+    "noatime": (po("rw,noatime"), SUB), "nodiratime": (po("rw,nodiratime,relatime"), SUB),
+    "strictatime": (po("rw"), SUB), "relatime": (po("rw,relatime"), SUB),
+    "norelatime": (po("rw,relatime"), SUB), "atime": (po("rw,relatime"), SUB),
+    "sync": (po("rw,relatime"), SUB), "dirsync": (po("rw,relatime"), SUB), "lazytime": (po("rw,relatime"), SUB),
+    "rnosuid": (po("rw,nosuid,relatime"), po("rw,nosuid,noatime")),
+    "rnodev": (po("rw,nodev,relatime"), po("rw,nodev,noatime")),
+    "rnoexec": (po("rw,noexec,relatime"), po("rw,noexec,noatime")),
+    "rnosymfollow": (po("rw,relatime,nosymfollow"), po("rw,noatime,nosymfollow")),
+    "rro": (po("ro,relatime"), po("ro,noatime")),
+    "rnoatime": (po("rw,noatime"), SUB), "rstrictatime": (po("rw"), po("rw")),
+    "rrelatime": (po("rw,relatime"), po("rw,relatime")),
+    "rnodiratime": (po("rw,nodiratime,relatime"), po("rw,nodiratime,noatime")),
+    "rdiratime": (po("rw,relatime"), SUB), "rsuid": (po("rw,relatime"), SUB),
+    "ro,rnoexec": (po("ro,noexec,relatime"), po("rw,noexec,noatime")),
+    "noatime,nosuid,rnodev,rro": (po("ro,nosuid,nodev,noatime"), po("ro,nodev,noatime")),
+}
+
+# where runc 1.1.5 is wrong and later runc agrees with pyrunc (pyrunc -> (/mnt, /mnt/sub)):
+# ratime and rnostrictatime: runc 1.1.5 puts one atime bit in attr_clr, which mount_setattr
+#   refuses (EINVAL: MOUNT_ATTR__ATIME must be cleared whole); runc#5095, fixed in runc
+#   1.4.1 (#5098) by clearing the whole field: relatime, as pyrunc does.
+# rnorelatime: "clear MOUNT_ATTR_RELATIME" (0) is nothing to runc 1.1.5; since #5098 it clears
+#   the field too (relatime).
+# rro,rrw: runc 1.1.5 puts RDONLY in both attr_set and attr_clr and the set wins; later runc
+#   takes the last option, as mount(8) does and pyrunc does.
+BIND_RUNC_115_WRONG = {
+    "ratime": (po("rw,relatime"), po("rw,relatime")),
+    "rnostrictatime": (po("rw,relatime"), po("rw,relatime")),
+    "rnorelatime": (po("rw,relatime"), po("rw,relatime")),
+    "rro,rrw": (po("rw,relatime"), SUB),
+}
+
+
+def _rbind(tree, options):
+    return PROC_ONLY + [{"destination": "/mnt", "type": "bind", "source": str(tree),
+                         "options": ["rbind", *options.split(",")]}]
+
+
+@pytest.mark.parametrize("options", sorted(BIND_OPTIONS))
+def test_rbind_mount_options_match_runc(both, tree_with_noatime_submount, options):
+    sbs = both(SHOW_MNT, mounts=_rbind(tree_with_noatime_submount, options))
+    runc_out, py_out = ok(sbs)
+    assert mnt_options(py_out) == mnt_options(runc_out)
+    top, sub = BIND_OPTIONS[options]
+    assert mnt_options(py_out) == {"/mnt": (top, ""), "/mnt/sub": (sub, "")}
+
+
+@pytest.mark.parametrize("options", sorted(BIND_RUNC_115_WRONG))
+def test_rbind_recursive_atime_clearing_and_last_option_wins(both, tree_with_noatime_submount, options):
+    """pyrunc as runc after #5098 (see BIND_RUNC_115_WRONG); runc 1.1.5 fails with EINVAL,
+    leaves the mounts as they were, or agrees."""
+    sbs = both(SHOW_MNT, mounts=_rbind(tree_with_noatime_submount, options))
+    assert sbs.pyrunc.returncode == 0, sbs.pyrunc.stderr
+    top, sub = BIND_RUNC_115_WRONG[options]
+    assert mnt_options(sbs.pyrunc.stdout) == {"/mnt": (top, ""), "/mnt/sub": (sub, "")}
+    r = sbs.runc
+    if r.returncode != 0:
+        assert options in ("ratime", "rnostrictatime") and "invalid argument" in r.stderr, r.stderr
+    else:
+        untouched = {"/mnt": (po("rw,relatime"), ""), "/mnt/sub": (SUB, "")}
+        all_ro = {"/mnt": (po("ro,relatime"), ""), "/mnt/sub": (po("ro,noatime"), "")}
+        assert mnt_options(r.stdout) in (mnt_options(sbs.pyrunc.stdout), untouched, all_ro), r.stdout
+
+
+@pytest.mark.parametrize("options", [["ro"], ["ro", "tmpcopyup"], ["ro", "nosuid", "size=1m"]],
+                         ids=["ro", "ro-tmpcopyup", "ro-nosuid-size"])
+def test_read_only_tmpfs_is_made_read_only_last(both, options):
+    """runc mounts a read-only tmpfs read-write, sets it up (the covered directory's mode,
+    tmpcopyup) and only then makes the mount read-only (MS_REMOUNT|MS_BIND|MS_RDONLY):
+    the mount is ro, its superblock rw, the mode the image directory's, the copy made."""
+    def setup(bundle):
+        d = bundle / "rootfs" / "opt" / "data"
+        d.mkdir(parents=True)
+        (d / "file").write_text("image file\n")
+        os.chmod(d, 0o751)
+    script = ("stat -c %a /opt/data; ls /opt/data | tr '\\n' ' '; echo; /probe write /opt/data/new x; "
+              "awk '$5 == \"/opt/data\" {i = 7; while ($i != \"-\") i++; print $5, $6, $(i+1), $(i+2), $(i+3)}' "
+              "/proc/self/mountinfo")
+    sbs = both(["/bin/sh", "-c", script], setup=setup,
+               mounts=PROC_ONLY + [{"destination": "/opt/data", "type": "tmpfs", "source": "tmpfs",
+                                    "options": options}])
+    r = sbs.runc        # the reference first, then pyrunc's whole output against it
+    assert r.returncode == 0, f"runc exit {r.returncode}\nstdout: {r.stdout}\nstderr: {r.stderr}"
+    lines = r.stdout.splitlines()
+    assert lines[:3] == ["751", "file " if "tmpcopyup" in options else "", "EROFS"]
+    point, per_mount, fstype, source, sb = lines[3].split()
+    assert (point, fstype, source) == ("/opt/data", "tmpfs", "tmpfs")
+    assert (per_mount.split(",")[0], sb.split(",")[0]) == ("ro", "rw"), lines[3]
+    harness.assert_same(sbs)
+
+
 # ---- /dev ----
 
 DEFAULT_DEVICES = {

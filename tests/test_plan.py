@@ -212,3 +212,160 @@ def test_mount_options_table():
 def test_clean_path():
     assert mounts.clean_path("/a/../../b//c/.") == "/b/c"
     assert mounts.clean_path("/") == "/"
+
+
+# ---- the mount option table, entry by entry ----
+
+def _kernel_constants(header="/usr/include/linux/mount.h"):
+    """MS_* and MOUNT_ATTR_* from the kernel's uapi header (`N`, `0xN` or `(1<<N)`)."""
+    import re
+    from pathlib import Path
+    out = {}
+    for name, value in re.findall(r"^#define\s+((?:MS|MOUNT_ATTR)_\w+)\s+(\(1\s*<<\s*\d+\)|0x[0-9a-fA-F]+|\d+)(?=\s|$)",
+                                  Path(header).read_text(), re.M):
+        shift = re.fullmatch(r"\(1\s*<<\s*(\d+)\)", value)
+        out[name] = 1 << int(shift.group(1)) if shift else int(value, 0)
+    return out
+
+
+K = _kernel_constants()
+ATIME = K["MOUNT_ATTR__ATIME"]
+
+# runtime-spec config.md, "Linux mount options": option -> ("set"|"clear", MS_* flag)
+SPEC_FLAGS = {
+    "async": ("clear", "MS_SYNCHRONOUS"), "atime": ("clear", "MS_NOATIME"), "bind": ("set", "MS_BIND"),
+    "defaults": ("set", None), "dev": ("clear", "MS_NODEV"), "diratime": ("clear", "MS_NODIRATIME"),
+    "dirsync": ("set", "MS_DIRSYNC"), "exec": ("clear", "MS_NOEXEC"), "iversion": ("set", "MS_I_VERSION"),
+    "lazytime": ("set", "MS_LAZYTIME"), "loud": ("clear", "MS_SILENT"), "mand": ("set", "MS_MANDLOCK"),
+    "noatime": ("set", "MS_NOATIME"), "nodev": ("set", "MS_NODEV"), "nodiratime": ("set", "MS_NODIRATIME"),
+    "noexec": ("set", "MS_NOEXEC"), "noiversion": ("clear", "MS_I_VERSION"),
+    "nolazytime": ("clear", "MS_LAZYTIME"), "nomand": ("clear", "MS_MANDLOCK"),
+    "norelatime": ("clear", "MS_RELATIME"), "nostrictatime": ("clear", "MS_STRICTATIME"),
+    "nosuid": ("set", "MS_NOSUID"), "nosymfollow": ("set", "MS_NOSYMFOLLOW"), "rbind": ("set", "MS_BIND|MS_REC"),
+    "relatime": ("set", "MS_RELATIME"), "remount": ("set", "MS_REMOUNT"), "ro": ("set", "MS_RDONLY"),
+    "rw": ("clear", "MS_RDONLY"), "silent": ("set", "MS_SILENT"), "strictatime": ("set", "MS_STRICTATIME"),
+    "suid": ("clear", "MS_NOSUID"), "symfollow": ("clear", "MS_NOSYMFOLLOW"), "sync": ("set", "MS_SYNCHRONOUS"),
+}
+SPEC_PROPAGATION = {
+    "private": "MS_PRIVATE", "rprivate": "MS_PRIVATE|MS_REC", "shared": "MS_SHARED", "rshared": "MS_SHARED|MS_REC",
+    "slave": "MS_SLAVE", "rslave": "MS_SLAVE|MS_REC", "unbindable": "MS_UNBINDABLE",
+    "runbindable": "MS_UNBINDABLE|MS_REC",
+}
+# "Recursively set/clear MOUNT_ATTR_*" (mount_setattr with AT_RECURSIVE)
+SPEC_RECURSIVE = {
+    "rro": ("set", "MOUNT_ATTR_RDONLY"), "rrw": ("clear", "MOUNT_ATTR_RDONLY"),
+    "rnosuid": ("set", "MOUNT_ATTR_NOSUID"), "rsuid": ("clear", "MOUNT_ATTR_NOSUID"),
+    "rnodev": ("set", "MOUNT_ATTR_NODEV"), "rdev": ("clear", "MOUNT_ATTR_NODEV"),
+    "rnoexec": ("set", "MOUNT_ATTR_NOEXEC"), "rexec": ("clear", "MOUNT_ATTR_NOEXEC"),
+    "rnodiratime": ("set", "MOUNT_ATTR_NODIRATIME"), "rdiratime": ("clear", "MOUNT_ATTR_NODIRATIME"),
+    "rrelatime": ("set", "MOUNT_ATTR_RELATIME"), "rnorelatime": ("clear", "MOUNT_ATTR_RELATIME"),
+    "rnoatime": ("set", "MOUNT_ATTR_NOATIME"), "ratime": ("clear", "MOUNT_ATTR_NOATIME"),
+    "rstrictatime": ("set", "MOUNT_ATTR_STRICTATIME"), "rnostrictatime": ("clear", "MOUNT_ATTR_STRICTATIME"),
+    "rnosymfollow": ("set", "MOUNT_ATTR_NOSYMFOLLOW"), "rsymfollow": ("clear", "MOUNT_ATTR_NOSYMFOLLOW"),
+}
+ATIME_MODES = ("MOUNT_ATTR_RELATIME", "MOUNT_ATTR_NOATIME", "MOUNT_ATTR_STRICTATIME")
+
+
+def _bits(names):
+    value = 0
+    for name in (names.split("|") if names else ()):
+        value |= K[name]
+    return value
+
+
+def test_mount_option_tables_cover_the_spec_and_nothing_else():
+    assert set(mounts.FLAGS) == set(SPEC_FLAGS)
+    assert set(mounts.PROPAGATION) == set(SPEC_PROPAGATION)
+    assert set(mounts.RECURSIVE) == set(SPEC_RECURSIVE)
+
+
+@pytest.mark.parametrize("name", sorted({n for _, n in SPEC_FLAGS.values() if n}
+                                        | set(SPEC_PROPAGATION.values()) | {n for _, n in SPEC_RECURSIVE.values()}
+                                        | {"MOUNT_ATTR__ATIME"}))
+def test_mount_constants_are_the_kernels(name):
+    for part in name.split("|"):
+        assert getattr(mounts, part) == K[part], part
+
+
+@pytest.mark.parametrize("option", sorted(SPEC_FLAGS))
+@pytest.mark.parametrize("mtype", ["tmpfs", "none"])
+def test_mount_flag_option(option, mtype):
+    """A flag option on its own sets its flag (or, for a clearing one, sets nothing) and
+    after the option that sets that flag, a clearing one takes it away again."""
+    how, names = SPEC_FLAGS[option]
+    flag = _bits(names)
+    bind = bool(flag & K["MS_BIND"])
+    if mtype == "none" and not bind:
+        mtype = "bind"          # a non-bind option on a bind mount: the bind is the type
+    o = mounts.parse_options([option], "mounts[0].options", mtype)
+    assert o.data == [] and o.propagation == [] and (o.attr_set, o.attr_clr) == (0, 0)
+    assert o.bind == (bind or mtype == "bind")
+    extra = K["MS_BIND"] if o.bind and not bind else 0
+    if how == "set":
+        assert o.flags == flag | extra
+    else:
+        assert o.flags == extra
+        setter = next(n for n, (h, f) in SPEC_FLAGS.items() if h == "set" and f == names)
+        both = mounts.parse_options([setter, option], "mounts[0].options", mtype)
+        assert both.flags & flag == 0
+        assert mounts.parse_options([option, setter], "mounts[0].options", mtype).flags & flag == flag
+
+
+@pytest.mark.parametrize("option", sorted(SPEC_PROPAGATION))
+def test_mount_propagation_option(option):
+    o = mounts.parse_options(["rbind", option], "mounts[0].options", "none")
+    assert o.propagation == [_bits(SPEC_PROPAGATION[option])]
+    assert o.flags == K["MS_BIND"] | K["MS_REC"] and (o.attr_set, o.attr_clr) == (0, 0) and o.data == []
+
+
+@pytest.mark.parametrize("option", sorted(SPEC_RECURSIVE))
+@pytest.mark.parametrize("mtype", ["tmpfs", "bind"])
+def test_mount_recursive_option(option, mtype):
+    """attr_set / attr_clr for mount_setattr(2).  The atime modes are an enumeration: the
+    kernel takes a change only with the whole MOUNT_ATTR__ATIME in attr_clr (EINVAL for a
+    part of it), so every atime option clears the field and sets its mode, and the clearing
+    ones (ratime, rnostrictatime, rnorelatime) leave relatime (0).  runc 1.1.5 passes a
+    partial attr_clr for ratime and rnostrictatime and fails with EINVAL (runc#5095, fixed
+    in runc 1.4.1 by #5098 the same way as here)."""
+    how, name = SPEC_RECURSIVE[option]
+    attr = K[name]
+    o = mounts.parse_options(["rbind", option] if mtype == "bind" else [option], "mounts[0].options", mtype)
+    assert o.data == [] and o.propagation == []
+    assert o.flags == (K["MS_BIND"] | K["MS_REC"] if mtype == "bind" else 0)
+    if name in ATIME_MODES:
+        assert o.attr_clr == ATIME
+        assert o.attr_set == (attr if how == "set" else 0)
+    elif how == "set":
+        assert (o.attr_set, o.attr_clr) == (attr, 0)
+    else:
+        assert (o.attr_set, o.attr_clr) == (0, attr)
+    # what the kernel accepts: all of MOUNT_ATTR__ATIME in attr_clr or none, and an atime
+    # mode in attr_set only with it
+    assert o.attr_clr & ATIME in (0, ATIME)
+    assert o.attr_set & ATIME == 0 or o.attr_clr & ATIME == ATIME
+
+
+@pytest.mark.parametrize("first,second,want_set,want_clr", [
+    ("rro", "rrw", 0, "MOUNT_ATTR_RDONLY"),
+    ("rrw", "rro", "MOUNT_ATTR_RDONLY", 0),
+    ("rnoatime", "rstrictatime", "MOUNT_ATTR_STRICTATIME", "MOUNT_ATTR__ATIME"),
+    ("rnoatime", "ratime", 0, "MOUNT_ATTR__ATIME"),
+    ("rnosymfollow", "rnodiratime", "MOUNT_ATTR_NOSYMFOLLOW|MOUNT_ATTR_NODIRATIME", 0),
+])
+def test_mount_recursive_options_later_wins(first, second, want_set, want_clr):
+    o = mounts.parse_options([first, second], "mounts[0].options", "tmpfs")
+    assert (o.attr_set, o.attr_clr) == (_bits(want_set or ""), _bits(want_clr or ""))
+
+
+def test_mount_tmpcopyup_option():
+    assert mounts.parse_options(["tmpcopyup"], "p", "tmpfs").tmpcopyup
+    with pytest.raises(ConfigError) as e:
+        mounts.parse_options(["rbind", "tmpcopyup"], "mounts[3].options", "none")
+    assert e.value.path == "mounts[3].options"
+
+
+@pytest.mark.parametrize("option", ["idmap", "ridmap"])
+def test_mount_idmap_options_are_refused(option):
+    with pytest.raises(ConfigError) as e:
+        mounts.parse_options(["rbind", option], "mounts[2].options", "none")
+    assert e.value.path == "mounts[2].options[1]"

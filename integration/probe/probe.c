@@ -942,6 +942,27 @@ static int cmd_int80(int argc, char **argv)
 #endif
 }
 
+/* `keyring`: the session keyring, as KEYCTL_GET_KEYRING_ID (no create) and
+ * KEYCTL_DESCRIBE ("type;uid;gid;perm;description") see it; errno names on failure */
+static int cmd_keyring(int argc, char **argv)
+{
+    (void)argc, (void)argv;
+    char desc[512];
+    long id = syscall(SYS_keyctl, 0 /* KEYCTL_GET_KEYRING_ID */, -3 /* session */, 0);
+    if (id < 0)
+        printf("session.id: %s\n", errname(errno));
+    else
+        printf("session.id: %ld\n", id);
+    long n = syscall(SYS_keyctl, 6 /* KEYCTL_DESCRIBE */, -3, desc, sizeof desc - 1);
+    if (n < 0)
+        printf("session: %s\n", errname(errno));
+    else {
+        desc[n < (long)sizeof desc ? n : (long)sizeof desc - 1] = 0;
+        printf("session: %s\n", desc);
+    }
+    return id < 0 || n < 0;
+}
+
 static const struct verb {
     const char *name;
     int (*fn)(int, char **);
@@ -951,6 +972,7 @@ static const struct verb {
     {"signals", cmd_signals}, {"forkbomb", cmd_forkbomb}, {"mem", cmd_mem},
     {"syscall", cmd_syscall}, {"exec", cmd_exec}, {"hunt", cmd_hunt},
     {"in-thread", cmd_in_thread}, {"trap", cmd_trap}, {"alarm", cmd_alarm}, {"int80", cmd_int80},
+    {"keyring", cmd_keyring},
 };
 
 /* VERB [ARGS...] as main runs it, for the verbs that wrap another */

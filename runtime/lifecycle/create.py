@@ -229,6 +229,8 @@ def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_
             "hooks": plan.hooks,
             "status": "creating",
         }
+        if plan.no_new_keyring:
+            st["noNewKeyring"] = True  # an exec keeps its caller's keyring then, as runc
         # written before the init runs anything: a create killed from here on can
         # still be cleaned by `delete --force`
         store.write_state(cdir, st)

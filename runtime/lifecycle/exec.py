@@ -175,6 +175,7 @@ def _exec(g, cid, o, cmd, warmup):
         child_stdio, ours = stdio.pipes()
     console = True if console_socket else ("auto" if pair else False)
     opts = build.Options(cid, st.get("bundle", ""), preserve_fds=o["preserve-fds"], console_socket=console,
+                         no_new_keyring=st.get("noNewKeyring") is True,
                          listen_fds=createmod._listen_fds(),
                          seccomp=createmod._seccomp(g, linux.get("seccomp")), joining=True)
     host = build.Host(cgroup_host=None, last_cap=caps.last_cap())

@@ -84,7 +84,7 @@ class Host:
 
 class Plan:
     __slots__ = ("clone_flags", "pidns_path", "ops", "argv", "env", "rootfs", "terminal", "warnings",
-                 "preserve_fds", "namespaces", "console_size", "hooks")
+                 "preserve_fds", "namespaces", "console_size", "hooks", "no_new_keyring")
 
     def __init__(self):
         self.clone_flags = 0
@@ -99,6 +99,7 @@ class Plan:
         self.namespaces = {}
         self.console_size = (0, 0)
         self.hooks = {}
+        self.no_new_keyring = False
 
 
 def _abs_in_bundle(bundle, path):
@@ -228,6 +229,7 @@ def _mount_ops(spec, opts, host, new, plan):
     ops = []
     dev_is_bind = False
     dev_readonly = False
+    late_ro = []
     for i, m in enumerate(spec.get("mounts") or ()):
         mtype = m.get("type") or ""
         o = mnt.parse_options(m.get("options"), "mounts[%d].options" % i, mtype)
@@ -255,6 +257,11 @@ def _mount_ops(spec, opts, host, new, plan):
         if dest == "/dev":
             # devices are created in /dev after the mount: it is made read-only at the end
             mflags &= ~mnt.MS_RDONLY
+        elif mtype == "tmpfs" and not o.bind and mflags & mnt.MS_RDONLY:
+            # as runc: a read-only tmpfs is mounted writable (its mode copied, tmpcopyup and
+            # nested mount points made), then only the mount is made read-only at the end
+            mflags &= ~mnt.MS_RDONLY
+            late_ro.append((dest, mflags & PER_MOUNT_FLAGS))
         if o.tmpcopyup:
             flags |= MNT_F_TMPCOPYUP
         prop = 0
@@ -266,7 +273,12 @@ def _mount_ops(spec, opts, host, new, plan):
         ops.append(Op(O.OP_MOUNT, what, s1=src or None, s2=dest, s3=mtype or None,
                       s4=",".join(o.data) or None, u1=mflags, u2=prop, u3=o.attr_set, u4=o.attr_clr,
                       n1=kind, n2=flags))
-    return ops, dev_is_bind, dev_readonly
+    return ops, dev_is_bind, dev_readonly, late_ro
+
+
+# what a bind remount would otherwise reset on the mount
+PER_MOUNT_FLAGS = (mnt.MS_NOSUID | mnt.MS_NODEV | mnt.MS_NOEXEC | mnt.MS_NOATIME | mnt.MS_NODIRATIME
+                   | mnt.MS_RELATIME | mnt.MS_STRICTATIME | mnt.MS_NOSYMFOLLOW)
 
 
 def _device_ops(linux):
@@ -361,6 +373,7 @@ def _no_labels(proc):
 
 def build(spec, opts, host):
     plan = Plan()
+    plan.no_new_keyring = opts.no_new_keyring  # recorded: an exec follows the init
     warn = plan.warnings.append
     proc = spec.get("process")
     if proc is None:
@@ -420,7 +433,7 @@ def build(spec, opts, host):
     first = prop_flags if prop_flags and not prop_flags & mnt.MS_SHARED else mnt.MS_SLAVE | mnt.MS_REC
     ops.append(Op(O.OP_ROOT_PROPAGATION, "set propagation of /", u1=first))
     ops.append(Op(O.OP_BIND_ROOTFS, 'bind rootfs "%s"' % plan.rootfs, s1=plan.rootfs))
-    mops, dev_is_bind, dev_readonly = _mount_ops(spec, opts, host, new, plan)
+    mops, dev_is_bind, dev_readonly, late_ro = _mount_ops(spec, opts, host, new, plan)
     ops.extend(mops)
     if not dev_is_bind:
         ops.extend(_device_ops(linux))
@@ -457,6 +470,8 @@ def build(spec, opts, host):
         raise PyruncError("cannot use console socket if runc will not detach or allocate tty")
     if dev_readonly:
         ops.append(Op(O.OP_REMOUNT_RO, 'remount "/dev" read-only', s2="/dev"))
+    for dest, keep in late_ro:
+        ops.append(Op(O.OP_REMOUNT_RO, 'remount "%s" read-only' % dest, s2=dest, u1=keep))
     if root.get("readonly"):
         ops.append(Op(O.OP_REMOUNT_RO, 'remount "/" read-only', s2="/"))
     if spec.get("hostname"):
