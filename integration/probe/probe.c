@@ -995,6 +995,8 @@ int main(int argc, char **argv)
                     "       probe open PATH r|w|rw\n"
                     "       probe signals | forkbomb N | mem MB | exec PATH [ARGS...] | hunt SECS\n"
                     "       probe syscall unshare [NS,...] | keyctl | mount SRC DST FSTYPE |"
-                    " personality [N] | getcwd | chdir [DIR]\n");
+                    " personality [N] | getcwd | chdir [DIR]\n"
+                    "       probe in-thread VERB... | trap VERB... | alarm SECS VERB... | int80 NR [ARGS...]\n"
+                    "       probe keyring\n");
     return 2;
 }
