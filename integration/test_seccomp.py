@@ -1029,14 +1029,15 @@ def test_notified_call_interrupted_without_wait_killable_recv(runtime, mk, agent
 
 def test_wait_killable_recv_without_notify_refused(pyrunc, runc, mk):
     """WAIT_KILLABLE_RECV with no NOTIFY action (so no listener): the kernel refuses the flag
-    without NEW_LISTENER (EINVAL).  create fails with one line about loading the filter and
-    leaves nothing; runc 1.1.5 fails too (it refuses every flag)."""
+    without NEW_LISTENER (EINVAL).  pyrunc refuses it before touching anything, naming the
+    config field, and leaves nothing; runc 1.1.5 fails too (it refuses every flag)."""
     prof = allow_all(rule("getcwd", "SCMP_ACT_ERRNO"), flags=[WAIT_KILLABLE_RECV])
     make = mk(sysc(GETCWD), prof)
     cid = harness.new_id("wkr")
     msg = one_error(pyrunc.create(cid, make()))
     harness.reap()
-    assert "seccomp" in msg and "invalid argument" in msg.lower(), msg
+    assert msg.endswith("config.json: linux.seccomp.flags: SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV needs a rule "
+                        "with SCMP_ACT_NOTIFY"), msg
     assert containers(pyrunc) == []
     assert pyrunc.cmd("state", cid).returncode != 0
     cid = harness.new_id("wkr-runc")

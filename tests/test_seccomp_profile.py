@@ -122,7 +122,14 @@ def test_rule_order_and_unknown_names_kept():
     (["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW"], 7),
 ])
 def test_flags_bits(flags, bits):
-    assert rules_of(flags=flags).flags == bits
+    notify = [rule("mount", "SCMP_ACT_NOTIFY")] if bits & 32 else []
+    assert rules_of(flags=flags, syscalls=notify).flags == bits
+
+
+def test_wait_killable_recv_needs_a_notify_rule():
+    with pytest.raises(ConfigError) as e:
+        rules_of(flags=["SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"], syscalls=[rule("mount", "SCMP_ACT_ERRNO")])
+    assert e.value.path == "linux.seccomp.flags"
 
 
 def test_notify_and_listener():

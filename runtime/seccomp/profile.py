@@ -98,6 +98,10 @@ def rules_of(seccomp):
             for g in groups:
                 p.rules.append(Rule(name, act, g))
     p.notify = p.default[0] == "SCMP_ACT_NOTIFY" or any(r.action[0] == "SCMP_ACT_NOTIFY" for r in p.rules)
+    if p.flags & FLAGS["SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"] and not p.notify:
+        # the kernel takes it only with a listener (EINVAL at load otherwise)
+        raise ConfigError("linux.seccomp.flags", "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV needs a rule with "
+                          "SCMP_ACT_NOTIFY")
     p.listener_path = seccomp.get("listenerPath") or ""
     p.listener_metadata = seccomp.get("listenerMetadata") or ""
     return p
