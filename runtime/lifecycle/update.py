@@ -108,9 +108,22 @@ def update(root, cid, o):
         # only the sections asked for are written (whole, so that pairs such as quota and
         # period, or swap and limit, stay consistent): as runc, a value changed in the
         # cgroup by other means survives an update of something else
-        Manager.from_state(st).apply({k: merged[k] for k in new}, update=True, devices=False)
+        try:
+            Manager.from_state(st).apply({k: merged[k] for k in new}, update=True, devices=False)
+        except errors.ConfigError as e:
+            raise _from_the_command_line(e, o) from None
         linux["resources"] = merged
         _write_config(cdir, spec)
+
+
+def _from_the_command_line(e, o):
+    """A refused value named as the caller gave it: the flag, or the resources file."""
+    if o.get("resources"):
+        return errors.ConfigError(e.path, e.reason, "resources" if o["resources"] == "-" else o["resources"])
+    for flag, (section, field, _) in FLAGS.items():
+        if e.path == "linux.resources.%s.%s" % (section, field) and o.get(flag):
+            return errors.PyruncError("--%s: %s" % (flag, e.reason))
+    return e
 
 
 def _read_config(cdir):
