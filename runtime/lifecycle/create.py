@@ -53,6 +53,20 @@ def _connect_console(path):
     return s.detach()
 
 
+def _refuse_systemd_cgroup(bundle):
+    """--systemd-cgroup: runc's check first (is systemd the init here?), then the
+    cgroupsPath form it would need, then the honest answer: no driver yet."""
+    from pyrunc.cgroups import paths as cgpaths
+    from pyrunc.spec import load
+
+    if not posix.access("/run/systemd/system", posix.F_OK):
+        raise errors.PyruncError("systemd not running on this host, cannot use systemd cgroups manager")
+    path = (load.load_bundle(bundle).get("linux") or {}).get("cgroupsPath")
+    if path:
+        cgpaths.parse_systemd(path)
+    raise errors.PyruncError("the systemd cgroup driver is not supported yet (--systemd-cgroup)")
+
+
 def prepare(g, cid, bundle, no_pivot=False, no_new_keyring=False, preserve_fds=0, console_socket=None):
     """Check and plan, touching nothing: (spec, plan, host)."""
     from pyrunc.cgroups import host as cghost
@@ -62,7 +76,7 @@ def prepare(g, cid, bundle, no_pivot=False, no_new_keyring=False, preserve_fds=0
 
     store.validate_id(cid)
     if g.systemd_cgroup:
-        raise errors.PyruncError("the systemd cgroup driver is not supported yet (--systemd-cgroup)")
+        _refuse_systemd_cgroup(bundle)
     if g.rootless == "true" or (g.rootless == "auto" and posix.geteuid() != 0):
         raise errors.PyruncError("rootless containers are not supported yet")
     spec = load.load_bundle(bundle)
