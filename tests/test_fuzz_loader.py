@@ -10,8 +10,10 @@ PyruncError, and its log line must encode; anything else is what a user sees as
 Also checked here, for the integration fuzz: the schema walker's values are schema-valid,
 and sanitize() never raises and leaves no host path within reach.
 
-PYRUNC_FUZZ_LOADER_EXAMPLES (default 2000, about 25 s) sets the number of cases; a long
-run: PYRUNC_FUZZ_LOADER_EXAMPLES=50000 /opt/pyrunc/bin/python -m pytest -q -p no:cacheprovider tests/test_fuzz_loader.py
+PYRUNC_FUZZ_LOADER_EXAMPLES (default 2000, about 25 s) sets the number of cases, the same
+ones every run unless PYRUNC_FUZZ_RANDOM=1 (a suite run must not turn red on a case nobody
+changed code for); a long run:
+PYRUNC_FUZZ_RANDOM=1 PYRUNC_FUZZ_LOADER_EXAMPLES=50000 /opt/pyrunc/bin/python -m pytest -q -p no:cacheprovider tests/test_fuzz_loader.py
 """
 import os
 import sys
@@ -35,6 +37,7 @@ from pyrunc.plan import build  # noqa: E402
 from pyrunc.spec import load, validate  # noqa: E402
 
 EXAMPLES = int(os.environ.get("PYRUNC_FUZZ_LOADER_EXAMPLES", "2000"))
+RANDOM = os.environ.get("PYRUNC_FUZZ_RANDOM", "") not in ("", "0")
 BASE = fz.base_config(harness.base_config())
 SUBST = {fz.CID: "pyrt-fz-0123abcd", fz.ROOTFS: "/bundle/rootfs", fz.SANDBOX: "/sandbox", fz.BUNDLE: "/bundle"}
 CID = SUBST[fz.CID]
@@ -143,7 +146,7 @@ def _describe(cfg, data, how):
     return "encoding %r, config.json (%d bytes): %s" % (how, len(data), text)
 
 
-@settings(max_examples=EXAMPLES, deadline=None, database=None,
+@settings(derandomize=not RANDOM, max_examples=EXAMPLES, deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much,
                                  HealthCheck.large_base_example])
 @given(cfg=fz.configs(BASE), how=fz.encodings())
@@ -158,7 +161,7 @@ def test_create_path_raises_only_pyrunc_errors(cfg, how):
         pytest.fail("%s\n\n%s" % (traceback.format_exc(), _describe(cfg, data, how)), pytrace=False)
 
 
-@settings(max_examples=max(50, EXAMPLES // 40), deadline=None, database=None,
+@settings(derandomize=not RANDOM, max_examples=max(50, EXAMPLES // 40), deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example])
 @given(cfg=fz.configs(BASE), how=fz.encodings())
 def test_validate_gives_lines_never_raises(cfg, how):
@@ -178,7 +181,7 @@ def test_validate_gives_lines_never_raises(cfg, how):
 
 
 @given(st.data())
-@settings(max_examples=200, deadline=None, database=None,
+@settings(derandomize=not RANDOM, max_examples=200, deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 def test_schema_walker_generates_schema_valid_values(data):
     """The generator's own check: without the hints, a value drawn for any schema path
@@ -244,7 +247,7 @@ def _unsafe_paths(doc, ctx):
     return bad
 
 
-@settings(max_examples=max(100, EXAMPLES // 20), deadline=None, database=None,
+@settings(derandomize=not RANDOM, max_examples=max(100, EXAMPLES // 20), deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example])
 @given(cfg=fz.configs(BASE), how=fz.encodings())
 def test_sanitize_never_raises_and_leaves_nothing_unsafe(cfg, how):
