@@ -22,7 +22,7 @@ def state_json(st, status, pid=None):
     return jsonio.dumps(out)
 
 
-def dedup_env(env):
+def exec_env(env):
     """Go's os/exec rule, which runc's hooks get: a repeated name keeps its last value at its
     last place; an entry without "=" is its own name."""
     seen = set()
@@ -55,7 +55,7 @@ def run_one(kind, i, hook, state, cwd=None):
     args = list(hook.get("args") or [path])
     env = hook.get("env")
     # subprocess takes a mapping: an entry without "=" reaches the hook as NAME=
-    env = None if env is None else dict(e.partition("=")[::2] for e in dedup_env(env))
+    env = None if env is None else dict(e.partition("=")[::2] for e in exec_env(env))
     timeout = hook.get("timeout")
     if timeout is not None and timeout > POLL_MAX_S:
         # poll(2) takes an int of milliseconds: a longer timeout cannot be waited for

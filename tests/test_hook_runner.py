@@ -58,8 +58,8 @@ def test_poststop_failures_only_warn_and_the_next_hook_runs(tmp_path, monkeypatc
     (["A=", "A"], ["A=", "A"]),
     ([], []),
 ])
-def test_dedup_env_as_go(env, want):
-    assert hooks.dedup_env(env) == want
+def test_exec_env_as_go(env, want):
+    assert hooks.exec_env(env) == want
 
 
 @pytest.mark.parametrize("sig,name", [(9, "killed"), (15, "terminated"), (2, "interrupt"), (11, "segmentation fault"),

@@ -270,7 +270,7 @@ def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_
                 store.write_pid_file(_abspath(pid_file), pid)
             except OSError as e:
                 raise errors.from_oserror('write pid file "%s"' % pid_file, e) from None
-        _write_config_copy(cdir, spec)
+        store.write_config(cdir, spec)
     except BaseException:
         _undo(cdir, spawned, mgr)
         _poststop_after_failure(cid, bundle, spec, plan)
@@ -286,12 +286,6 @@ def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_
             spawned.close()
         lock.release()
     return Created(cdir, st, pid, plan.terminal)
-
-
-def _write_config_copy(cdir, spec):
-    from pyrunc import jsonio
-
-    store.write_atomic(cdir + "/" + store.CONFIG, jsonio.dumps(spec).encode())
 
 
 def _now():

@@ -4,7 +4,7 @@ seccomp filter, capabilities, rlimits and user as the process spec says (runc's 
 for building that spec from the flags)."""
 import posix
 
-from pyrunc import errors, jsonio, log
+from pyrunc import errors, log
 from pyrunc.state import store
 
 
@@ -36,7 +36,7 @@ def _additional_gids(values):
     return gids
 
 
-def _process_from_flags(config_proc, o, cmd):
+def _process_from_flags(config_proc, o, cmd, gids):
     """runc: the container's process with args replaced and the flags applied."""
     p = {k: v for k, v in (config_proc or {}).items() if k not in ("args", "terminal", "consoleSize")}
     p.setdefault("cwd", "/")
@@ -58,7 +58,6 @@ def _process_from_flags(config_proc, o, cmd):
         if sep:
             user["gid"] = _atoi(gid, "gid")
         user["uid"] = _atoi(uid, "uid")
-    gids = _additional_gids(o["additional-gids"])
     if gids:
         user["additionalGids"] = list(user.get("additionalGids") or ()) + gids
     p["user"] = user
@@ -73,6 +72,10 @@ def _process_from_flags(config_proc, o, cmd):
         p["capabilities"] = caps
     if o["no-new-privs"]:
         p["noNewPrivileges"] = True
+    if o["apparmor"]:
+        p["apparmorProfile"] = o["apparmor"]
+    if o["process-label"]:
+        p["selinuxLabel"] = o["process-label"]
     return p
 
 
@@ -106,14 +109,6 @@ def _process_from_file(path):
     return proc
 
 
-def _read_config(cdir):
-    try:
-        with open(cdir + "/" + store.CONFIG, "rb") as f:
-            return jsonio.loads(f.read())
-    except (OSError, ValueError):
-        return {}
-
-
 def exec_(g, cid, o, cmd):
     from pyrunc.cgroups.warmup import Warmup
 
@@ -131,8 +126,8 @@ def _exec(g, cid, o, cmd, warmup):
     from pyrunc.lifecycle import create as createmod
     from pyrunc.plan import build, caps
 
-    if not o["process"]:
-        _additional_gids(o["additional-gids"])   # a usage error comes before anything else
+    # a bad -g is a usage error, before anything else
+    gids = None if o["process"] else _additional_gids(o["additional-gids"])
     cdir = store.container_dir(g.root, cid)
     st = store.read_state(cdir)
     status = store.status(cdir, st)
@@ -142,26 +137,21 @@ def _exec(g, cid, o, cmd, warmup):
         raise errors.StateError("cannot exec in a paused container (use --ignore-paused to override)")
     if status not in ("created", "running", "paused"):
         raise errors.StateError("cannot exec in a container in the %s state" % status)
-    spec = _read_config(cdir)
+    spec = store.read_config(cdir)
     if o["process"]:
         proc = _with_container_defaults(_process_from_file(o["process"]), spec.get("process"))
     else:
         if not cmd:
             raise errors.PyruncError("process args cannot be empty")
-        proc = _process_from_flags(spec.get("process"), o, cmd)
+        proc = _process_from_flags(spec.get("process"), o, cmd, gids)
         from pyrunc.spec import load
 
         load.PROCESS.check(proc, "process")
         load.check_rules({"process": proc})
-    # a label asked for explicitly cannot be ignored: this build applies neither
-    if o["process-label"] or (o["process"] and proc.get("selinuxLabel")):
-        raise errors.PyruncError("selinux label is specified in config, but selinux is disabled or not supported")
-    if o["apparmor"] or (o["process"] and proc.get("apparmorProfile")):
-        raise errors.PyruncError("unable to start container process: apparmor profiles are not supported by pyrunc")
     linux = spec.get("linux") or {}
     detach = o["detach"]
     console_socket = o["console-socket"]
-    if console_socket and not (detach and proc.get("terminal")):
+    if console_socket and not detach:   # without a terminal the plan refuses it, as create
         raise errors.PyruncError("cannot use console socket if runc will not detach or allocate tty")
     pair = child_stdio = ours = None
     if not detach:

@@ -1,9 +1,8 @@
 """update: new resource limits for a live container, from runc's flags or a
 LinuxResources JSON (--resources FILE or -), applied on top of the current ones."""
-import posix
 import sys
 
-from pyrunc import errors, jsonio
+from pyrunc import errors
 from pyrunc.state import store
 
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
@@ -102,7 +101,7 @@ def update(root, cid, o):
         if store.status(cdir, st) == "stopped":
             raise errors.StateError("container not running")
         new = resources_from_flags(o)
-        spec = _read_config(cdir)
+        spec = store.read_config(cdir)
         linux = spec.setdefault("linux", {})
         merged = merge(linux.get("resources"), new)
         # only the sections asked for are written (whole, so that pairs such as quota and
@@ -113,7 +112,7 @@ def update(root, cid, o):
         except errors.ConfigError as e:
             raise _from_the_command_line(e, o) from None
         linux["resources"] = merged
-        _write_config(cdir, spec)
+        store.write_config(cdir, spec)
 
 
 def _from_the_command_line(e, o):
@@ -124,18 +123,3 @@ def _from_the_command_line(e, o):
         if e.path == "linux.resources.%s.%s" % (section, field) and o.get(flag):
             return errors.PyruncError("--%s: %s" % (flag, e.reason))
     return e
-
-
-def _read_config(cdir):
-    try:
-        with open(cdir + "/" + store.CONFIG, "rb") as f:
-            return jsonio.loads(f.read())
-    except (OSError, ValueError):
-        return {}
-
-
-def _write_config(cdir, spec):
-    tmp = cdir + "/." + store.CONFIG
-    with open(tmp, "w") as f:
-        f.write(jsonio.dumps(spec))
-    posix.rename(tmp, cdir + "/" + store.CONFIG)

@@ -120,15 +120,10 @@ def dedupe_env(env):
     return out
 
 
-def _hook_env(env):
-    from pyrunc.hooks import dedup_env
-
-    return None if env is None else dedup_env(env)
-
-
 def _hook_ops(spec, opts, kind, status):
     """createContainer / startContainer: run by the init, in the container's namespaces."""
     from pyrunc import jsonio
+    from pyrunc.hooks import exec_env
 
     ops = []
     for i, h in enumerate((spec.get("hooks") or {}).get(kind) or ()):
@@ -138,8 +133,9 @@ def _hook_ops(spec, opts, kind, status):
             state["annotations"] = {k: ann[k] for k in sorted(ann)}
         text = jsonio.dumps(state)
         before, _, after = text.partition('"pid":0')
+        env = None if h.get("env") is None else exec_env(h["env"])
         ops.append(Op(O.OP_HOOK, "%s hook #%d" % (kind, i), s1=h["path"], s2=before + '"pid":', s3=after,
-                      v1=h.get("args") or [h["path"]], v2=_hook_env(h.get("env")), n1=h.get("timeout") or 0,
+                      v1=h.get("args") or [h["path"]], v2=env, n1=h.get("timeout") or 0,
                       n2=i, n3=int(kind == "createContainer")))
     return ops
 
@@ -368,7 +364,7 @@ def _no_labels(proc):
     if proc.get("selinuxLabel"):   # linux.mountLabel alone runc ignores on such a host
         raise PyruncError("selinux label is specified in config, but selinux is disabled or not supported")
     if proc.get("apparmorProfile"):
-        raise PyruncError("unable to apply apparmor profile: apparmor profiles are not supported by pyrunc")
+        raise PyruncError("unable to start container process: apparmor profiles are not supported by pyrunc")
 
 
 def build(spec, opts, host):
@@ -522,6 +518,7 @@ NS_PROC_NAMES = (("ipc", "ipc"), ("uts", "uts"), ("network", "net"), ("cgroup", 
 def build_exec(proc, st, opts, host):
     """exec: join every namespace of the container's init, then set the process up the
     way the init was (same op sequence), with no exec.fifo to wait on."""
+    _no_labels(proc)
     plan = Plan()
     warn = plan.warnings.append
     pid = st["pid"]

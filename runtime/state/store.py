@@ -195,6 +195,19 @@ def write_atomic(path, data, mode=0o600):
         raise errors.from_oserror('write "%s"' % path, e) from None
 
 
+def read_config(cdir):
+    """The copy of config.json that create kept ({} when missing or damaged)."""
+    try:
+        with open(cdir + "/" + CONFIG, "rb") as f:
+            return jsonio.loads(f.read())
+    except (OSError, ValueError):
+        return {}
+
+
+def write_config(cdir, spec):
+    write_atomic(cdir + "/" + CONFIG, jsonio.dumps(spec).encode())
+
+
 def write_pid_file(path, pid):
     """Decimal pid, no newline, via `.name` next to it and rename (go-runc parses strictly)."""
     head, _, name = path.rpartition("/")
