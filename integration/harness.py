@@ -502,6 +502,24 @@ def become_subreaper():
         raise HarnessError("could not become a child subreaper")
 
 
+def _waitpid(pid):
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
+
+
+def reap_later(pid):
+    """Collect `pid` (a container init, our child once its runtime exited: we are a
+    subreaper) the moment it dies, as a containerd shim or conmon would; returns the
+    waiting thread."""
+    import threading
+
+    t = threading.Thread(target=_waitpid, args=(pid,), daemon=True, name=f"reap-{pid}")
+    t.start()
+    return t
+
+
 def reap():
     """waitpid(-1, WNOHANG) until nothing is left to collect; return [(pid, status), ...].
 

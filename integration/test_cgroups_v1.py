@@ -22,7 +22,6 @@ import re
 import selectors
 import signal
 import subprocess
-import threading
 import time
 from pathlib import Path
 
@@ -99,17 +98,6 @@ def block_device():
 
 # ---- containers ----
 
-def _waitpid(pid):
-    try:
-        os.waitpid(pid, 0)
-    except ChildProcessError:
-        pass
-
-
-def reap_later(pid):
-    threading.Thread(target=_waitpid, args=(pid,), daemon=True, name=f"reap-{pid}").start()
-
-
 @contextlib.contextmanager
 def container(rt, bundle, tag="cg", start=True, cid=None):
     """create (and start) a container; yield (id, init pid); delete --force it at the end."""
@@ -118,7 +106,7 @@ def container(rt, bundle, tag="cg", start=True, cid=None):
     assert r.returncode == 0, f"{rt.name} create: exit {r.returncode}\n{r.stderr}"
     try:
         pid = rt.state(cid)["pid"]
-        reap_later(pid)
+        harness.reap_later(pid)
         if start:
             r = rt.start(cid)
             assert r.returncode == 0, f"{rt.name} start: exit {r.returncode}\n{r.stderr}"
@@ -313,7 +301,7 @@ def test_debug_create_says_which_cgroup_mode_was_used(pyrunc, bundle_factory):
     assert r.returncode == 0, r.stderr
     try:
         pid = pyrunc.state(cid)["pid"]
-        reap_later(pid)
+        harness.reap_later(pid)
         stderr = pyrunc.output(cid)[1]
         modes = [msg for level, msg in debug_messages(stderr) if msg.startswith("cgroup mode ")]
         assert len(modes) == 1, f"expected one `cgroup mode` line:\n{stderr}"

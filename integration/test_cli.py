@@ -12,7 +12,6 @@ import os
 import re
 import subprocess
 import tempfile
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -41,16 +40,6 @@ def raw(rt, *argv, cwd=None, timeout=30):
         err.seek(0)
         return subprocess.CompletedProcess(p.args, p.returncode, out.read().decode(errors="replace"),
                                            err.read().decode(errors="replace"))
-
-
-def reap_later(pid):
-    """Collect `pid` (a container init reparented to us) when it dies, as a shim or conmon would."""
-    def wait():
-        try:
-            os.waitpid(pid, 0)
-        except ChildProcessError:
-            pass
-    threading.Thread(target=wait, daemon=True).start()
 
 
 def error_msg(stderr):
@@ -191,7 +180,7 @@ def test_rootless_false_and_auto_run_the_container(runtime, bundle_factory, tmp_
     assert (r.returncode, r.stderr) == (0, ""), f"{flags} create: {r}"
     st = runtime.state(cid)
     assert st["status"] == "created"
-    reap_later(st["pid"])
+    harness.reap_later(st["pid"])
     during = harness.leaks(before, harness.snapshot(tmp_path, [runtime.root]))
     assert {p.pid for p in during.procs} == {st["pid"]}, harness.describe(during)
     assert [Path(s).name for s in during.states] == [cid]
@@ -265,7 +254,7 @@ def test_error_messages_match_runc(runc, pyrunc, bundle_factory):
     for rt in (runc, pyrunc):
         running = harness.new_id("msg")
         assert rt.run(running, bundle_factory(args=SLEEP), "-d").returncode == 0
-        reap_later(rt.state(running)["pid"])
+        harness.reap_later(rt.state(running)["pid"])
         stopped = harness.new_id("msg")
         assert rt.run(stopped, bundle_factory(args=["/probe", "exit", "0"]), "-d", "--keep").returncode == 0
         rt.wait_status(stopped, "stopped")

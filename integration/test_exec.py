@@ -31,11 +31,9 @@ cannot pass on a wrong premise):
 """
 import contextlib
 import difflib
-import errno
 import json
 import os
 import re
-import select
 import signal
 import stat
 import subprocess
@@ -45,7 +43,7 @@ from pathlib import Path
 import pytest
 
 import harness
-from test_process import ConsoleReceiver, popen, wait_proc
+from test_process import ConsoleReceiver, on_pty, popen, wait_proc
 
 pytestmark = pytest.mark.integration
 
@@ -563,33 +561,7 @@ def test_tty_detached_with_console_socket(shared, tmp_path):
 
 def _exec_on_pty(rt, cid, argv, timeout=20):
     """Foreground `exec -t` in a new session with a pty as its stdin/stdout/stderr."""
-    master, slave = os.openpty()
-    try:
-        p = popen(rt, ["exec", "-t", cid, *argv], stdin=slave, stdout=slave, stderr=slave,
-                  start_new_session=True)
-        os.close(slave)
-        slave = None
-        data = bytearray()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            r, _, _ = select.select([master], [], [], 0.1)
-            if r:
-                try:
-                    chunk = os.read(master, 4096)
-                except OSError as e:
-                    if e.errno != errno.EIO:
-                        raise
-                    chunk = b""
-                if not chunk:
-                    break
-                data += chunk
-            elif p.poll() is not None:
-                break
-        return wait_proc(p, 5), data.decode(errors="replace").replace("\r\n", "\n")
-    finally:
-        if slave is not None:
-            os.close(slave)
-        os.close(master)
+    return on_pty(rt, ["exec", "-t", cid, *argv], timeout)
 
 
 def test_tty_in_the_foreground_on_a_terminal(shared):

@@ -19,7 +19,6 @@ import re
 import signal
 import subprocess
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -75,27 +74,13 @@ LEFT = {
 
 # ---- helpers ----
 
-def _waitpid(pid):
-    try:
-        os.waitpid(pid, 0)
-    except ChildProcessError:
-        pass
-
-
-def reap_later(pid):
-    """Collect `pid` (our child since its runtime exited) the moment it dies."""
-    t = threading.Thread(target=_waitpid, args=(pid,), daemon=True, name=f"reap-{pid}")
-    t.start()
-    return t
-
-
 def adopt_children(exclude=()):
     """reap_later every direct child of this process (orphans of a killed runtime: the
     container init, a half-spawned exec).  Call only while no subprocess of ours runs."""
     me = os.getpid()
     for p in harness.descendants():
         if p.ppid == me and p.pid not in exclude:
-            reap_later(p.pid)
+            harness.reap_later(p.pid)
 
 
 def fault_cmd(rt, fault, *argv, timeout=harness.DEFAULT_TIMEOUT):
@@ -204,7 +189,7 @@ def started(rt, bundle, tag):
     r = rt.create(cid, bundle)
     assert r.returncode == 0, f"{rt.name} create: {show(r)}"
     pid = rt.state(cid)["pid"]
-    waiter = reap_later(pid)
+    waiter = harness.reap_later(pid)
     r = rt.start(cid)
     assert r.returncode == 0, f"{rt.name} start: {show(r)}"
     assert rt.state(cid)["status"] == "running"
@@ -251,7 +236,7 @@ def test_killed_at_fault_point_then_delete_force_cleans(pyrunc, bundle_factory, 
         r = pyrunc.create(cid, bundle)
         assert r.returncode == 0, show(r)
         init = pyrunc.state(cid)["pid"]
-        reap_later(init)
+        harness.reap_later(init)
         if verb == "start":
             r = fault_cmd(pyrunc, point, "start", cid)
         else:
@@ -376,7 +361,7 @@ def test_missing_state_json_of_a_created_container(pyrunc, bundle_factory, tmp_p
     r = pyrunc.create(cid, bundle_factory(args=SLEEP))
     assert r.returncode == 0, show(r)
     pid = pyrunc.state(cid)["pid"]
-    reap_later(pid)
+    harness.reap_later(pid)
     (pyrunc.root / cid / "state.json").unlink()
     assert (pyrunc.root / cid / "exec.fifo").exists()
     check_state_answer(pyrunc, cid)

@@ -39,7 +39,6 @@ import re
 import shutil
 import subprocess
 import tempfile
-import threading
 import time
 from collections import namedtuple
 from pathlib import Path
@@ -112,20 +111,6 @@ SPEC_OVER_RUNC = {"runc"}
 
 
 # ---- helpers ----
-
-def _waitpid(pid):
-    try:
-        os.waitpid(pid, 0)
-    except ChildProcessError:
-        pass
-
-
-def reap_later(pid):
-    """Collect `pid` (a container init, our child once its runtime exited) the moment it dies."""
-    t = threading.Thread(target=_waitpid, args=(pid,), daemon=True, name=f"reap-{pid}")
-    t.start()
-    return t
-
 
 def error_lines(stderr):
     return [line for line in stderr.splitlines() if line.strip()]
@@ -236,7 +221,7 @@ def create_ok(rt, cid, bundle, *extra, env=None, cwd=None):
     r = call(rt, "create", "--bundle", bundle, *extra, cid, env=env, cwd=cwd, io=rt._io(cid))
     assert r.returncode == 0, f"{rt.name} create: exit {r.returncode}\n{r.stderr}"
     pid = rt.state(cid)["pid"]
-    reap_later(pid)
+    harness.reap_later(pid)
     return pid
 
 
@@ -829,7 +814,7 @@ def test_run_detached_then_delete(runtime, bundle_factory, tmp_path):
     cid = harness.new_id("rund")
     r = runtime.run(cid, bundle, "--detach")
     assert r.returncode == 0, r.stderr
-    reap_later(runtime.state(cid)["pid"])
+    harness.reap_later(runtime.state(cid)["pid"])
     assert sorted(h.tags()) == sorted(f"{k}.0" for k in KINDS if k != "poststop")
     delete_ok(runtime, cid, force=True)
     assert h.tags() == ["poststop.0"]

@@ -35,20 +35,6 @@ RFC3339NANO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{0,8}[1-9])?Z$")
 
 # ---- helpers ----
 
-def _waitpid(pid):
-    try:
-        os.waitpid(pid, 0)
-    except ChildProcessError:
-        pass
-
-
-def reap_later(pid):
-    """Collect `pid` (a container init, our child since its runtime exited) the moment it dies."""
-    t = threading.Thread(target=_waitpid, args=(pid,), daemon=True, name=f"reap-{pid}")
-    t.start()
-    return t
-
-
 def msg_of(stderr):
     """The msg="..." of runc's text log line (or the whole stderr if it has another shape)."""
     m = re.search(r'level=error msg="((?:[^"\\]|\\.)*)"', stderr)
@@ -85,7 +71,7 @@ def started(rt, bundle, tag="c"):
     """create + start a container; its init is reaped when it dies.  Returns (id, pid)."""
     cid = create(rt, bundle, tag)
     pid = rt.state(cid)["pid"]
-    reap_later(pid)
+    harness.reap_later(pid)
     r = rt.start(cid)
     assert r.returncode == 0, f"{rt.name} start: exit {r.returncode}\n{r.stderr}"
     return cid, pid
@@ -133,7 +119,7 @@ def test_create_parks_the_init_and_start_execs_the_process(runtime, bundle_facto
     assert pidfile.stat().st_ino != old_inode, "pid file was rewritten in place, not renamed over"
     assert os.listdir(piddir) == ["init.pid"], "a temporary pid file was left behind"
     pid = int(text)
-    reap_later(pid)
+    harness.reap_later(pid)
 
     st = runtime.state(cid)
     assert (st["status"], st["pid"], st["id"]) == ("created", pid, cid)
@@ -163,7 +149,7 @@ def test_init_is_a_child_of_the_caller(runtime, bundle_factory, tmp_path, how):
     r = runtime.create(cid, bundle) if how == "create" else runtime.run(cid, bundle, "-d")
     assert r.returncode == 0, f"{runtime.name} {how}: exit {r.returncode}\n{r.stderr}"
     pid = runtime.state(cid)["pid"]
-    reap_later(pid)
+    harness.reap_later(pid)
     proc = harness.proc_stat(pid)
     assert proc is not None and proc.state in "SR", f"init {pid}: {proc}"
     assert proc.ppid == os.getpid(), \
@@ -208,7 +194,7 @@ def test_delete_of_a_running_container_needs_force(runtime, bundle_factory):
 def test_delete_of_a_created_container_needs_no_force(runtime, bundle_factory):
     cid = create(runtime, bundle_factory(args=SLEEP), "delcr")
     pid = runtime.state(cid)["pid"]
-    reap_later(pid)
+    harness.reap_later(pid)
     r = runtime.delete(cid)
     assert r.returncode == 0, r.stderr
     gone(runtime, cid)
@@ -225,7 +211,7 @@ def test_id_is_reusable_after_delete(runtime, bundle_factory):
     assert r.returncode == 0, r.stderr
     st = runtime.state(cid)
     assert st["status"] == "created" and st["pid"] not in (0, first)
-    reap_later(st["pid"])
+    harness.reap_later(st["pid"])
     assert runtime.delete(cid).returncode == 0
     gone(runtime, cid)
 
@@ -263,7 +249,7 @@ def test_state_text_is_runcs(runc, pyrunc, bundle_factory):
         bundle = bundle_factory(args=SLEEP)
         cid = create(rt, bundle, "stext")
         pid = rt.state(cid)["pid"]
-        reap_later(pid)
+        harness.reap_later(pid)
         seen = [rt.cmd("state", cid, check=True).stdout]
         assert rt.start(cid).returncode == 0
         seen.append(rt.cmd("state", cid, check=True).stdout)
@@ -292,7 +278,7 @@ def test_state_annotations_are_runcs(runc, pyrunc, bundle_factory):
     for rt in (runc, pyrunc):
         bundle = bundle_factory(args=SLEEP, annotations=annotations)
         cid = create(rt, bundle, "annot")
-        reap_later(rt.state(cid)["pid"])
+        harness.reap_later(rt.state(cid)["pid"])
         text = rt.cmd("state", cid, check=True).stdout
         listed = rt.cmd("list", "--format", "json", check=True).stdout
         force_delete(rt, cid)
@@ -310,7 +296,7 @@ def test_state_annotations_are_runcs(runc, pyrunc, bundle_factory):
 def test_state_has_no_annotations_key_when_there_are_none(runtime, bundle_factory):
     bundle = bundle_factory(args=SLEEP, annotations={})
     cid = create(runtime, bundle, "noann")
-    reap_later(runtime.state(cid)["pid"])
+    harness.reap_later(runtime.state(cid)["pid"])
     text = runtime.cmd("state", cid, check=True).stdout
     force_delete(runtime, cid)
     assert '"annotations"' not in text
@@ -367,7 +353,7 @@ def test_list_with_0_1_and_3_containers(runtime, bundle_factory):
         "ID          PID         STATUS      BUNDLE      CREATED     OWNER\n"
     short = bundle_factory(args=SLEEP)
     ids = [create(runtime, short, "list-with-a-long-name")]
-    reap_later(runtime.state(ids[0])["pid"])
+    harness.reap_later(runtime.state(ids[0])["pid"])
     assert [c["status"] for c in check_list(runtime, ids)] == ["created"]
 
     running, pid = started(runtime, bundle_factory(runtime.root.parent / ("b" * 40), args=SLEEP), "l")
@@ -387,7 +373,7 @@ def test_list_json_text_is_runcs(runc, pyrunc, bundle_factory):
     for rt in (runc, pyrunc):
         bundle = bundle_factory(args=SLEEP)
         cid = create(rt, bundle, "ljson")
-        reap_later(rt.state(cid)["pid"])
+        harness.reap_later(rt.state(cid)["pid"])
         text = rt.cmd("list", "-f", "json", check=True).stdout
         force_delete(rt, cid)
         text = text.replace(cid, "ID").replace(str(bundle), "BUNDLE")
@@ -432,7 +418,7 @@ def test_kill_forms_of_sigkill(runtime, bundle_factory):
 
 def test_kill_unknown_signal(runtime, bundle_factory):
     cid = create(runtime, bundle_factory(args=SLEEP), "badsig")
-    reap_later(runtime.state(cid)["pid"])
+    harness.reap_later(runtime.state(cid)["pid"])
     for sig in ("FOO", "SIGFOO", "99999"):
         r = runtime.kill(cid, sig)
         assert r.returncode == 1, f"kill {sig}: exit {r.returncode}"
@@ -445,7 +431,7 @@ def test_kill_unknown_signal(runtime, bundle_factory):
 def test_kill_of_a_created_container(runtime, bundle_factory):
     cid = create(runtime, bundle_factory(args=SLEEP), "killcr")
     pid = runtime.state(cid)["pid"]
-    reap_later(pid)
+    harness.reap_later(pid)
     assert runtime.kill(cid, "KILL").returncode == 0
     assert runtime.wait_status(cid, "stopped")["pid"] == 0
     assert_fails(runtime.start(cid), "cannot start a container that has stopped")
@@ -505,7 +491,7 @@ def test_run_detach_returns_while_the_container_runs(runtime, bundle_factory, tm
     assert time.monotonic() - t0 < 15
     text = pidfile.read_text()
     assert re.fullmatch(r"[1-9][0-9]*", text), f"pid file holds {text!r}"
-    reap_later(int(text))
+    harness.reap_later(int(text))
     st = runtime.state(cid)
     assert (st["status"], st["pid"]) == ("running", int(text))
     assert harness.proc_stat(int(text)).state in "SR"
@@ -518,7 +504,7 @@ def test_run_detach_long_flag(runtime, bundle_factory):
     r = runtime.run(cid, bundle_factory(args=SLEEP), "--detach")
     assert r.returncode == 0, r.stderr
     st = runtime.state(cid)
-    reap_later(st["pid"])
+    harness.reap_later(st["pid"])
     assert st["status"] == "running"
     force_delete(runtime, cid)
 
@@ -582,7 +568,7 @@ def test_parallel_create_of_one_id(pyrunc, bundle_factory, tmp_path):
     st = pyrunc.state(cid)
     assert st["status"] == "created"
     assert st["pid"] == int((io / f"{winners[0]}.pid").read_text())
-    reap_later(st["pid"])
+    harness.reap_later(st["pid"])
     assert harness.proc_stat(st["pid"]).state in "SR"
     assert [c["id"] for c in pyrunc.list("json")] == [cid]
     assert pyrunc.start(cid).returncode == 0

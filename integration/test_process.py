@@ -567,12 +567,12 @@ def test_foreground_run_refuses_a_console_socket(runtime, bundle_factory, tmp_pa
     assert_nothing_left(runtime, cid)
 
 
-def _run_on_pty(rt, bundle, cid, timeout=20):
-    """Foreground `run` with a pty as its stdin/stdout/stderr; return (exit code, output)."""
+def on_pty(rt, argv, timeout=20):
+    """`<runtime> argv...` in a new session with a pty as its stdin/stdout/stderr; return
+    (exit code, output with the pty's CRLF as LF)."""
     master, slave = os.openpty()
     try:
-        p = popen(rt, ["run", "--bundle", bundle, cid], stdin=slave, stdout=slave, stderr=slave,
-                  start_new_session=True)
+        p = popen(rt, argv, stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
         os.close(slave)
         slave = None
         data = bytearray()
@@ -591,12 +591,19 @@ def _run_on_pty(rt, bundle, cid, timeout=20):
                 data += chunk
             elif p.poll() is not None:
                 break
-        rc = wait_proc(p, 5)
-        return rc, data.decode(errors="replace").replace("\r\n", "\n").replace("\r", "")
+        return wait_proc(p, 5), data.decode(errors="replace").replace("\r\n", "\n")
     finally:
         if slave is not None:
             os.close(slave)
         os.close(master)
+
+
+def _run_on_pty(rt, bundle, cid, timeout=20):
+    """Foreground `run` with a pty as its stdin/stdout/stderr; return (exit code, output)."""
+    try:
+        rc, text = on_pty(rt, ["run", "--bundle", bundle, cid], timeout)
+        return rc, text.replace("\r", "")
+    finally:
         if rt.installed() and cid in rt.containers():
             rt.delete(cid, force=True)
         harness.reap()
