@@ -150,6 +150,17 @@ def assert_same_files(seen):
         "\n".join(f"  {f}: {a!r} vs {b!r}" for f, (a, b) in diff.items())
 
 
+def assert_refused_by_both(runc, pyrunc, bundle_factory, resources, missing, tag="nohost"):
+    """On a host without `missing` (a controller or a cgroup file the kernel lacks) runc refuses
+    `resources` at create; pyrunc must refuse it too, leaving no container and no cgroup."""
+    for rt in (runc, pyrunc):
+        cid = harness.new_id(tag)
+        r = rt.create(cid, bundle_factory(args=SLEEP, linux={"resources": resources}))
+        assert r.returncode == 1, f"{rt.name} accepted {resources} on a host without {missing}: {r.stderr}"
+        assert cid not in rt.containers()
+        assert not harness._cgroups([cid])
+
+
 def remove_own_dirs(paths):
     """rmdir cgroup dirs this test made (or runc left of the test's), deepest first."""
     for p in sorted(set(map(str, paths)), key=lambda s: s.count("/"), reverse=True):
@@ -374,6 +385,11 @@ def has_memsw():
     return Path(HIER["memory"], "memory.memsw.limit_in_bytes").exists()
 
 
+def has_rt():
+    """cpu.rt_* exist only with CONFIG_RT_GROUP_SCHED."""
+    return Path(HIER["cpu"], "cpu.rt_runtime_us").exists()
+
+
 def test_memory_files_are_runcs(runc, pyrunc, bundle_factory):
     mem = {"limit": 64 * MiB, "reservation": 32 * MiB, "swappiness": 30, "disableOOMKiller": True}
     if has_memsw():
@@ -453,22 +469,37 @@ def test_cpuset_of_a_new_cgroup_is_its_parents_when_unset(runc, pyrunc, bundle_f
 
 # ---- blkio, hugetlb ----
 
-def test_blkio_files_are_runcs(runc, pyrunc, bundle_factory):
+def blkio_weight_file():
+    """The weight file this host's blkio controller has (CFQ's or BFQ's), or None: with the
+    mq-deadline or none scheduler the kernel offers neither, and runc then refuses a weight."""
+    for name in ("blkio.weight", "blkio.bfq.weight"):
+        if os.path.exists(f"{HIER['blkio']}/{name}"):
+            return name
+    return None
+
+
+def test_blkio_throttle_files_are_runcs(runc, pyrunc, bundle_factory):
     major, minor = map(int, block_device().split(":"))
-    blk = {"weight": 300, "throttleReadBpsDevice": [{"major": major, "minor": minor, "rate": MiB}],
+    blk = {"throttleReadBpsDevice": [{"major": major, "minor": minor, "rate": MiB}],
            "throttleWriteIOPSDevice": [{"major": major, "minor": minor, "rate": 100}]}
-    seen = {}
-    for rt in (runc, pyrunc):
-        with container(rt, bundle_factory(args=SLEEP, linux={"resources": {"blockIO": blk}}), "blk") as (cid, pid):
-            d = dir_of(pid, "blkio")
-            names = ["blkio.throttle.read_bps_device", "blkio.throttle.write_iops_device"]
-            names += [f for f in ("blkio.weight", "blkio.bfq.weight") if os.path.exists(f"{d}/{f}")][:1]
-            seen[rt.name] = {f: read(f"{d}/{f}") for f in names}
+    wanted = {"blkio": ["blkio.throttle.read_bps_device", "blkio.throttle.write_iops_device"]}
+    seen = files_under_both(runc, pyrunc, bundle_factory, {"blockIO": blk}, wanted)
     assert seen["runc"]["blkio.throttle.read_bps_device"] == f"{major}:{minor} {MiB}"
-    for f in ("blkio.weight", "blkio.bfq.weight"):
-        if f in seen["runc"]:
-            assert seen["pyrunc"].get(f) == "300", seen
+    assert seen["pyrunc"]["blkio.throttle.write_iops_device"] == f"{major}:{minor} 100"
     assert_same_files(seen)
+
+
+def test_blkio_weight_is_runcs(runc, pyrunc, bundle_factory):
+    """Where the host has a weight file both set it to the same value; where it has none
+    (mq-deadline, no BFQ) runc refuses the config, and so must pyrunc, leaving nothing."""
+    res = {"blockIO": {"weight": 300}}
+    weight = blkio_weight_file()
+    if weight is not None:
+        seen = files_under_both(runc, pyrunc, bundle_factory, res, {"blkio": [weight]})
+        assert seen["pyrunc"][weight] == "300", seen
+        assert_same_files(seen)
+        return
+    assert_refused_by_both(runc, pyrunc, bundle_factory, res, "blkio.weight or blkio.bfq.weight", "blkw")
 
 
 def test_hugetlb_is_runcs(runc, pyrunc, bundle_factory):
@@ -479,12 +510,7 @@ def test_hugetlb_is_runcs(runc, pyrunc, bundle_factory):
         assert seen["pyrunc"]["hugetlb.2MB.limit_in_bytes"] == str(4 * MiB)
         assert_same_files(seen)
         return
-    for rt in (runc, pyrunc):
-        cid = harness.new_id("huge")
-        r = rt.create(cid, bundle_factory(args=SLEEP, linux={"resources": res}))
-        assert r.returncode == 1, f"{rt.name} accepted hugepageLimits without hugetlb: {r.stderr}"
-        assert cid not in rt.containers()
-        assert not harness._cgroups([cid])
+    assert_refused_by_both(runc, pyrunc, bundle_factory, res, "the hugetlb controller", "huge")
 
 
 # ---- devices ----
@@ -628,17 +654,21 @@ UPDATE_FILES = {"memory": ["memory.limit_in_bytes", "memory.memsw.limit_in_bytes
                 "cpuset": ["cpuset.cpus"]}
 
 
-def update_steps(tmp_path):
+def update_steps(tmp_path, memsw):
+    """The update series; without memsw on the host (no swap accounting) the same steps
+    without swap, which runc cannot set there."""
+    def mem(limit, swap):
+        return {"limit": limit, "swap": swap} if memsw else {"limit": limit}
     res_file = tmp_path / "resources.json"
-    res_file.write_text(json.dumps({"memory": {"limit": 256 * MiB, "swap": 512 * MiB}, "pids": {"limit": 25}}))
+    res_file.write_text(json.dumps({"memory": mem(256 * MiB, 512 * MiB), "pids": {"limit": 25}}))
     return [
         (["--memory", "128m", "--pids-limit", "20", "--cpu-share", "256", "--cpu-quota", "30000",
           "--cpu-period", "100000"], None),
         # lower the limit with memsw set: the limit must be written first
-        (["--resources", "-"], json.dumps({"memory": {"limit": 96 * MiB, "swap": 96 * MiB}, "cpu": {"shares": 300}})),
+        (["--resources", "-"], json.dumps({"memory": mem(96 * MiB, 96 * MiB), "cpu": {"shares": 300}})),
         # raise both above the current memsw: memsw must be written first
         (["--resources", str(res_file)], None),
-        (["--memory", "32m", "--memory-swap", "32m"], None),
+        (["--memory", "32m", "--memory-swap", "32m"] if memsw else ["--memory", "32m"], None),
         (["--memory-reservation", "16m", "--cpuset-cpus", "0"], None),
     ]
 
@@ -650,7 +680,7 @@ def test_update_changes_the_live_files_as_runc(runc, pyrunc, bundle_factory, tmp
                                                                  "pids": {"limit": 100}, "cpu": {"shares": 1024}}})
         with container(rt, bundle, "upd") as (cid, pid):
             steps = []
-            for args, stdin in update_steps(tmp_path):
+            for args, stdin in update_steps(tmp_path, has_memsw()):
                 r = rt.cmd("update", *args, cid, input=stdin)
                 assert r.returncode == 0, f"{rt.name} update {args}: exit {r.returncode}\n{r.stderr}"
                 steps.append(cgroup_files(pid, UPDATE_FILES))
@@ -662,8 +692,11 @@ def test_update_changes_the_live_files_as_runc(runc, pyrunc, bundle_factory, tmp
         assert a == b, f"after update step {i}: runc {a}\npyrunc {b}"
 
 
-def test_update_lowers_below_and_raises_above_the_current_memsw(runtime, bundle_factory):
+def test_update_lowers_below_and_raises_above_the_current_memsw(runtime, bundle_factory, runc, pyrunc):
     mem = {"limit": 64 * MiB, "swap": 128 * MiB}
+    if not has_memsw():
+        assert_refused_by_both(runc, pyrunc, bundle_factory, {"memory": mem}, "memory.memsw.limit_in_bytes", "memsw")
+        return
     with container(runtime, bundle_factory(args=SLEEP, linux={"resources": {"memory": mem}}), "memsw") as (cid, pid):
         d = dir_of(pid, "memory")
 
@@ -772,8 +805,10 @@ def test_update_rt_period_below_the_current_runtime_as_runc(runc, pyrunc, bundle
     """runc 1.1.5 writes cpu.rt_period_us, then cpu.rt_runtime_us: a new period below the
     current runtime is refused by the kernel (EINVAL) before anything changes, and lowering
     the runtime first, in its own update, is the way down.  Going up, period first works."""
-    assert os.path.exists(f"{HIER['cpu']}/cpu.rt_runtime_us"), "no RT_GROUP_SCHED: the kernel has no cpu.rt_*"
     cpu = {"realtimePeriod": 1000000, "realtimeRuntime": 200000}
+    if not has_rt():
+        assert_refused_by_both(runc, pyrunc, bundle_factory, {"cpu": cpu}, "cpu.rt_runtime_us", "nort")
+        return
     steps = [(["--cpu-rt-period", "100000", "--cpu-rt-runtime", "10000"], 1, ("1000000", "200000")),
              (["--cpu-rt-runtime", "10000"], 0, ("1000000", "10000")),
              (["--cpu-rt-period", "100000"], 0, ("100000", "10000")),
@@ -796,9 +831,11 @@ def test_a_refused_update_fails_as_runc(runc, pyrunc, bundle_factory):
     """The kernel refuses one write of an update: both exit 1 with that write's error, and
     the files are left as runc leaves them (runc 1.1.5 does not undo the writes before the
     refused one: its "Setting back cgroup configs" writes the new values again)."""
-    assert os.path.exists(f"{HIER['cpu']}/cpu.rt_runtime_us"), "no RT_GROUP_SCHED: the kernel has no cpu.rt_*"
     bad_node = str(max(parse_list(read(f"{HIER['cpuset']}/cpuset.mems"))) + 1)
     res = {"cpu": {"realtimePeriod": 1000000, "realtimeRuntime": 100000}, "memory": {"limit": 64 * MiB}}
+    if not has_rt():
+        assert_refused_by_both(runc, pyrunc, bundle_factory, res, "cpu.rt_runtime_us", "nort")
+        return
     steps = [(["--cpu-rt-period", "600000", "--cpu-rt-runtime", "2000000"], "cpu.rt_runtime_us"),  # runtime > period
              (["--memory", "32m", "--cpuset-mems", bad_node], "cpuset.mems")]                     # no such node
     seen = {rt.name: update_series(rt, bundle_factory(args=SLEEP, linux={"resources": res}), [a for a, _ in steps])
