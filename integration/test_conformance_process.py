@@ -9,8 +9,9 @@ runc too, so that a change on either side is caught:
   init and to every exec'd process); pyrunc applies it to both.
 - a process whose execve fails after `start` released it (a script whose interpreter is
   missing): runc's `start` exits 0 and its init prints "exec /x.sh: no such file or
-  directory" on the container's stderr; pyrunc's `start` fails with those words (the
-  caller learns it; podman maps them to 127 and 126).  `exec` prints and exits as runc.
+  directory" on the container's stderr (crun alike); pyrunc's `start` fails with those
+  words, as the runtime-spec asks of a program the runtime fails to run (the project's
+  rule for a failing startContainer hook too).  `exec` prints and exits as runc.
 - --preserve-fds with a closed fd inside the range: runc hands the container its own fd
   that landed there (or fails, "unable to stat preserved-fd"); crun skips it and so does
   pyrunc.
@@ -101,7 +102,8 @@ def test_run_terminal_output_on_a_pipe_has_no_crlf(bundle_factory, runc, pyrunc,
         rc, out, err = _tty_in_pipe_out(runc, ["run", "--bundle", bundle, cid])
     finally:
         cleanup(runc, cid)
-    assert (rc, out) == (0, want), (rc, out, err)
+    # runc clears ONLCR from a goroutine that races its init too, if rarely: CRs dropped
+    assert (rc, out.replace(b"\r", b"")) == (0, want), (rc, out, err)
     bad = []
     for i in range(30):
         cid = harness.new_id("crlf")
