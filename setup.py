@@ -26,10 +26,27 @@ def write_launcher():
     os.chmod(LAUNCHER_OUT, 0o755)
 
 
+def git_commit():
+    """The checkout's commit for `pyrunc --version` (runc prints its git commit too);
+    None outside a git checkout (an sdist) or without git."""
+    import subprocess
+
+    try:
+        r = subprocess.run(["git", "-C", HERE, "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    sha = r.stdout.strip()
+    return sha if r.returncode == 0 and len(sha) == 40 else None
+
+
 class BuildPy(build_py):
     def run(self):
         write_launcher()
         super().run()
+        commit = git_commit()
+        if commit and not self.dry_run:
+            with open(os.path.join(self.build_lib, "pyrunc", "_build.py"), "w") as f:
+                f.write('"""Written by setup.py at build time."""\nCOMMIT = %r\n' % commit)
 
 
 def _packages():

@@ -76,6 +76,7 @@ int op_setsid(struct child_ctx *c, const struct shim_op *op);
 int op_chdir(struct child_ctx *c, const struct shim_op *op);
 int op_umask(struct child_ctx *c, const struct shim_op *op);
 int op_home_env(struct child_ctx *c, const struct shim_op *op);
+int op_listen_pid(struct child_ctx *c, const struct shim_op *op);
 int op_lookup_exec(struct child_ctx *c, const struct shim_op *op);
 int op_personality(struct child_ctx *c, const struct shim_op *op);
 int op_oom_score_adj(struct child_ctx *c, const struct shim_op *op);

@@ -23,9 +23,13 @@
 #define CAPS_BOUNDING_PHASE 0
 #define CAPS_APPLY_PHASE 1
 
-/* The pty or pipes given as stdio become the container user's, so it can use them
- * (the kernel gives /dev/null to everyone already). */
-static void fix_stdio_owner(uid_t uid)
+/* The pipes, files or pty given as stdio become the container user's, so that it can
+ * reopen them (/proc/self/fd/N goes through the inode's permissions). As crun does:
+ * a pty keeps its group (devpts' tty group, which write(1) relies on) and changes owner
+ * only; anything else takes the process's uid and gid (runc changes the uid only).
+ * /dev/null is everyone's already and is left alone. Failures are ignored, as both do
+ * (EPERM on an inode of an unmapped owner, EROFS): the process may not even need it. */
+static void fix_stdio_owner(uid_t uid, gid_t gid)
 {
     for (int fd = 0; fd < 3; fd++) {
         struct stat st;
@@ -33,9 +37,10 @@ static void fix_stdio_owner(uid_t uid)
             continue;
         if (S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3))
             continue;
-        if (st.st_uid == uid)
+        gid_t want = isatty(fd) ? st.st_gid : gid;
+        if (st.st_uid == uid && st.st_gid == want)
             continue;
-        (void)!fchown(fd, uid, st.st_gid);
+        (void)!fchown(fd, uid, want);
     }
 }
 
@@ -43,7 +48,7 @@ int op_user(struct child_ctx *c, const struct shim_op *op)
 {
     uid_t uid = (uid_t)op->n1;
     gid_t gid = (gid_t)op->n2;
-    fix_stdio_owner(uid);
+    fix_stdio_owner(uid, gid);
     if (op->n3 && setgroups((size_t)op->n_arr, (const gid_t *)op->arr) < 0)
         return shim_fail(c, errno, "setgroups");
     if (setresgid(gid, gid, gid) < 0)

@@ -269,11 +269,28 @@ int op_home_env(struct child_ctx *c, const struct shim_op *op)
     return 0;
 }
 
-static int is_executable(const char *path)
+/* sd_listen_fds(3) in the container accepts the fds only when LISTEN_PID is the pid of
+ * the process reading it: known here only, after clone (1 in a new pid namespace, as
+ * crun's and runc's constant; the real one in a shared or joined namespace). */
+int op_listen_pid(struct child_ctx *c, const struct shim_op *op)
+{
+    static char buf[32];
+    char **env = (char **)c->envp;
+    snprintf(buf, sizeof buf, "LISTEN_PID=%d", (int)getpid());
+    env[op->n1] = buf;
+    return 0;
+}
+
+/* Go's exec.LookPath (runc 1.1.5 is built with go1.19): a stat failure is reported as
+ * "stat PATH: ...", a directory or a file without any x bit as a bare "permission
+ * denied". Returns 0, -errno of stat (*from_stat = 1), or -EACCES (*from_stat = 0). */
+static int is_executable(const char *path, int *from_stat)
 {
     struct stat st;
+    *from_stat = 1;
     if (stat(path, &st) < 0)
         return -errno;
+    *from_stat = 0;
     if (S_ISDIR(st.st_mode) || (st.st_mode & 0111) == 0)
         return -EACCES;
     return 0;
@@ -283,11 +300,13 @@ int op_lookup_exec(struct child_ctx *c, const struct shim_op *op)
 {
     (void)op;
     const char *file = c->plan->argv[0];
-    int rc;
+    int rc, from_stat;
     if (strchr(file, '/')) {
-        rc = is_executable(file);
-        if (rc < 0)
+        rc = is_executable(file, &from_stat);
+        if (rc < 0 && from_stat)
             return shim_fail(c, -rc, "exec: \"%s\": stat %s", file, file);
+        if (rc < 0)
+            return shim_fail(c, -rc, "exec: \"%s\"", file);
         snprintf(c->exec_path, sizeof c->exec_path, "%s", file);
         return 0;
     }
@@ -299,7 +318,7 @@ int op_lookup_exec(struct child_ctx *c, const struct shim_op *op)
             snprintf(c->exec_path, sizeof c->exec_path, "./%s", file);
         else
             snprintf(c->exec_path, sizeof c->exec_path, "%.*s/%s", (int)n, path, file);
-        if (is_executable(c->exec_path) == 0)
+        if (is_executable(c->exec_path, &from_stat) == 0)
             return 0;
         path = colon ? colon + 1 : NULL;
     }

@@ -683,6 +683,17 @@ int op_console(struct child_ctx *c, const struct shim_op *op)
         }
         close(fd);
     }
+    if (op->u1 & 1) {
+        /* The runtime proxies this pty to its own stdout: "\n" must stay "\n" there, as
+         * runc's does. ONLCR is applied when the process writes, so it is cleared here,
+         * before anyone holds the master, not by the runtime after the exec (a race the
+         * first lines lose). */
+        struct termios t;
+        if (tcgetattr(slave, &t) == 0) {
+            t.c_oflag &= ~(tcflag_t)ONLCR;
+            tcsetattr(slave, TCSANOW, &t);
+        }
+    }
     int rc;
     rc = send_fd(op->fd, master, "/dev/ptmx");
     close(master);

@@ -11,7 +11,7 @@
 #define PYRUNC_SHIM_H
 
 /* CDEF BEGIN */
-#define SHIM_ABI_VERSION 10
+#define SHIM_ABI_VERSION 11
 
 /* Op kinds. Fields used by each are listed; unused fields are ignored. */
 #define OP_SETNS            1   /* fd = namespace fd, n1 = CLONE_NEW* type */
@@ -61,6 +61,8 @@
                                    v2 = env (NULL: inherit), s2/s3 = state JSON before/after the pid,
                                    n1 = timeout in seconds (0: none), n2 = its index,
                                    n3 = 1: run it in the rootfs (createContainer) */
+#define OP_LISTEN_PID       40  /* envp[n1] is "LISTEN_PID=...": set it to our pid as the
+                                   container sees it (socket activation) */
 
 /* OP_MOUNT target kinds: what to create at the destination when it is missing. */
 #define MNT_TARGET_DIR   0

@@ -12,6 +12,8 @@
  *                                                written into the fifo as "E<msg>" so that
  *                                                `start` reports it; a successful execve
  *                                                closes the fd and `start` reads EOF.
+ *                                                (exec has no fifo: such a failure goes to
+ *                                                the process's stderr, exit status 1, as runc)
  *
  * The child is a fork-like copy of the Python process, but it never runs Python again:
  * it only reads the plan (inherited memory) and calls libc.
@@ -165,18 +167,29 @@ static void close_inherited(const struct shim_plan *plan, int sync_fd)
     }
 }
 
-static void fifo_report(struct child_ctx *c)
+/* A failure after READY, when the sync socket is gone. With an exec fifo (create) it is
+ * written there as "E<message>" for `start` to report; without one (exec) it goes to the
+ * process's own stderr, as runc's init prints it ("exec /x.sh: no such file or
+ * directory"), and the process exits 1. Errno text in Go's words (lower-case first). */
+static __attribute__((noreturn)) void late_failure(struct child_ctx *c)
 {
     char buf[700];
     int n;
+    n = snprintf(buf, sizeof buf, "%s%s", c->fifo_wfd >= 0 ? "E" : "", c->err->detail);
+    if (c->err->err != SHIM_ENOERRNO && n > 0 && (size_t)n < sizeof buf) {
+        const char *e = strerror(c->err->err);
+        int at = n + 2;
+        n += snprintf(buf + n, sizeof buf - (size_t)n, ": %s", e);
+        if (at < (int)sizeof buf && buf[at] >= 'A' && buf[at] <= 'Z')
+            buf[at] = (char)(buf[at] + 32);
+    }
+    if (n > (int)sizeof buf - 2)
+        n = (int)sizeof buf - 2;
     if (c->fifo_wfd < 0)
-        return;
-    if (c->err->err == SHIM_ENOERRNO)
-        n = snprintf(buf, sizeof buf, "E%s", c->err->detail);
-    else
-        n = snprintf(buf, sizeof buf, "E%s: %s", c->err->detail, strerror(c->err->err));
+        buf[n++] = '\n';
     if (n > 0)
-        (void)!write(c->fifo_wfd, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+        (void)!write(c->fifo_wfd >= 0 ? c->fifo_wfd : 2, buf, (size_t)n);
+    _exit(1);
 }
 
 static int op_ready(struct child_ctx *c, const struct shim_op *op)
@@ -228,7 +241,8 @@ static int op_exec(struct child_ctx *c, const struct shim_op *op)
         }
     }
     execve(c->exec_path, c->plan->argv, c->envp);
-    return shim_fail(c, errno, "exec \"%s\"", c->plan->argv[0]);
+    /* Go's os.PathError of runc's system.Exec, with the path LookPath found */
+    return shim_fail(c, errno, "exec %s", c->exec_path);
 }
 
 /* From here the init outlives `pyrunc create`: the caller's subreaper owns it. Before
@@ -296,6 +310,7 @@ static op_fn op_table(int kind)
     case OP_DETACH: return op_detach;
     case OP_HOOKS_SYNC: return op_hooks_sync;
     case OP_HOOK: return op_hook;
+    case OP_LISTEN_PID: return op_listen_pid;
     }
     return NULL;
 }
@@ -341,18 +356,16 @@ static __attribute__((noreturn)) void child_main(const struct shim_plan *plan, i
         else
             rc = fn(&c, op);
         if (rc < 0) {
-            if (c.sync_fd >= 0)
-                send_msg(c.sync_fd, MSG_ERROR, &err);
-            else
-                fifo_report(&c);
+            if (c.sync_fd < 0)
+                late_failure(&c);
+            send_msg(c.sync_fd, MSG_ERROR, &err);
             _exit(127);
         }
     }
     shim_fail(&c, EINVAL, "plan ended without exec");
-    if (c.sync_fd >= 0)
-        send_msg(c.sync_fd, MSG_ERROR, &err);
-    else
-        fifo_report(&c);
+    if (c.sync_fd < 0)
+        late_failure(&c);
+    send_msg(c.sync_fd, MSG_ERROR, &err);
     _exit(127);
 }
 

@@ -170,6 +170,26 @@ def test_run_command_not_found(ctx, podman):
     ctx.check(podman.containers() == [], "a failed --rm run left a container")
 
 
+def test_run_command_whose_exec_fails(ctx, podman, tmp_path):
+    """A script whose interpreter is missing: the file is found, execve fails after `start`
+    released the init. runc's `start` exits 0 (crun's too) and podman reports the
+    container's exit 1, runc's line in the container's output; pyrunc's `start` fails with
+    the same words (the runtime-spec: a program the runtime fails to run is an error, as
+    for a failing startContainer hook), which podman reports as 126, "cannot invoke"."""
+    scripts = tmp_path / f"scripts-{ctx.rt.name}"
+    scripts.mkdir()
+    (scripts / "bad.sh").write_text("#!/no/such/interpreter\n")
+    (scripts / "bad.sh").chmod(0o755)
+    r = podman("run", "--rm", *podman.run_opts(), "-v", f"{scripts}:/s:ro", IMAGE, "/s/bad.sh",
+               runtime=ctx.rt.path)
+    ctx.check("exec /s/bad.sh: no such file or directory" in r.stdout + r.stderr,
+              f"runc's words are not in podman's output: {r.stdout!r} {r.stderr!r}")
+    ctx.exits(r, 1 if ctx.rt.name == "runc" else 126)
+    for cid in created_ids(ctx):
+        ctx.runtime_called(cid, "start", expect_exit=0 if ctx.rt.name == "runc" else 1)
+    ctx.check(podman.containers() == [], "a failed --rm run left a container")
+
+
 def test_run_tty(ctx, podman):
     """`podman run -t` from a terminal: the runtime hands conmon a pty over the console
     socket; the container sees a tty of podman's window size."""

@@ -56,6 +56,8 @@ def document():
             "io.github.seccomp.libseccomp.version": comp.libseccomp_version(),
             "org.opencontainers.runc.checkpoint.enabled": "false",
             "io.github.pyrunc.version": __version__,
+            # the runtime-spec: listenerPath matters only with an SCMP_ACT_NOTIFY rule (runc alike)
+            "io.github.pyrunc.seccomp.listenerPath": "used with an SCMP_ACT_NOTIFY rule only, ignored otherwise",
         },
     }
 

@@ -11,6 +11,23 @@ import time
 target = None          # --log path, None for stderr
 fmt = "text"           # --log-format
 debug = False          # --debug
+_fd = -1               # --log opened by open_target()
+
+
+def open_target(path):
+    """Open --log once, before the verb runs, as runc does (O_APPEND|O_CREAT|O_SYNC, 0644):
+    a path that cannot be opened fails every verb with `open PATH: <errno>` on stderr,
+    instead of silently dropping the log lines."""
+    global target, _fd
+    try:
+        _fd = posix.open(path, posix.O_WRONLY | posix.O_APPEND | posix.O_CREAT | posix.O_SYNC | posix.O_CLOEXEC,
+                         0o644)
+    except OSError as e:
+        target = None
+        from pyrunc import errors
+
+        raise errors.from_oserror("open " + path, e) from None
+    target = path
 
 
 def rfc3339(t=None):
@@ -73,6 +90,8 @@ def emit(level, msg):
     try:
         if target is None:
             _write(2, line)
+        elif _fd >= 0:
+            _write(_fd, line)
         else:
             fd = posix.open(target, posix.O_WRONLY | posix.O_APPEND | posix.O_CREAT | posix.O_CLOEXEC, 0o644)
             try:

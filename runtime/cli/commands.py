@@ -11,10 +11,22 @@ def _out(text):
 
 
 def version():
+    """runc's layout: version, commit, spec, the toolchain (runc's `go:`), libseccomp."""
     from pyrunc import OCI_VERSION, __version__
 
+    try:
+        from pyrunc._build import COMMIT  # written by setup.py in a git checkout
+    except ImportError:
+        COMMIT = "unknown"
     py = "%d.%d.%d" % sys.version_info[:3]
-    _out("pyrunc version %s\nspec: %s\npython: %s\n" % (__version__, OCI_VERSION, py))
+    lines = ["pyrunc version " + __version__, "commit: " + COMMIT, "spec: " + OCI_VERSION, "python: " + py]
+    try:
+        from pyrunc.seccomp import compile as comp
+
+        lines.append("libseccomp: " + comp.libseccomp_version())
+    except (OSError, AttributeError, ImportError):   # no libseccomp: runc built without it prints no line
+        pass
+    _out("\n".join(lines) + "\n")
     return 0
 
 
@@ -81,6 +93,8 @@ def cmd_list(g, o, pos):
         names = sorted(posix.listdir(g.root))
     except FileNotFoundError:
         names = []
+    except OSError as e:
+        raise errors.from_oserror("open " + g.root, e) from None
     rows = []
     for name in names:
         if name.startswith("."):  # the runtime's own files (.seccomp cache), not containers

@@ -29,18 +29,22 @@ def run(argv):
     from pyrunc.cli import args, verbs
 
     values, rest = args.parse(argv, verbs.GLOBAL_FLAGS, None, interspersed=False)
-    if values["log"]:
-        log.target = values["log"]
+    # runc: --version and the global --help answer before the log is set up
+    if values["version"]:
+        from pyrunc.cli import commands
+
+        return commands.version()
+    if values["help"] and not rest:
+        sys.stdout.write(verbs.main_help())
+        return 0
     fmt = values["log-format"]
     if fmt not in ("text", "json"):
         raise errors.PyruncError('invalid log-format: %s' % fmt)
     log.fmt = fmt
     log.debug = values["debug"]
-    if values["version"]:
-        from pyrunc.cli import commands
-
-        return commands.version()
-    if not rest or values["help"] and not rest:
+    if values["log"]:
+        log.open_target(values["log"])
+    if not rest:
         sys.stdout.write(verbs.main_help())
         return 0
     verb = rest[0]
@@ -89,6 +93,9 @@ def main(argv=None):
     except KeyboardInterrupt:
         log.error("interrupted")
         code = 130
+    except OSError as e:  # one the code did not name: still the path and errno, never "internal error"
+        log.error(os_error_text(e))
+        code = 1
     except Exception as e:  # a bug: still one line, the traceback under --debug
         log.error("internal error: %s: %s" % (type(e).__name__, e))
         if log.debug:
@@ -101,6 +108,14 @@ def main(argv=None):
     except OSError:
         pass
     return code
+
+
+def os_error_text(e):
+    """An OSError as one Go-style line: `PATH: permission denied` (`SRC DST: ...` for a
+    rename), the errno's text alone when no path is known."""
+    text = errors.strerror(e.errno) if e.errno else (e.strerror or str(e))
+    paths = [p if isinstance(p, str) else str(p) for p in (e.filename, e.filename2) if p is not None]
+    return " ".join(paths) + ": " + text if paths else text
 
 
 def exit_now(code):

@@ -113,25 +113,33 @@ def _seccomp(g, obj):
     return program, flags
 
 
-def _send_listener(spec, st, listener):
+def send_listener(spec, st, listener, pid=None, status="creating"):
     """runtime-spec: the seccomp listener fd goes to listenerPath with the container
-    process state; a failure to deliver it fails create."""
+    process state (`pid` the process that loaded the filter: the init, or an exec'd
+    process, for which runc says "running"); a failure to deliver it fails the verb, in
+    runc's words."""
     import _socket
 
     from pyrunc import hooks, jsonio
 
     seccomp = spec["linux"]["seccomp"]
-    state = jsonio.loads(hooks.state_json(st, "creating"))
-    msg = {"ociVersion": st["ociVersion"], "fds": ["seccompFd"], "pid": st["pid"],
+    state = jsonio.loads(hooks.state_json(st, status))
+    msg = {"ociVersion": st["ociVersion"], "fds": ["seccompFd"], "pid": st["pid"] if pid is None else pid,
            "metadata": seccomp.get("listenerMetadata") or "", "state": state}
     path = seccomp["listenerPath"]
     s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
     try:
-        s.connect(path)
+        try:
+            s.connect(path)
+        except OSError as e:
+            raise errors.PyruncError("failed to connect with seccomp agent specified in the seccomp profile: "
+                                     "dial unix %s: connect: %s" % (path, errors.strerror(e.errno or 0))) from None
         data = jsonio.dumps(msg).encode()
-        s.sendmsg([data], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, listener.to_bytes(4, "little"))])
-    except OSError as e:
-        raise errors.from_oserror('send the seccomp listener to "%s"' % path, e) from None
+        try:
+            s.sendmsg([data], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, listener.to_bytes(4, "little"))])
+        except OSError as e:
+            raise errors.PyruncError("cannot send seccomp fd to %s: %s" % (path, errors.strerror(e.errno or 0))) \
+                from None
     finally:
         s.close()
 
@@ -142,15 +150,6 @@ def _exists(p):
         return True
     except OSError:
         return False
-
-
-def _check_preserved(n):
-    for fd in range(3, 3 + n):
-        try:
-            posix.fstat(fd)
-        except OSError as e:
-            raise errors.PyruncError("unable to stat preserved-fd %d (of %d): %s"
-                                     % (fd - 3, n, errors.strerror(e.errno))) from None
 
 
 def create(g, cid, bundle, pid_file=None, console_socket=None, no_pivot=False, no_new_keyring=False,
@@ -169,7 +168,6 @@ def create(g, cid, bundle, pid_file=None, console_socket=None, no_pivot=False, n
             spec, plan, host = prepare(g, cid, bundle, no_pivot, no_new_keyring, preserve_fds, console)
             if not plan.terminal:
                 console_pair = None
-            _check_preserved(plan.preserve_fds)
             return _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_pair, stdio,
                            warmup)
     finally:
@@ -260,7 +258,7 @@ def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_
             hooks.run("prestart", plan.hooks, state, cwd=bundle)
             hooks.run("createRuntime", plan.hooks, state, cwd=bundle)
 
-        shim.go_and_wait(plan, spawned, runtime_hooks, lambda fd: _send_listener(spec, st, fd))
+        shim.go_and_wait(plan, spawned, runtime_hooks, lambda fd: send_listener(spec, st, fd))
         faults.point("create-after-ready")
         del st["status"]
         store.write_state(cdir, st)

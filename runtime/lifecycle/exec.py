@@ -166,16 +166,16 @@ def _exec(g, cid, o, cmd, warmup):
     console = True if console_socket else ("auto" if pair else False)
     opts = build.Options(cid, st.get("bundle", ""), preserve_fds=o["preserve-fds"], console_socket=console,
                          no_new_keyring=st.get("noNewKeyring") is True,
-                         listen_fds=createmod._listen_fds(),
+                         listen_fds=0,  # socket activation is the init's (runc's exec passes none)
                          seccomp=createmod._seccomp(g, linux.get("seccomp")), joining=True)
     host = build.Host(cgroup_host=None, last_cap=caps.last_cap())
-    plan = build.build_exec(proc, st, opts, host)
+    plan = build.build_exec(proc, st, opts, host, linux)
     for w in plan.warnings:
         log.warning(w)
+    log.debugf('exec: joining container "%s" (init pid %d): %s' % (cid, st["pid"], " ".join(plan.argv)))
     if not plan.terminal and pair:
         _close(pair)
         pair = None
-    createmod._check_preserved(plan.preserve_fds)
     mgr = Manager.from_state(st)
     paths = _sub_cgroups(mgr, o["cgroup"])
     console_fd = cgroup_fd = -1
@@ -199,7 +199,10 @@ def _exec(g, cid, o, cmd, warmup):
 
                 with errors.context("error adding pid %d to cgroups" % spawned.pid):
                     fs.join(paths, spawned.pid)
-            shim.go_and_wait(plan, spawned)
+            # runc sends an exec'd process's seccomp listener to the agent as the init's
+            shim.go_and_wait(plan, spawned, on_listener=lambda fd: createmod.send_listener(
+                spec, st, fd, pid=spawned.pid, status="running"))
+        log.debugf("exec: process %d started" % spawned.pid)
         if o["pid-file"]:
             try:
                 store.write_pid_file(createmod._abspath(o["pid-file"]), spawned.pid)
@@ -238,14 +241,16 @@ def _exec(g, cid, o, cmd, warmup):
     try:
         if master >= 0:
             _close(ours)
-            return stdio.terminal(spawned.pid, master, runmod._exit_status)
-        in_w, out_r, err_r = ours
-        status = stdio.pump(spawned.pid, in_w, [(out_r, 1), (err_r, 2)], runmod._exit_status)
-        _close((out_r, err_r))
-        return status
+            status = stdio.terminal(spawned.pid, master, runmod._exit_status)
+        else:
+            in_w, out_r, err_r = ours
+            status = stdio.pump(spawned.pid, in_w, [(out_r, 1), (err_r, 2)], runmod._exit_status)
+            _close((out_r, err_r))
     finally:
         if master >= 0:
             posix.close(master)
+    log.debugf("process exited: pid=%d status=%d" % (spawned.pid, status))
+    return status
 
 
 def _sub_cgroups(mgr, specs):

@@ -67,6 +67,7 @@ def run(g, cid, o):
         if master >= 0:
             posix.close(master)
         _close(pair, ours)
+    log.debugf("process exited: pid=%d status=%d" % (c.pid, status))
     if not o["keep"]:
         _cleanup(g, cid, c)
     return status

@@ -358,6 +358,14 @@ def _process_ops(proc, host, plan, warn, opts):
     return ops, tail
 
 
+def _personality_ops(linux):
+    """linux.personality, for the init and (as runc) for every exec'd process."""
+    pers = linux.get("personality")
+    if not pers:
+        return []
+    return [Op(O.OP_PERSONALITY, "set personality", n1=PER_LINUX32 if pers["domain"] == "LINUX32" else PER_LINUX)]
+
+
 def _no_labels(proc):
     """A security label asked for cannot be dropped silently; this build applies neither
     kind (runc on a host without them fails too, with these words for SELinux)."""
@@ -365,6 +373,13 @@ def _no_labels(proc):
         raise PyruncError("selinux label is specified in config, but selinux is disabled or not supported")
     if proc.get("apparmorProfile"):
         raise PyruncError("unable to start container process: apparmor profiles are not supported by pyrunc")
+
+
+SECCOMP_FILTER_FLAG_NEW_LISTENER = 8
+
+# OP_CONSOLE u1: the runtime itself proxies the pty (a foreground run or exec -t), so
+# output post-processing is off before the process writes (runc's output has no "\r\n")
+_CLEAR_ONLCR = 1
 
 
 def build(spec, opts, host):
@@ -461,7 +476,7 @@ def build(spec, opts, host):
         size = proc.get("consoleSize") or {}
         plan.console_size = (size.get("height", 0), size.get("width", 0))
         ops.append(Op(O.OP_CONSOLE, "set up console", n1=plan.console_size[0], n2=plan.console_size[1],
-                      fdref="console"))
+                      u1=_CLEAR_ONLCR if opts.console_socket == "auto" else 0, fdref="console"))
     elif opts.console_socket is True:
         raise PyruncError("cannot use console socket if runc will not detach or allocate tty")
     if dev_readonly:
@@ -479,18 +494,21 @@ def build(spec, opts, host):
         ops.append(Op(O.OP_READONLY_PATH, 'make "%s" read-only' % p, s2=mnt.clean_path(p)))
     for p in linux.get("maskedPaths") or ():
         ops.append(Op(O.OP_MASK_PATH, 'mask "%s"' % p, s2=mnt.clean_path(p)))
-    pers = linux.get("personality")
-    if pers:
-        ops.append(Op(O.OP_PERSONALITY, "set personality", n1=PER_LINUX32 if pers["domain"] == "LINUX32" else PER_LINUX))
+    ops.extend(_personality_ops(linux))
     process_ops, tail = _process_ops(proc, host, plan, warn, opts)
     ops.extend(process_ops)
     ready = Op(O.OP_READY, "wait for start", n1=1 if opts.exec_fifo else 0, fdref="fifo" if opts.exec_fifo else None)
     start_hooks = _hook_ops(spec, opts, "startContainer", "created")
-    if start_hooks:
+    if start_hooks and any(op.kind == O.OP_SECCOMP and op.u1 & SECCOMP_FILTER_FLAG_NEW_LISTENER for op in tail):
+        # The listener fd must reach the runtime over the sync socket, which READY closes:
+        # the filter is loaded first and the hooks run under it, as runc 1.1.5 runs them
+        # (its startContainer hooks always follow the seccomp load).
+        ops.extend(tail)
+        ops.append(ready)
+        ops.extend(start_hooks)
+    elif start_hooks:
         # the hooks must not run under the container's filter: it is loaded after them,
         # and its errors then reach `start` through the exec fifo
-        if any(op.kind == O.OP_SECCOMP and op.u1 & 8 for op in tail):
-            raise ConfigError("hooks.startContainer", "cannot be combined with a seccomp NOTIFY listener")
         ops.append(ready)
         ops.extend(start_hooks)
         ops.extend(tail)
@@ -503,7 +521,11 @@ def build(spec, opts, host):
     plan.argv = list(proc["args"])
     env = dedupe_env(proc.get("env"))
     if opts.listen_fds:
-        env = dedupe_env(env + ["LISTEN_FDS=%d" % opts.listen_fds, "LISTEN_PID=1"])
+        # crun's rule: a LISTEN_PID the config sets is kept; else the init's own pid
+        env = dedupe_env(env + ["LISTEN_FDS=%d" % opts.listen_fds])
+        if not any(e.startswith("LISTEN_PID=") for e in env):
+            env.append("LISTEN_PID=1")
+            ops.insert(len(ops) - 1, Op(O.OP_LISTEN_PID, "set LISTEN_PID", n1=len(env) - 1))
     plan.env = env
     plan.hooks = spec.get("hooks") or {}
     return plan
@@ -515,9 +537,10 @@ NS_PROC_NAMES = (("ipc", "ipc"), ("uts", "uts"), ("network", "net"), ("cgroup", 
                  ("mount", "mnt"))
 
 
-def build_exec(proc, st, opts, host):
+def build_exec(proc, st, opts, host, linux=None):
     """exec: join every namespace of the container's init, then set the process up the
-    way the init was (same op sequence), with no exec.fifo to wait on."""
+    way the init was (same op sequence), with no exec.fifo to wait on. `linux` is the
+    container's config section (its personality applies to the process too)."""
     _no_labels(proc)
     plan = Plan()
     warn = plan.warnings.append
@@ -540,9 +563,10 @@ def build_exec(proc, st, opts, host):
         size = proc.get("consoleSize") or {}
         plan.console_size = (size.get("height", 0), size.get("width", 0))
         ops.append(Op(O.OP_CONSOLE, "set up console", n1=plan.console_size[0], n2=plan.console_size[1], n3=1,
-                      fdref="console"))
+                      u1=_CLEAR_ONLCR if opts.console_socket == "auto" else 0, fdref="console"))
     elif opts.console_socket is True:
         raise PyruncError("cannot use console socket if runc will not detach or allocate tty")
+    ops.extend(_personality_ops(linux or {}))
     process_ops, tail = _process_ops(proc, host, plan, warn, opts)
     ops.extend(process_ops)
     ops.extend(tail)

@@ -94,6 +94,14 @@ def read_state(cdir):
         return broken_state(cdir)
     except NotADirectoryError:
         raise errors.ContainerNotFound() from None
+    except OSError as e:
+        # runc's words where the root itself is out of reach (a non-root caller):
+        # `lstat /run/runc/c1: permission denied`
+        try:
+            posix.lstat(cdir)
+        except OSError as e2:
+            raise errors.from_oserror("lstat " + cdir, e2) from None
+        raise errors.from_oserror("open " + cdir + "/" + STATE, e) from None
     try:
         chunks = []
         while True:
