@@ -2,6 +2,7 @@
 really does (containerd reads it to decide on user-namespace pods and idmap mounts)."""
 from pyrunc import OCI_VERSION, __version__, jsonio
 from pyrunc.plan import caps, mounts
+from pyrunc import seccomp
 from pyrunc.seccomp import profile
 
 HOOKS = ("prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop")
@@ -53,7 +54,7 @@ def document():
             "netDevices": {"enabled": False},
         },
         "annotations": {
-            "io.github.seccomp.libseccomp.version": comp.libseccomp_version(),
+            "io.github.seccomp.libseccomp.version": seccomp.libseccomp_version(),
             "org.opencontainers.runc.checkpoint.enabled": "false",
             "io.github.pyrunc.version": __version__,
             # the runtime-spec: listenerPath matters only with an SCMP_ACT_NOTIFY rule (runc alike)

@@ -36,7 +36,8 @@ COLD_FORBIDDEN = {
 }
 # a ceiling on creep: how many modules a verb may import in all (interpreter start-up
 # included; today about 27 for the hot verbs and 50 for run)
-MAX_MODULES = {"hot": 40, "create": 65, "run": 75, "spec": 40, "--version": 35}
+# (--version asks libseccomp its version through ctypes, as runc's layout has a libseccomp line)
+MAX_MODULES = {"hot": 40, "create": 65, "run": 75, "spec": 40, "--version": 40}
 BUDGET = {
     "state": HOT_FORBIDDEN, "kill": HOT_FORBIDDEN, "start": HOT_FORBIDDEN,
     "delete": HOT_FORBIDDEN, "list": HOT_FORBIDDEN, "--version": HOT_FORBIDDEN,

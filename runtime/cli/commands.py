@@ -21,9 +21,9 @@ def version():
     py = "%d.%d.%d" % sys.version_info[:3]
     lines = ["pyrunc version " + __version__, "commit: " + COMMIT, "spec: " + OCI_VERSION, "python: " + py]
     try:
-        from pyrunc.seccomp import compile as comp
+        from pyrunc import seccomp
 
-        lines.append("libseccomp: " + comp.libseccomp_version())
+        lines.append("libseccomp: " + seccomp.libseccomp_version())
     except (OSError, AttributeError, ImportError):   # no libseccomp: runc built without it prints no line
         pass
     _out("\n".join(lines) + "\n")

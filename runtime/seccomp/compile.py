@@ -83,17 +83,3 @@ class _Fd:
 
     def fileno(self):
         return self._fd
-
-
-def libseccomp_version():
-    import ctypes
-    import ctypes.util
-
-    lib = ctypes.CDLL(ctypes.util.find_library("seccomp") or "libseccomp.so.2")
-
-    class V(ctypes.Structure):
-        _fields_ = [("major", ctypes.c_uint), ("minor", ctypes.c_uint), ("micro", ctypes.c_uint)]
-
-    lib.seccomp_version.restype = ctypes.POINTER(V)
-    v = lib.seccomp_version().contents
-    return "%d.%d.%d" % (v.major, v.minor, v.micro)
