@@ -41,7 +41,8 @@
 #define OP_KEYRING          21  /* s1 = session keyring name */
 #define OP_LOOPBACK_UP      22  /* no fields */
 #define OP_SETSID           23  /* no fields */
-#define OP_USER             24  /* n1 = uid, n2 = gid, arr/n_arr = additional gids, n3 = setgroups allowed */
+#define OP_USER             24  /* n1 = uid, n2 = gid, arr/n_arr = additional gids, n3 = setgroups allowed
+                                   (2: setresuid only) */
 #define OP_CAPS             25  /* u1 = bounding, u2 = effective, u3 = permitted, u4 = inheritable, u5 = ambient */
 #define OP_NO_NEW_PRIVS     26  /* no fields */
 #define OP_SECCOMP          27  /* s1 = BPF program bytes, n1 = length in bytes, u1 = seccomp(2) flags;

@@ -36,7 +36,9 @@ def test_new_user_namespace_is_cloned_in_two_stages():
     assert [O.NAMES[op.kind] for op in p.pre_ops] == ["rlimit"]  # runc's default RLIMIT_NOFILE
     assert p.id_maps == ("0 100000 65536\n", "0 100000 65536\n")
     # released after the maps: first the namespace's root, then the usual ops
-    assert p.ops[0].kind == O.OP_USER and (p.ops[0].n1, p.ops[0].n2, p.ops[0].n3) == (0, 0, 1)
+    assert [(O.NAMES[op.kind], op.n3, op.u1) for op in p.ops[:3]] == [
+        ("user", 2, 0), ("unshare", 0, O.CLONE_NEWIPC), ("user", 1, 0)]
+    assert not p.clone_flags & O.CLONE_NEWIPC  # made by the namespace's root, as runc
 
 
 def test_several_ranges_are_written_in_order():
@@ -169,3 +171,12 @@ def test_features_report_user_namespaces():
     from pyrunc import features
 
     assert "user" in features.document()["linux"]["namespaces"]
+
+
+def test_idmapped_mount_is_refused_not_ignored():
+    def edit(s):
+        s["mounts"].append({"destination": "/data", "type": "bind", "source": "/tmp", "options": ["rbind"],
+                            "uidMappings": MAP, "gidMappings": MAP})
+    with pytest.raises(ConfigError) as e:
+        plan_for(userns_spec(edit=edit))
+    assert e.value.path == "mounts[7].uidMappings" and "not supported" in str(e.value)

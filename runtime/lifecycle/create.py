@@ -254,7 +254,6 @@ def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_
         faults.point("create-after-join")
         if plan.id_maps is not None:
             write_id_maps(pid, plan.id_maps)
-            faults.point("create-after-idmaps")
         def runtime_hooks():
             from pyrunc import hooks
 

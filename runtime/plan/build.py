@@ -235,6 +235,9 @@ def _mount_ops(spec, opts, host, new, plan):
         dest = mnt.clean_path("/" + m["destination"])
         if dest == "/":
             raise ConfigError("mounts[%d].destination" % i, 'mounting on "/" is not allowed')
+        for key in ("uidMappings", "gidMappings"):
+            if m.get(key):
+                raise ConfigError("mounts[%d].%s" % (i, key), "idmapped mounts are not supported yet")
         if mtype == "cgroup" and not o.bind:
             ops.extend(_cgroup_mount_ops(i, m, o, host, new))
             continue
@@ -431,6 +434,12 @@ def build(spec, opts, host):
         # Released after the runtime wrote the maps: become the namespace's root first
         # (runc's nsexec does too), else our ids are unmapped there and every file we
         # create fails with EOVERFLOW.
+        ops.append(Op(O.OP_USER, "become root in the user namespace", n1=0, n2=0, n3=2))
+        if "ipc" in new:
+            # as runc (unshare after setresuid, before setresgid): the ipc namespace's
+            # mqueue root belongs to the container's root user
+            plan.clone_flags &= ~NS_FLAGS["ipc"]
+            ops.append(Op(O.OP_UNSHARE, "unshare ipc namespace", u1=NS_FLAGS["ipc"]))
         ops.append(Op(O.OP_USER, "become root in the user namespace", n1=0, n2=0, n3=1, arr=[]))
     elif "pid" in joins:
         plan.pidns_path = joins["pid"]
