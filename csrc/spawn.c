@@ -13,6 +13,11 @@
  *                                                `start` reports it; a successful execve
  *                                                closes the fd and `start` reads EOF.
  *
+ * With a user namespace (plan->two_stage) a first child runs the plan's pre-ops as root
+ * of the runtime's user namespace (oom_score_adj, rlimits, joins by path), clones the
+ * init with CLONE_PARENT into the new namespaces, sends its pid (MSG_PID) and exits; the
+ * runtime writes uid_map/gid_map while the init waits for GO.
+ *
  * The child is a fork-like copy of the Python process, but it never runs Python again:
  * it only reads the plan (inherited memory) and calls libc.
  */

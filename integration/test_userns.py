@@ -225,6 +225,42 @@ def test_readonly_bind_keeps_the_flags_the_kernel_locks(pyrunc, runc, ubundle, u
         subprocess.run(["umount", "-l", str(src)], check=True)
 
 
+def test_terminal_in_a_user_namespace(runc, pyrunc, ubundle):
+    """The pty comes from the container's own devpts (gid=5 mapped): the same as runc."""
+    from test_process import _run_on_pty
+    results = {rt.name: _run_on_pty(rt, ubundle(["/probe", "report", "tty", "ids"], process={"terminal": True}),
+                                    harness.new_id("userns"))
+               for rt in (runc, pyrunc)}
+    assert results["runc"][0] == 0, results["runc"]
+    assert results["pyrunc"] == results["runc"], results
+    assert harness.parse_report(results["pyrunc"][1]).get("ctty") == "yes"
+
+
+def test_cgroup_namespace_in_a_user_namespace(runc, pyrunc, ubundle):
+    ns = DEFAULT_NS + [{"type": "user"}, {"type": "cgroup"}]
+    out = same_ok(*both_run(runc, pyrunc, ubundle, ["sh", "-c", "cat /proc/self/cgroup; ls /sys/fs/cgroup"],
+                            linux={"namespaces": ns}))
+    assert all(line.endswith(":/") for line in out.splitlines() if line[:1].isdigit()), out
+
+
+def test_time_namespace_offsets_in_a_user_namespace(pyrunc, ubundle):
+    """runc 1.1.5 has no time namespace: the kernel's boottime is the check, in the init
+    and in an exec."""
+    ns = DEFAULT_NS + [{"type": "user"}, {"type": "time"}]
+    cid = harness.new_id("userns")
+    r = pyrunc.create(cid, ubundle(SLEEP, linux={"namespaces": ns, "timeOffsets": {"boottime": {"secs": 864000}}}))
+    assert r.returncode == 0, show(r)
+    try:
+        harness.reap_later(pyrunc.state(cid)["pid"])
+        assert pyrunc.start(cid).returncode == 0
+        host = float(Path("/proc/uptime").read_text().split()[0])
+        e = pyrunc.cmd("exec", cid, "cat", "/proc/uptime")
+        assert e.returncode == 0, show(e)
+        assert 864000 + host - 1 < float(e.stdout.split()[0]) < 864000 + host + 30
+    finally:
+        pyrunc.delete(cid, force=True)
+
+
 # ---- joining ----
 
 class UsernsHolder:

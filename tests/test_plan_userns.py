@@ -180,3 +180,11 @@ def test_idmapped_mount_is_refused_not_ignored():
     with pytest.raises(ConfigError) as e:
         plan_for(userns_spec(edit=edit))
     assert e.value.path == "mounts[7].uidMappings" and "not supported" in str(e.value)
+
+
+def test_time_namespace_offsets_written_before_becoming_the_namespaces_root():
+    def edit(s):
+        s["linux"]["namespaces"].append({"type": "time"})
+        s["linux"]["timeOffsets"] = {"boottime": {"secs": 5}}
+    p = plan_for(userns_spec(edit=edit))
+    assert [O.NAMES[op.kind] for op in p.ops[:3]] == ["unshare", "write_file", "user"]

@@ -454,12 +454,18 @@ def build(spec, opts, host):
         ops.append(Op(O.OP_UNSHARE, "unshare cgroup namespace", u1=CLONE_NEWCGROUP))
     if "time" in new:
         # the init enters time_for_children at execve, after the offsets are written
-        ops.append(Op(O.OP_UNSHARE, "unshare time namespace", u1=CLONE_NEWTIME))
+        time_ops = [Op(O.OP_UNSHARE, "unshare time namespace", u1=CLONE_NEWTIME)]
         offsets = linux.get("timeOffsets") or {}
         if offsets:
             text = "".join("%s %d %d\n" % (k, v.get("secs", 0), v.get("nanosecs", 0))
                            for k, v in sorted(offsets.items()))
-            ops.append(Op(O.OP_WRITE_FILE, "write time offsets", s1="/proc/self/timens_offsets", s2=text))
+            time_ops.append(Op(O.OP_WRITE_FILE, "write time offsets", s1="/proc/self/timens_offsets", s2=text))
+        if in_userns:
+            # before the init becomes the namespace's root: its /proc files (not dumpable)
+            # belong to the runtime's root, which it still is until then
+            ops[0:0] = time_ops
+        else:
+            ops.extend(time_ops)
     ops.append(Op(O.OP_SETSID, "setsid"))
     if not in_userns:
         ops.extend(_oom_ops(proc))
