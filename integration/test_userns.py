@@ -345,6 +345,33 @@ def test_join_user_namespace_of_another_container(pyrunc, ubundle):
                 pyrunc.delete(cid, force=True)
 
 
+def test_join_user_and_pid_namespaces_of_another_container(pyrunc, ubundle):
+    """The pid namespace joined from the first stage: the init lands in it, and the
+    runtime still knows the init by its own pid."""
+    first, second = harness.new_id("userns"), harness.new_id("userns")
+    assert pyrunc.create(first, ubundle(SLEEP)).returncode == 0
+    try:
+        pid = pyrunc.state(first)["pid"]
+        harness.reap_later(pid)
+        ns = [{"type": "mount"}, {"type": "ipc"}, {"type": "uts"}, {"type": "network"},
+              {"type": "user", "path": f"/proc/{pid}/ns/user"}, {"type": "pid", "path": f"/proc/{pid}/ns/pid"}]
+        assert pyrunc.create(second, ubundle(["sleep", "600"], linux={"namespaces": ns})).returncode == 0
+        pid2 = pyrunc.state(second)["pid"]
+        harness.reap_later(pid2)
+        assert os.readlink(f"/proc/{pid2}/ns/pid") == os.readlink(f"/proc/{pid}/ns/pid")
+        assert os.readlink(f"/proc/{pid2}/ns/user") == os.readlink(f"/proc/{pid}/ns/user")
+        assert pyrunc.start(second).returncode == 0
+        # the first container's init (pid 1 there) sees the second's process
+        e = pyrunc.cmd("exec", first, "sh", "-c", "cat /proc/*/comm")
+        assert e.returncode == 0 and "sleep" in e.stdout.split(), show(e)
+        pyrunc.kill(second, "KILL")
+        pyrunc.wait_status(second, "stopped")
+    finally:
+        for cid in (second, first):
+            if cid in pyrunc.containers():
+                pyrunc.delete(cid, force=True)
+
+
 def test_new_user_namespace_with_a_host_owned_network_namespace(runc, pyrunc, ubundle):
     """A network namespace of the runtime's user namespace joined by path: joined before
     the user namespace is made (as runc), so the join is allowed; the container's root

@@ -7,6 +7,9 @@ The op order follows what the kernel and runc's init require:
   hostname, sysctl, read-only and masked paths -> rlimits, personality, umask,
   no_new_privs -> cwd, bounding set, ids, HOME, cwd retry, capabilities -> lookup of
   argv[0] -> READY (wait on exec.fifo) -> seccomp -> execve.
+With a user namespace, oom_score_adj, rlimits and the joins by path (the user namespace
+first) move to `pre_ops`, run before the init is cloned into the new namespaces, and the
+init, released once the runtime wrote its maps, first becomes the namespace's root.
 """
 from pyrunc import OCI_VERSION
 from pyrunc.errors import ConfigError, PyruncError
