@@ -15,13 +15,12 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
 
 import harness
-from test_faults import adopt_children, alive, fault_cmd, force_delete_cleans, show
+from test_faults import alive, fault_cmd, force_delete_cleans, show
 from test_namespaces import create_refused
 
 pytestmark = pytest.mark.integration
@@ -115,7 +114,8 @@ def test_one_range_full_report_as_runc(runc, pyrunc, ubundle):
 def test_maps_ids_and_ownership_with_several_ranges(runc, pyrunc, ubundle):
     uids = [{"containerID": 0, "hostID": BASE, "size": 1000}, {"containerID": 1000, "hostID": 300000, "size": 10},
             {"containerID": 65534, "hostID": 310000, "size": 1}]
-    gids = [{"containerID": 0, "hostID": BASE + 5000, "size": 1001}, {"containerID": 65534, "hostID": 320000, "size": 1}]
+    gids = [{"containerID": 0, "hostID": BASE + 5000, "size": 1001},
+            {"containerID": 65534, "hostID": 320000, "size": 1}]
     script = ("cat /proc/self/uid_map /proc/self/gid_map; id; stat -c '%n %u:%g' / /etc/passwd /home/probe;"
               " touch /tmp/made && stat -c '%n %u:%g' /tmp/made")
     out = same_ok(*both_run(runc, pyrunc, ubundle, ["sh", "-c", script], uids=uids, gids=gids,
@@ -335,7 +335,8 @@ def test_join_user_namespace_of_another_container(pyrunc, ubundle):
         r = pyrunc.run(second, ubundle(["sh", "-c", "readlink /proc/self/ns/user; readlink /proc/self/ns/net"],
                                        path=f"/proc/{pid}/ns/user",
                                        linux={"namespaces": [{"type": "pid"}, {"type": "mount"}, {"type": "ipc"},
-                                                             {"type": "uts"}, {"type": "user", "path": f"/proc/{pid}/ns/user"},
+                                                             {"type": "uts"},
+                                                             {"type": "user", "path": f"/proc/{pid}/ns/user"},
                                                              {"type": "network", "path": f"/proc/{pid}/ns/net"}]}))
         assert r.returncode == 0, show(r)
         assert r.stdout.split() == [os.readlink(f"/proc/{pid}/ns/user"), os.readlink(f"/proc/{pid}/ns/net")]
@@ -383,7 +384,8 @@ def test_new_user_namespace_with_a_host_owned_network_namespace(runc, pyrunc, ub
         ns = [{"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}, {"type": "user"},
               {"type": "network", "path": f"/proc/{h.pid}/ns/net"}]
         mounts = [m for m in harness.base_config()["mounts"] if m["type"] != "sysfs" and m["type"] != "cgroup"]
-        out = same_ok(*both_run(runc, pyrunc, ubundle, ["sh", "-c", "readlink /proc/self/ns/net; cat /proc/self/uid_map"],
+        script = "readlink /proc/self/ns/net; cat /proc/self/uid_map"
+        out = same_ok(*both_run(runc, pyrunc, ubundle, ["sh", "-c", script],
                                 linux={"namespaces": ns}, mounts=mounts))
         assert out.split() == [os.readlink(f"/proc/{h.pid}/ns/net"), "0", str(BASE), "65536"]
     finally:
@@ -408,7 +410,8 @@ def test_exec_kill_ps_delete(runc, pyrunc, ubundle):
             assert e.stdout.splitlines()[0] == os.readlink(f"/proc/{pid}/ns/user")
             outs[rt.name] = NS_INODE.sub("user:[]", e.stdout)
             # exec as another user, with its own capabilities
-            e2 = rt.cmd("exec", "--user", "1000:1000", "--cap", "CAP_CHOWN", cid, "sh", "-c", "id; grep CapBnd /proc/self/status")
+            e2 = rt.cmd("exec", "--user", "1000:1000", "--cap", "CAP_CHOWN", cid,
+                        "sh", "-c", "id; grep CapBnd /proc/self/status")
             assert e2.returncode == 0, show(e2)
             outs[rt.name] += e2.stdout
             ps = rt.cmd("ps", cid)
@@ -458,8 +461,10 @@ def runc_refuses(runc, bundle):
 @pytest.mark.parametrize("uids,gids,needle", [
     (None, ONE_RANGE, "User namespaces enabled, but no uid mappings found."),
     (ONE_RANGE, None, "User namespaces enabled, but no gid mappings found."),
-    ([{"containerID": 1, "hostID": BASE, "size": 10}], ONE_RANGE, "User namespaces enabled, but no user mapping found."),
-    (ONE_RANGE, [{"containerID": 1, "hostID": BASE, "size": 10}], "User namespaces enabled, but no group mapping found."),
+    ([{"containerID": 1, "hostID": BASE, "size": 10}], ONE_RANGE,
+     "User namespaces enabled, but no user mapping found."),
+    (ONE_RANGE, [{"containerID": 1, "hostID": BASE, "size": 10}],
+     "User namespaces enabled, but no group mapping found."),
     ([{"containerID": 0, "hostID": BASE, "size": 10}, {"containerID": 5, "hostID": 200000, "size": 10}], ONE_RANGE,
      "linux.uidMappings[1]: container ids 5-14 overlap linux.uidMappings[0] (0-9)"),
     (ONE_RANGE, [{"containerID": 0, "hostID": BASE, "size": 10}, {"containerID": 50, "hostID": BASE + 5, "size": 1}],
