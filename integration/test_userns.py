@@ -117,6 +117,7 @@ def test_maps_ids_and_ownership_with_several_ranges(runc, pyrunc, ubundle):
     gids = [{"containerID": 0, "hostID": BASE + 5000, "size": 1001},
             {"containerID": 65534, "hostID": 320000, "size": 1}]
     script = ("cat /proc/self/uid_map /proc/self/gid_map; id; stat -c '%n %u:%g' / /etc/passwd /home/probe;"
+              " cat /proc/self/setgroups;"
               " touch /tmp/made && stat -c '%n %u:%g' /tmp/made")
     out = same_ok(*both_run(runc, pyrunc, ubundle, ["sh", "-c", script], uids=uids, gids=gids,
                             root={"readonly": False}))
@@ -126,6 +127,7 @@ def test_maps_ids_and_ownership_with_several_ranges(runc, pyrunc, ubundle):
                                               ["65534", "320000", "1"]]
     assert lines[5].startswith("uid=0(root) gid=0(root)")
     assert "/home/probe 1000:1000" in out and "/etc/passwd 0:0" in out and "/tmp/made 0:0" in out
+    assert "allow" in lines  # the runtime is root: setgroups stays allowed, as runc leaves it
 
 
 def test_non_root_user_inside(runc, pyrunc, ubundle):
@@ -523,6 +525,17 @@ def test_mappings_without_user_namespace_are_refused(runc, pyrunc, bundle_factor
     assert r.returncode == 0, show(r)
     line = create_refused(pyrunc, bundle_factory(args=["true"], linux=linux), "linux.uidMappings")
     assert "user namespace mappings specified, but USER namespace isn't enabled in the config" in line
+
+
+def test_a_join_refused_in_the_first_stage_leaves_nothing(runc, pyrunc, ubundle, holder):
+    """The holder's user namespace first, then the host's pid namespace, which that user
+    namespace does not own: the kernel refuses the second join (runc fails too)."""
+    ns = [{"type": "mount"}, {"type": "ipc"}, {"type": "uts"}, {"type": "network"},
+          {"type": "user", "path": holder.ns("user")}, {"type": "pid", "path": holder.ns("pid")}]
+    assert runc_refuses(runc, ubundle(SLEEP, linux={"namespaces": ns})).returncode == 1
+    line = create_refused(pyrunc, ubundle(SLEEP, linux={"namespaces": ns}),
+                          f'join pid namespace "{holder.ns("pid")}"', "operation not permitted")
+    assert line.count("pid namespace") == 1, line
 
 
 def test_join_of_a_missing_user_namespace_leaves_nothing(pyrunc, ubundle):
