@@ -263,6 +263,24 @@ def test_time_namespace_offsets_in_a_user_namespace(pyrunc, ubundle):
         pyrunc.delete(cid, force=True)
 
 
+def test_spec_rootless_config_run_by_root_as_runc(runc, pyrunc, userns_dir, probe):
+    """`pyrunc spec --rootless` maps the caller's ids (root's here) in a user namespace
+    and binds /sys: run by root (not rootless), it runs as under runc."""
+    counter = itertools.count()
+
+    def make(args):
+        d = userns_dir / f"rootless-{next(counter)}"
+        d.mkdir()
+        r = pyrunc.cmd("spec", "--rootless", "--bundle", d)
+        assert r.returncode == 0, show(r)
+        cfg = json.loads((d / "config.json").read_text())
+        cfg["process"].update(terminal=False, args=args)
+        return harness.make_bundle(d, edit=lambda _: cfg)
+    script = "cat /proc/self/uid_map; id; grep -c ' /sys ' /proc/self/mountinfo; ls /sys/class/net"
+    out = same_ok(*both_run(runc, pyrunc, make, ["sh", "-c", script]))
+    assert out.split()[:3] == ["0", "0", "1"]
+
+
 # ---- joining ----
 
 class UsernsHolder:
