@@ -48,6 +48,12 @@ int op_user(struct child_ctx *c, const struct shim_op *op)
 {
     uid_t uid = (uid_t)op->n1;
     gid_t gid = (gid_t)op->n2;
+    if (op->n3 == 2) {
+        /* the uid alone: a user namespace's root before its ipc namespace is made */
+        if (setresuid(uid, uid, uid) < 0)
+            return shim_fail(c, errno, "setresuid %u", uid);
+        return 0;
+    }
     fix_stdio_owner(uid, gid);
     if (op->n3 && setgroups((size_t)op->n_arr, (const gid_t *)op->arr) < 0)
         return shim_fail(c, errno, "setgroups");

@@ -27,10 +27,25 @@
 #define KEY_USR_SEARCH 0x00080000
 #endif
 
+static const char *ns_name(long long flag)
+{
+    switch (flag) {
+    case CLONE_NEWUSER: return "user";
+    case CLONE_NEWIPC: return "ipc";
+    case CLONE_NEWUTS: return "uts";
+    case CLONE_NEWNET: return "network";
+    case CLONE_NEWPID: return "pid";
+    case CLONE_NEWCGROUP: return "cgroup";
+    case CLONE_NEWNS: return "mount";
+    case 0x00000080: return "time";
+    }
+    return "unknown";
+}
+
 int op_setns(struct child_ctx *c, const struct shim_op *op)
 {
     if (setns(op->fd, (int)op->n1) < 0)
-        return shim_fail(c, errno, "join namespace 0x%llx", (unsigned long long)op->n1);
+        return shim_fail(c, errno, "join %s namespace", ns_name(op->n1));
     close(op->fd);
     return 0;
 }

@@ -310,6 +310,8 @@ int op_mkdir(struct child_ctx *c, const struct shim_op *op)
     return rc < 0 ? shim_fail(c, -rc, "mkdir %s%s\"%s\"", op->s1 ? op->s1 : "", op->s1 ? " " : "", op->s2) : 0;
 }
 
+static unsigned long statfs_flags(int fd);
+
 int op_mount(struct child_ctx *c, const struct shim_op *op)
 {
     const char *src = op->s1, *type = op->s3, *data = op->s4;
@@ -390,7 +392,10 @@ int op_mount(struct child_ctx *c, const struct shim_op *op)
     }
     if (bind && (flags & ~(unsigned long)(MS_BIND | MS_REC)) != 0) {
         unsigned long rf = (flags & ~(unsigned long)MS_REC) | MS_BIND | MS_REMOUNT;
-        if (mount(NULL, target, NULL, rf, NULL) < 0) {
+        /* in a user namespace the flags of a mount that came from the host are locked
+         * (nosuid, nodev, noexec, atime, ro): a remount must repeat them (EPERM) */
+        if (mount(NULL, target, NULL, rf, NULL) < 0 &&
+            (errno != EPERM || mount(NULL, target, NULL, rf | statfs_flags(fd), NULL) < 0)) {
             rc = errno;
             close(fd);
             return shim_fail(c, rc, "remount bind \"%s\" with flags 0x%lx", op->s2, rf);

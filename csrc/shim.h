@@ -11,7 +11,7 @@
 #define PYRUNC_SHIM_H
 
 /* CDEF BEGIN */
-#define SHIM_ABI_VERSION 11
+#define SHIM_ABI_VERSION 12
 
 /* Op kinds. Fields used by each are listed; unused fields are ignored. */
 #define OP_SETNS            1   /* fd = namespace fd, n1 = CLONE_NEW* type */
@@ -41,7 +41,8 @@
 #define OP_KEYRING          21  /* s1 = session keyring name */
 #define OP_LOOPBACK_UP      22  /* no fields */
 #define OP_SETSID           23  /* no fields */
-#define OP_USER             24  /* n1 = uid, n2 = gid, arr/n_arr = additional gids, n3 = setgroups allowed */
+#define OP_USER             24  /* n1 = uid, n2 = gid, arr/n_arr = additional gids, n3 = setgroups allowed
+                                   (2: setresuid only) */
 #define OP_CAPS             25  /* u1 = bounding, u2 = effective, u3 = permitted, u4 = inheritable, u5 = ambient */
 #define OP_NO_NEW_PRIVS     26  /* no fields */
 #define OP_SECCOMP          27  /* s1 = BPF program bytes, n1 = length in bytes, u1 = seccomp(2) flags;
@@ -88,6 +89,13 @@ struct shim_op {
 struct shim_plan {
     int abi;
     unsigned long long clone_flags;  /* CLONE_NEW* created at clone time */
+    /* With a user namespace the init is cloned in two stages: a first child runs pre_ops
+     * as root of the runtime's user namespace (oom_score_adj, rlimits, the joins by path,
+     * the user namespace first), then clones the init (CLONE_PARENT) with clone_flags,
+     * so every new namespace is owned by the new (or joined) user namespace. */
+    int two_stage;
+    const struct shim_op *pre_ops;
+    int n_pre_ops;
     int pidns_fd;                    /* join this pid namespace for the child, or -1 */
     int cgroup_fd;                   /* v2 cgroup dir fd for CLONE_INTO_CGROUP, or -1 */
     const struct shim_op *ops;

@@ -15,6 +15,11 @@
  *                                                (exec has no fifo: such a failure goes to
  *                                                the process's stderr, exit status 1, as runc)
  *
+ * With a user namespace (plan->two_stage) a first child runs the plan's pre-ops as root
+ * of the runtime's user namespace (oom_score_adj, rlimits, joins by path), clones the
+ * init with CLONE_PARENT into the new namespaces, sends its pid (MSG_PID) and exits; the
+ * runtime writes uid_map/gid_map while the init waits for GO.
+ *
  * The child is a fork-like copy of the Python process, but it never runs Python again:
  * it only reads the plan (inherited memory) and calls libc.
  */
@@ -34,7 +39,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-enum { MSG_GO = 1, MSG_READY = 2, MSG_ERROR = 3, MSG_FD = 4, MSG_HOOKS = 5 };
+enum { MSG_GO = 1, MSG_READY = 2, MSG_ERROR = 3, MSG_FD = 4, MSG_HOOKS = 5, MSG_PID = 6 };
 
 struct sync_msg {
     int type;
@@ -369,12 +374,60 @@ static __attribute__((noreturn)) void child_main(const struct shim_plan *plan, i
     _exit(127);
 }
 
+/* The first stage of a two-stage spawn (user namespaces): still root of the runtime's
+ * user namespace, it does what needs that (oom_score_adj below the caller's and raised
+ * rlimits need CAP_SYS_RESOURCE there; namespaces joined by path, the user namespace
+ * first as runc orders them), then clones the init as a sibling (CLONE_PARENT: the
+ * runtime is its parent), in the new namespaces, and reports the init's pid. A joined
+ * pid namespace is one of the pre-ops: it only changes pid_for_children, so clone still
+ * returns the init's pid as the runtime sees it. */
+static __attribute__((noreturn)) void stage1_main(const struct shim_plan *plan, int sync_fd)
+{
+    struct shim_err err;
+    struct child_ctx c;
+    long pid;
+
+    memset(&err, 0, sizeof err);
+    memset(&c, 0, sizeof c);
+    c.plan = plan;
+    c.sync_fd = sync_fd;
+    c.root_fd = -1;
+    c.fifo_wfd = -1;
+    c.err = &err;
+    err.op_index = -1;
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    for (int i = 0; i < plan->n_pre_ops; i++) {
+        const struct shim_op *op = &plan->pre_ops[i];
+        op_fn fn = op_table(op->kind);
+        int rc = fn ? fn(&c, op) : shim_fail(&c, EINVAL, "unknown op %d", op->kind);
+        err.op_index = -2 - i; /* pre-op i, for the runtime's message */
+        if (rc < 0) {
+            send_msg(sync_fd, MSG_ERROR, &err);
+            _exit(1);
+        }
+    }
+    pid = syscall(SYS_clone, (unsigned long)plan->clone_flags | CLONE_PARENT, 0, 0, 0, 0);
+    if (pid == 0)
+        child_main(plan, sync_fd);
+    if (pid < 0) {
+        err.op_index = -1;
+        shim_fail(&c, errno, "clone the container init (flags 0x%llx)", plan->clone_flags);
+        send_msg(sync_fd, MSG_ERROR, &err);
+        _exit(1);
+    }
+    err.err = (int)pid;
+    send_msg(sync_fd, MSG_PID, &err);
+    _exit(0);
+}
+
 static long do_clone(const struct shim_plan *plan, int *in_cgroup)
 {
     struct clone_args args;
     long pid;
+    unsigned long long flags = plan->two_stage ? 0 : plan->clone_flags;
     memset(&args, 0, sizeof args);
-    args.flags = plan->clone_flags;
+    args.flags = flags;
     args.exit_signal = SIGCHLD;
     if (plan->cgroup_fd >= 0) {
         args.flags |= CLONE_INTO_CGROUP;
@@ -390,7 +443,28 @@ static long do_clone(const struct shim_plan *plan, int *in_cgroup)
     if (errno != ENOSYS && errno != E2BIG && !(errno == EINVAL && plan->cgroup_fd >= 0))
         return -1;
     *in_cgroup = 0;
-    return syscall(SYS_clone, (unsigned long)plan->clone_flags | SIGCHLD, 0, 0, 0, 0);
+    return syscall(SYS_clone, (unsigned long)flags | SIGCHLD, 0, 0, 0, 0);
+}
+
+/* The parent's side of a two-stage spawn: the first stage's MSG_PID (or its error),
+ * then reap it. Returns the init's pid or -errno with err filled. */
+static long stage1_result(long stage1, int sync_fd, struct shim_err *err)
+{
+    struct sync_msg m;
+    int rc = recv_msg(sync_fd, &m, NULL);
+    int status;
+    while (waitpid((pid_t)stage1, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (rc == 0 && m.type == MSG_PID)
+        return m.err.err;
+    if (rc == 0 && m.type == MSG_ERROR) {
+        *err = m.err;
+        err->detail[sizeof err->detail - 1] = 0;
+        return -(err->err ? err->err : EIO);
+    }
+    err->err = rc < 0 ? -rc : EPROTO;
+    snprintf(err->detail, sizeof err->detail, "first stage of the container init exited");
+    return -err->err;
 }
 
 int shim_spawn(const struct shim_plan *plan, struct shim_child *child, struct shim_err *err)
@@ -430,6 +504,8 @@ int shim_spawn(const struct shim_plan *plan, struct shim_child *child, struct sh
     saved = errno;
     if (pid == 0) {
         close(sv[0]);
+        if (plan->two_stage)
+            stage1_main(plan, sv[1]);
         child_main(plan, sv[1]);
     }
     if (self_pidns >= 0) {
@@ -442,6 +518,13 @@ int shim_spawn(const struct shim_plan *plan, struct shim_child *child, struct sh
         err->err = saved;
         snprintf(err->detail, sizeof err->detail, "clone");
         return -saved;
+    }
+    if (plan->two_stage) {
+        pid = stage1_result(pid, sv[0], err);
+        if (pid < 0) {
+            close(sv[0]);
+            return (int)pid;
+        }
     }
     child->pid = (int)pid;
     child->sync_fd = sv[0];

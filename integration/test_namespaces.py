@@ -250,14 +250,6 @@ def test_duplicate_namespace_type_is_refused(pyrunc, runc, bundle_factory):
     refused_by_runc(runc, bundle_factory, linux=linux)
 
 
-def test_user_namespace_is_refused_as_not_supported(pyrunc, bundle_factory):
-    linux = {"namespaces": DEFAULT_NS + [{"type": "user"}],
-             "uidMappings": [{"containerID": 0, "hostID": 100000, "size": 65536}],
-             "gidMappings": [{"containerID": 0, "hostID": 100000, "size": 65536}]}
-    line = create_refused(pyrunc, bundle_factory(linux=linux), "linux.namespaces[5]", "user")
-    assert "not supported" in line
-
-
 class ForkHelper(Helper):
     """A helper through `unshare --fork --kill-child`: `pid` is the forked child (the
     sleeping shell, pid 1 of a new pid namespace when --pid is given); it and unshare are

@@ -84,6 +84,38 @@ def _child_error(plan, err):
     return errors.ChildSetupError(detail, err.err)
 
 
+def _c_ops(ops, resolved, keep):
+    cops = ffi.new("struct shim_op[]", len(ops))
+    keep.append(cops)
+    for i, op in enumerate(ops):
+        c = cops[i]
+        c.kind = op.kind
+        c.fd = resolved[op.fdref] if op.fdref is not None else op.fd
+        c.n1, c.n2, c.n3 = op.n1, op.n2, op.n3
+        c.u1, c.u2, c.u3, c.u4, c.u5 = op.u1, op.u2, op.u3, op.u4, op.u5
+        if isinstance(op.s1, bytes):
+            b = ffi.new("char[]", op.s1)
+            keep.append(b)
+            c.s1 = b
+        else:
+            c.s1 = _cstr(op.s1, keep)
+        c.s2 = _cstr(op.s2, keep)
+        c.s3 = _cstr(op.s3, keep)
+        c.s4 = _cstr(op.s4, keep)
+        for name in ("v1", "v2"):
+            vec = getattr(op, name)
+            if vec is not None:
+                cv = ffi.new("char *[]", [_cstr(x, keep) for x in vec] + [ffi.NULL])
+                keep.append(cv)
+                setattr(c, name, cv)
+        if op.arr:
+            arr = ffi.new("unsigned int[]", list(op.arr))
+            keep.append(arr)
+            c.arr = arr
+            c.n_arr = len(op.arr)
+    return cops
+
+
 def spawn(plan, fds, stdio=None, cgroup_fd=-1):
     """Clone the init for `plan`. `fds` maps fdrefs ("fifo", "console") to open fds the
     caller owns; namespace paths are opened here; `stdio` are three fds to become the
@@ -92,8 +124,9 @@ def spawn(plan, fds, stdio=None, cgroup_fd=-1):
     opened = []
     floor = 3 + plan.preserve_fds
     resolved = {}
+    pre_ops = plan.pre_ops or []
     try:
-        for op in plan.ops:
+        for op in pre_ops + plan.ops:
             ref = op.fdref
             if ref is None or ref in resolved:
                 continue
@@ -107,34 +140,8 @@ def spawn(plan, fds, stdio=None, cgroup_fd=-1):
             pidns_fd = _open_ns(plan.pidns_path, O.CLONE_NEWPID, opened)
 
         n = len(plan.ops)
-        cops = ffi.new("struct shim_op[]", n)
-        keep.append(cops)
-        for i, op in enumerate(plan.ops):
-            c = cops[i]
-            c.kind = op.kind
-            c.fd = resolved[op.fdref] if op.fdref is not None else op.fd
-            c.n1, c.n2, c.n3 = op.n1, op.n2, op.n3
-            c.u1, c.u2, c.u3, c.u4, c.u5 = op.u1, op.u2, op.u3, op.u4, op.u5
-            if isinstance(op.s1, bytes):
-                b = ffi.new("char[]", op.s1)
-                keep.append(b)
-                c.s1 = b
-            else:
-                c.s1 = _cstr(op.s1, keep)
-            c.s2 = _cstr(op.s2, keep)
-            c.s3 = _cstr(op.s3, keep)
-            c.s4 = _cstr(op.s4, keep)
-            for name in ("v1", "v2"):
-                vec = getattr(op, name)
-                if vec is not None:
-                    cv = ffi.new("char *[]", [_cstr(x, keep) for x in vec] + [ffi.NULL])
-                    keep.append(cv)
-                    setattr(c, name, cv)
-            if op.arr:
-                arr = ffi.new("unsigned int[]", list(op.arr))
-                keep.append(arr)
-                c.arr = arr
-                c.n_arr = len(op.arr)
+        cops = _c_ops(plan.ops, resolved, keep)
+        c_pre = _c_ops(pre_ops, resolved, keep) if pre_ops else ffi.NULL
         argv = [_cstr(a, keep) for a in plan.argv] + [ffi.NULL]
         # the spare slot after the terminator is where the child adds HOME (shim.h)
         envp = [_cstr(e, keep) for e in plan.env] + [ffi.NULL, ffi.NULL]
@@ -147,6 +154,9 @@ def spawn(plan, fds, stdio=None, cgroup_fd=-1):
         cplan = ffi.new("struct shim_plan *")
         cplan.abi = ABI
         cplan.clone_flags = plan.clone_flags
+        cplan.two_stage = 1 if plan.pre_ops is not None else 0
+        cplan.pre_ops = c_pre
+        cplan.n_pre_ops = len(pre_ops)
         cplan.pidns_fd = pidns_fd
         cplan.cgroup_fd = cgroup_fd
         cplan.ops = cops
@@ -166,7 +176,10 @@ def spawn(plan, fds, stdio=None, cgroup_fd=-1):
         child = ffi.new("struct shim_child *")
         err = ffi.new("struct shim_err *")
         if lib.shim_spawn(cplan, child, err) < 0:
-            raise errors.SyscallError(ffi.string(err.detail).decode() or "clone", err.err)
+            detail = ffi.string(err.detail).decode("utf-8", "replace") or "clone"
+            if err.op_index <= -2:  # a pre-op of the first stage: its own words have the path
+                detail = pre_ops[-2 - err.op_index].what
+            raise errors.SyscallError(detail, err.err)
     except BaseException:
         for fd in opened:
             posix.close(fd)

@@ -163,7 +163,8 @@ def test_time_namespace_offsets():
 
 
 @pytest.mark.parametrize("mutate,path", [
-    (lambda s: s["linux"]["namespaces"].append({"type": "user"}), "linux.namespaces[5].type"),
+    (lambda s: s["linux"].__setitem__("gidMappings", [{"containerID": 0, "hostID": 1, "size": 1}]),
+     "linux.gidMappings"),
     (lambda s: s["linux"]["namespaces"].__setitem__(3, {"type": "ipc"}), "linux.namespaces[3].type"),
     (lambda s: s.__setitem__("hostname", "x") or s["linux"]["namespaces"].pop(3), "hostname"),
     (lambda s: s["process"].__setitem__("cwd", "tmp"), "process.cwd"),

@@ -7,11 +7,15 @@ The op order follows what the kernel and runc's init require:
   hostname, sysctl, read-only and masked paths -> rlimits, personality, umask,
   no_new_privs -> cwd, bounding set, ids, HOME, cwd retry, capabilities -> lookup of
   argv[0] -> READY (wait on exec.fifo) -> seccomp -> execve.
+With a user namespace, oom_score_adj, rlimits and the joins by path (the user namespace
+first) move to `pre_ops`, run before the init is cloned into the new namespaces, and the
+init, released once the runtime wrote its maps, first becomes the namespace's root.
 """
 from pyrunc import OCI_VERSION
 from pyrunc.errors import ConfigError, PyruncError
 from pyrunc.plan import caps as capsmod
 from pyrunc.plan import mounts as mnt
+from pyrunc.plan import userns
 from pyrunc.plan.ops import (CLONE_NEWCGROUP, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWTIME,
                              CLONE_NEWUSER, MNT_F_BIND, MNT_F_RECURSIVE_ATTR, MNT_F_TMPCOPYUP,
                              MNT_TARGET_DIR, MNT_TARGET_FILE, NS_FLAGS, Op)
@@ -84,12 +88,17 @@ class Host:
 
 class Plan:
     __slots__ = ("clone_flags", "pidns_path", "ops", "argv", "env", "rootfs", "terminal", "warnings",
-                 "preserve_fds", "namespaces", "console_size", "hooks", "no_new_keyring")
+                 "preserve_fds", "namespaces", "console_size", "hooks", "no_new_keyring", "pre_ops",
+                 "id_maps")
 
     def __init__(self):
         self.clone_flags = 0
         self.pidns_path = None
         self.ops = []
+        # with a user namespace: ops of the spawn's first stage (shim.h two_stage), run as
+        # root of the runtime's user namespace before the init is cloned; None otherwise
+        self.pre_ops = None
+        self.id_maps = None  # (uid_map, gid_map) text the runtime writes for a new user namespace
         self.argv = []
         self.env = []
         self.rootfs = ""
@@ -145,14 +154,11 @@ def _namespaces(linux, plan):
     joins = {}
     for i, ns in enumerate(linux.get("namespaces") or ()):
         t = ns["type"]
-        if t == "user":
-            raise ConfigError("linux.namespaces[%d].type" % i, "user namespaces are not supported yet")
         if ns.get("path"):
             joins[t] = ns["path"]
         else:
             new.add(t)
-    if linux.get("uidMappings") or linux.get("gidMappings"):
-        raise ConfigError("linux.uidMappings", "id mappings need a user namespace, which is not supported yet")
+    plan.id_maps = userns.check(linux, "user" in new, joins.get("user"))
     plan.namespaces = {"new": sorted(new), "joins": joins}
     return new, joins
 
@@ -232,6 +238,9 @@ def _mount_ops(spec, opts, host, new, plan):
         dest = mnt.clean_path("/" + m["destination"])
         if dest == "/":
             raise ConfigError("mounts[%d].destination" % i, 'mounting on "/" is not allowed')
+        for key in ("uidMappings", "gidMappings"):
+            if m.get(key):
+                raise ConfigError("mounts[%d].%s" % (i, key), "idmapped mounts are not supported yet")
         if mtype == "cgroup" and not o.bind:
             ops.extend(_cgroup_mount_ops(i, m, o, host, new))
             continue
@@ -277,7 +286,11 @@ PER_MOUNT_FLAGS = (mnt.MS_NOSUID | mnt.MS_NODEV | mnt.MS_NOEXEC | mnt.MS_NOATIME
                    | mnt.MS_RELATIME | mnt.MS_STRICTATIME | mnt.MS_NOSYMFOLLOW)
 
 
-def _device_ops(linux):
+def _device_ops(linux, bind):
+    """mknod, or in a user namespace (where mknod is refused) a bind of the host's node
+    on an empty file, as runc."""
+    if bind:
+        return _device_bind_ops(linux)
     ops = []
     configured = {}
     for i, d in enumerate(linux.get("devices") or ()):
@@ -297,19 +310,35 @@ def _device_ops(linux):
     return ops
 
 
+def _device_bind_ops(linux):
+    configured = [mnt.clean_path(d["path"]) for d in linux.get("devices") or ()]
+    paths = [p for p, _, _ in DEFAULT_DEVICES if p not in configured] + list(dict.fromkeys(configured))
+    return [Op(O.OP_BIND_DEV, 'bind device "%s"' % p, s1=p, s2=p) for p in paths]
+
+
 def _makedev(major, minor):
     major &= 0xFFFFFFFF
     minor &= 0xFFFFFFFF
     return ((major & 0xFFFFF000) << 32) | ((major & 0xFFF) << 8) | ((minor & 0xFFFFFF00) << 12) | (minor & 0xFF)
 
 
-def _process_ops(proc, host, plan, warn, opts):
-    ops = []
+def _rlimit_ops(proc):
+    return [Op(O.OP_RLIMIT, "setrlimit %s" % rl["type"], n1=RLIMIT_NUMBERS[rl["type"]], u1=rl["soft"],
+               u2=rl["hard"]) for rl in proc.get("rlimits") or ()]
+
+
+def _oom_ops(proc):
+    if proc.get("oomScoreAdj") is None:
+        return []
+    return [Op(O.OP_OOM_SCORE_ADJ, "set oom_score_adj", n1=proc["oomScoreAdj"])]
+
+
+def _process_ops(proc, host, plan, warn, opts, rlimits=True):
+    """`rlimits` False: a user-namespaced process had them set before it entered the
+    namespace (raising a hard limit needs CAP_SYS_RESOURCE in the runtime's)."""
+    ops = _rlimit_ops(proc) if rlimits else []
     user = proc.get("user") or {"uid": 0, "gid": 0}
     uid, gid = user.get("uid", 0), user.get("gid", 0)
-    for i, rl in enumerate(proc.get("rlimits") or ()):
-        ops.append(Op(O.OP_RLIMIT, "setrlimit %s" % rl["type"], n1=RLIMIT_NUMBERS[rl["type"]],
-                      u1=rl["soft"], u2=rl["hard"]))
     if opts.joining:
         # runc sets the umask in the container's init only: an exec'd process keeps its caller's
         ops.append(Op(O.OP_UMASK, "umask of the caller", n1=-1))
@@ -408,11 +437,33 @@ def build(spec, opts, host):
     for t in new:
         if t not in ("cgroup", "time"):
             plan.clone_flags |= NS_FLAGS[t]
-    if "pid" in joins:
+    in_userns = "user" in new or "user" in joins
+    if in_userns:
+        # The namespaces joined by path are joined first, as root of the runtime's user
+        # namespace (the user namespace first, as runc), then the init is cloned into the
+        # new ones, which the new (or joined) user namespace then owns. The oom score and
+        # rlimits are set there too: lowering the one and raising the others need
+        # CAP_SYS_RESOURCE in the runtime's user namespace (runc: nsexec and its parent).
+        plan.pre_ops = _oom_ops(proc) + _rlimit_ops(proc)
+        for t in ("user", "ipc", "uts", "network", "pid", "cgroup", "time", "mount"):
+            if t in joins:
+                plan.pre_ops.append(Op(O.OP_SETNS, 'join %s namespace "%s"' % (t, joins[t]), n1=NS_FLAGS[t],
+                                       fdref=("path", joins[t])))
+        # Released after the runtime wrote the maps: become the namespace's root first
+        # (runc's nsexec does too), else our ids are unmapped there and every file we
+        # create fails with EOVERFLOW.
+        ops.append(Op(O.OP_USER, "become root in the user namespace", n1=0, n2=0, n3=2))
+        if "ipc" in new:
+            # as runc (unshare after setresuid, before setresgid): the ipc namespace's
+            # mqueue root belongs to the container's root user
+            plan.clone_flags &= ~NS_FLAGS["ipc"]
+            ops.append(Op(O.OP_UNSHARE, "unshare ipc namespace", u1=NS_FLAGS["ipc"]))
+        ops.append(Op(O.OP_USER, "become root in the user namespace", n1=0, n2=0, n3=1, arr=[]))
+    elif "pid" in joins:
         plan.pidns_path = joins["pid"]
     # joins in runc's order; the mount namespace last so the others' paths resolve
     for t in ("ipc", "uts", "network", "cgroup", "time", "mount"):
-        if t in joins:
+        if t in joins and not in_userns:
             ops.append(Op(O.OP_SETNS, 'join %s namespace "%s"' % (t, joins[t]), n1=NS_FLAGS[t],
                           fdref=("path", joins[t])))
     # A cgroup namespace rooted at the container's cgroup: unshared after the parent
@@ -421,15 +472,21 @@ def build(spec, opts, host):
         ops.append(Op(O.OP_UNSHARE, "unshare cgroup namespace", u1=CLONE_NEWCGROUP))
     if "time" in new:
         # the init enters time_for_children at execve, after the offsets are written
-        ops.append(Op(O.OP_UNSHARE, "unshare time namespace", u1=CLONE_NEWTIME))
+        time_ops = [Op(O.OP_UNSHARE, "unshare time namespace", u1=CLONE_NEWTIME)]
         offsets = linux.get("timeOffsets") or {}
         if offsets:
             text = "".join("%s %d %d\n" % (k, v.get("secs", 0), v.get("nanosecs", 0))
                            for k, v in sorted(offsets.items()))
-            ops.append(Op(O.OP_WRITE_FILE, "write time offsets", s1="/proc/self/timens_offsets", s2=text))
+            time_ops.append(Op(O.OP_WRITE_FILE, "write time offsets", s1="/proc/self/timens_offsets", s2=text))
+        if in_userns:
+            # before the init becomes the namespace's root: its /proc files (not dumpable)
+            # belong to the runtime's root, which it still is until then
+            ops[0:0] = time_ops
+        else:
+            ops.extend(time_ops)
     ops.append(Op(O.OP_SETSID, "setsid"))
-    if proc.get("oomScoreAdj") is not None:
-        ops.append(Op(O.OP_OOM_SCORE_ADJ, "set oom_score_adj", n1=proc["oomScoreAdj"]))
+    if not in_userns:
+        ops.extend(_oom_ops(proc))
     if not opts.no_new_keyring:
         ops.append(Op(O.OP_KEYRING, "join session keyring", s1="_ses." + opts.id))
     if "network" in new:
@@ -447,7 +504,7 @@ def build(spec, opts, host):
     mops, dev_is_bind, dev_readonly, late_ro = _mount_ops(spec, opts, host, new, plan)
     ops.extend(mops)
     if not dev_is_bind:
-        ops.extend(_device_ops(linux))
+        ops.extend(_device_ops(linux, bind=in_userns))
         links = list(DEV_SYMLINKS)
         if host.kcore:
             links.append(("/proc/kcore", "/dev/core"))
@@ -495,7 +552,7 @@ def build(spec, opts, host):
     for p in linux.get("maskedPaths") or ():
         ops.append(Op(O.OP_MASK_PATH, 'mask "%s"' % p, s2=mnt.clean_path(p)))
     ops.extend(_personality_ops(linux))
-    process_ops, tail = _process_ops(proc, host, plan, warn, opts)
+    process_ops, tail = _process_ops(proc, host, plan, warn, opts, rlimits=not in_userns)
     ops.extend(process_ops)
     ready = Op(O.OP_READY, "wait for start", n1=1 if opts.exec_fifo else 0, fdref="fifo" if opts.exec_fifo else None)
     start_hooks = _hook_ops(spec, opts, "startContainer", "created")
@@ -537,6 +594,12 @@ NS_PROC_NAMES = (("ipc", "ipc"), ("uts", "uts"), ("network", "net"), ("cgroup", 
                  ("mount", "mnt"))
 
 
+def has_userns(st):
+    """Whether the container recorded in state `st` runs in a user namespace of its own."""
+    ns = st.get("namespaces") or {}
+    return "user" in (ns.get("new") or ()) or "user" in (ns.get("joins") or {})
+
+
 def build_exec(proc, st, opts, host, linux=None):
     """exec: join every namespace of the container's init, then set the process up the
     way the init was (same op sequence), with no exec.fifo to wait on. `linux` is the
@@ -548,14 +611,27 @@ def build_exec(proc, st, opts, host, linux=None):
     plan.rootfs = st.get("rootfs", "")
     plan.pidns_path = "/proc/%d/ns/pid" % pid
     ops = plan.ops
+    in_userns = has_userns(st)
+    if in_userns:
+        # still root of the runtime's user namespace: what needs CAP_SYS_RESOURCE there
+        # first, then the user namespace before the others (they belong to it)
+        ops.extend(_oom_ops(proc) + _rlimit_ops(proc))
+        ops.append(Op(O.OP_SETNS, "join user namespace", n1=NS_FLAGS["user"],
+                      fdref=("path", "/proc/%d/ns/user" % pid)))
+    ns = st.get("namespaces") or {}
+    own = set(ns.get("new") or ()) | set(ns.get("joins") or {})
     for t, name in NS_PROC_NAMES:
+        if in_userns and t not in own:
+            # one the container shares with the runtime: the runtime's user namespace owns
+            # it, so joining it again from the container's would be refused (EPERM)
+            continue
         ops.append(Op(O.OP_SETNS, "join %s namespace" % t, n1=NS_FLAGS[t],
                       fdref=("path", "/proc/%d/ns/%s" % (pid, name))))
     ops.append(Op(O.OP_SETSID, "setsid"))
     if not opts.no_new_keyring:
         ops.append(Op(O.OP_KEYRING, "join session keyring", s1="_ses." + opts.id))
-    if proc.get("oomScoreAdj") is not None:
-        ops.append(Op(O.OP_OOM_SCORE_ADJ, "set oom_score_adj", n1=proc["oomScoreAdj"]))
+    if not in_userns:
+        ops.extend(_oom_ops(proc))
     plan.terminal = bool(proc.get("terminal"))
     if plan.terminal:
         if not opts.console_socket:
@@ -567,7 +643,7 @@ def build_exec(proc, st, opts, host, linux=None):
     elif opts.console_socket is True:
         raise PyruncError("cannot use console socket if runc will not detach or allocate tty")
     ops.extend(_personality_ops(linux or {}))
-    process_ops, tail = _process_ops(proc, host, plan, warn, opts)
+    process_ops, tail = _process_ops(proc, host, plan, warn, opts, rlimits=not in_userns)
     ops.extend(process_ops)
     ops.extend(tail)
     ops.append(Op(O.OP_READY, "ready", n1=0))
