@@ -11,7 +11,7 @@
 #define PYRUNC_SHIM_H
 
 /* CDEF BEGIN */
-#define SHIM_ABI_VERSION 10
+#define SHIM_ABI_VERSION 11
 
 /* Op kinds. Fields used by each are listed; unused fields are ignored. */
 #define OP_SETNS            1   /* fd = namespace fd, n1 = CLONE_NEW* type */
@@ -32,7 +32,7 @@
 #define OP_CONSOLE          13  /* fd = connected console socket, n1 = rows, n2 = cols,
                                    n3 = 1: do not bind the pty on /dev/console (exec) */
 #define OP_REMOUNT_RO       14  /* s2 = path (after pivot), n1 = recursive, u1 = mount flags to keep */
-#define OP_MASK_PATH        15  /* s2 = path (after pivot) */
+#define OP_MASK_PATH        15  /* s2 = path (after pivot), s4 = tmpfs data for a directory (or NULL) */
 #define OP_READONLY_PATH    16  /* s2 = path (after pivot) */
 #define OP_HOSTNAME         17  /* s1 = hostname */
 #define OP_DOMAINNAME       18  /* s1 = domainname */
@@ -61,6 +61,10 @@
                                    v2 = env (NULL: inherit), s2/s3 = state JSON before/after the pid,
                                    n1 = timeout in seconds (0: none), n2 = its index,
                                    n3 = 1: run it in the rootfs (createContainer) */
+#define OP_LSM_LABEL        40  /* write an LSM attribute of this thread: s1 = /proc path, s2 = the
+                                   older path used when s1 does not exist (or NULL), s3 = value,
+                                   s4 = what failed (error prefix), n1 = 1: no such file is not
+                                   an error (keycreate on a kernel without it) */
 
 /* OP_MOUNT target kinds: what to create at the destination when it is missing. */
 #define MNT_TARGET_DIR   0

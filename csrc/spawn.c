@@ -296,6 +296,7 @@ static op_fn op_table(int kind)
     case OP_DETACH: return op_detach;
     case OP_HOOKS_SYNC: return op_hooks_sync;
     case OP_HOOK: return op_hook;
+    case OP_LSM_LABEL: return op_lsm_label;
     }
     return NULL;
 }

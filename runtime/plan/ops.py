@@ -1,7 +1,7 @@
 """Plan ops: plain data mirroring `struct shim_op` in csrc/shim.h (a unit test checks
 that the numbers agree with the header)."""
 
-SHIM_ABI_VERSION = 10
+SHIM_ABI_VERSION = 11
 
 OP_SETNS = 1
 OP_UNSHARE = 2
@@ -42,6 +42,7 @@ OP_OOM_SCORE_ADJ = 36
 OP_DETACH = 37
 OP_HOOKS_SYNC = 38
 OP_HOOK = 39
+OP_LSM_LABEL = 40
 
 MNT_TARGET_DIR = 0
 MNT_TARGET_FILE = 1
