@@ -6,14 +6,31 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/vfs.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #ifndef PROC_SUPER_MAGIC
 #define PROC_SUPER_MAGIC 0x9fa0
 #endif
 
+/* The SELinux label of a directory in the rootfs, for a mount that takes no context=
+ * option (runc labels the mqueue mount's root this way). */
+static int label_in_root(struct child_ctx *c, const struct shim_op *op)
+{
+    char path[64];
+    int fd = open_in_root(c, op->s1, O_DIRECTORY);
+    if (fd < 0)
+        return shim_fail(c, -fd, "%s: open \"%s\"", op->s4, op->s1);
+    fd_path(path, sizeof path, fd);
+    int rc = setxattr(path, "security.selinux", op->s3, strlen(op->s3), 0) < 0 ? errno : 0;
+    close(fd);
+    return rc ? shim_fail(c, rc, "%s: setxattr \"%s\" security.selinux", op->s4, op->s1) : 0;
+}
+
 int op_lsm_label(struct child_ctx *c, const struct shim_op *op)
 {
+    if (op->n1 == LSM_LABEL_FILE)
+        return label_in_root(c, op);
     const char *path = op->s1;
     int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0 && errno == ENOENT && op->s2) {
@@ -21,7 +38,7 @@ int op_lsm_label(struct child_ctx *c, const struct shim_op *op)
         fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
     }
     if (fd < 0) {
-        if (errno == ENOENT && op->n1)
+        if (errno == ENOENT && op->n1 == LSM_LABEL_OPTIONAL)
             return 0;
         return shim_fail(c, errno, "%s: open %s", op->s4, path);
     }

@@ -63,8 +63,14 @@
                                    n3 = 1: run it in the rootfs (createContainer) */
 #define OP_LSM_LABEL        40  /* write an LSM attribute of this thread: s1 = /proc path, s2 = the
                                    older path used when s1 does not exist (or NULL), s3 = value,
-                                   s4 = what failed (error prefix), n1 = 1: no such file is not
-                                   an error (keycreate on a kernel without it) */
+                                   s4 = what failed (error prefix), n1 = LSM_LABEL_*;
+                                   LSM_LABEL_FILE: s1 is a directory in the rootfs whose
+                                   security.selinux xattr becomes s3 */
+
+/* OP_LSM_LABEL kinds (n1) */
+#define LSM_LABEL_ATTR      0   /* the attribute must exist */
+#define LSM_LABEL_OPTIONAL  1   /* no such attribute is not an error (keycreate) */
+#define LSM_LABEL_FILE      2
 
 /* OP_MOUNT target kinds: what to create at the destination when it is missing. */
 #define MNT_TARGET_DIR   0

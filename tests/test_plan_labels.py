@@ -161,3 +161,20 @@ def test_without_mount_label_data_is_unchanged():
     assert labels.mount_data("x", "tmpfs", True, "l") == "x"
     for t in ("proc", "sysfs", "mqueue", "cgroup", "cgroup2"):
         assert labels.mount_data("x", t, False, "l") == "x"
+
+
+def test_mqueue_root_labelled_through_its_xattr_where_selinux_is_on():
+    """runc's SetFileLabel on the mqueue mount (it takes no context=): only with SELinux,
+    right after the mount."""
+    s = spec()
+    s["linux"]["mountLabel"] = MLABEL
+    p = selinux_plan(s)
+    k = kinds(p)
+    i = next(i for i, op in enumerate(p.ops) if op.kind == O.OP_MOUNT and op.s3 == "mqueue")
+    op = p.ops[i + 1]
+    assert (op.kind, op.n1, op.s1, op.s3) == (O.OP_LSM_LABEL, O.LSM_LABEL_FILE, "/dev/mqueue", MLABEL)
+    assert p.ops[i].s4 is None
+    assert k.count("lsm_label") == 1
+    assert lsm_ops(plan_for(s)) == []          # no SELinux: nothing to label
+    del s["linux"]["mountLabel"]
+    assert lsm_ops(selinux_plan(s)) == []      # no mount label

@@ -22,7 +22,7 @@ def header_defines():
 
 def test_op_numbers_match_header():
     defs = header_defines()
-    names = [k for k in defs if k.startswith(("OP_", "MNT_TARGET_", "MNT_F_")) or k == "SHIM_ABI_VERSION"]
+    names = [k for k in defs if k.startswith(("OP_", "MNT_TARGET_", "MNT_F_", "LSM_LABEL_")) or k == "SHIM_ABI_VERSION"]
     assert names
     for name in names:
         assert getattr(ops, name) == defs[name], name

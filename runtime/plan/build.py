@@ -273,6 +273,10 @@ def _mount_ops(spec, opts, host, new, plan):
         ops.append(Op(O.OP_MOUNT, what, s1=src or None, s2=dest, s3=mtype or None,
                       s4=labels.mount_data(",".join(o.data), mtype, o.bind, mount_label) or None, u1=mflags, u2=prop, u3=o.attr_set, u4=o.attr_clr,
                       n1=kind, n2=flags))
+        if mtype == "mqueue" and not o.bind:
+            op = labels.mqueue_op(dest, mount_label, host)
+            if op is not None:
+                ops.append(op)
     return ops, dev_is_bind, dev_readonly, late_ro
 
 

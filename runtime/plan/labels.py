@@ -2,7 +2,7 @@
 go-selinux): which /proc attribute gets which value, what a host without the LSM does,
 and which mounts take linux.mountLabel as a `context=` option. Pure, like the plan."""
 from pyrunc.errors import PyruncError
-from pyrunc.plan.ops import OP_LSM_LABEL, Op
+from pyrunc.plan.ops import LSM_LABEL_FILE, LSM_LABEL_OPTIONAL, OP_LSM_LABEL, Op
 
 # the "exec" attributes change the label at the next execve; thread-self because the
 # LSMs keep them per thread
@@ -30,7 +30,8 @@ def keycreate_op(proc):
     label = proc.get("selinuxLabel")
     if not label:
         return None
-    return Op(OP_LSM_LABEL, "set keyring label", s1=SELINUX_KEYCREATE, s3=label, s4="set keyring label", n1=1)
+    return Op(OP_LSM_LABEL, "set keyring label", s1=SELINUX_KEYCREATE, s3=label, s4="set keyring label",
+              n1=LSM_LABEL_OPTIONAL)
 
 
 def exec_ops(proc, joining=False):
@@ -49,6 +50,15 @@ def exec_ops(proc, joining=False):
         ops.append(Op(OP_LSM_LABEL, 'selinux label "%s"' % label, s1=SELINUX_EXEC, s3=label,
                       s4="can't set process label"))
     return ops
+
+
+def mqueue_op(dest, mount_label, host):
+    """mqueue takes no context=: runc labels the mount's root directory instead, where
+    SELinux is enabled (go-selinux's SetFileLabel does nothing elsewhere)."""
+    if not mount_label or not host.selinux:
+        return None
+    return Op(OP_LSM_LABEL, 'label "%s"' % dest, s1=dest, s3=mount_label, s4='label mqueue "%s"' % dest,
+              n1=LSM_LABEL_FILE)
 
 
 def context_option(mount_label):
