@@ -3,13 +3,13 @@
 import posix
 
 
-def _read(path):
+def _read(path, size=65536):
     try:
         fd = posix.open(path, posix.O_RDONLY | posix.O_CLOEXEC)
     except OSError:
         return None
     try:
-        return posix.read(fd, 4096)
+        return posix.read(fd, size)
     except OSError:
         return None
     finally:
@@ -24,8 +24,15 @@ def apparmor_enabled():
 
 
 def _selinuxfs_mounted():
-    """A writable selinuxfs is mounted (go-selinux looks at /sys/fs/selinux first, then
-    at every mount)."""
+    """A writable selinuxfs is mounted: go-selinux looks at /sys/fs/selinux first, then
+    (when the kernel registered selinuxfs at all, which it does only with SELinux on)
+    at every mount. A read-only one is how engines hide SELinux from a container."""
+    try:
+        return not posix.statvfs("/sys/fs/selinux/enforce").f_flag & posix.ST_RDONLY
+    except OSError:
+        pass
+    if b"\tselinuxfs\n" not in (_read("/proc/filesystems") or b""):
+        return False
     try:
         with open("/proc/self/mountinfo", "rb") as f:
             data = f.read()

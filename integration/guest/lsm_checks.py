@@ -21,10 +21,14 @@ its mountinfo.
 AppArmor: securityfs is mounted and two profiles loaded with apparmor_parser:
 pyrt-deny (everything but writes under /denied) and pyrt-allow (everything). The
 init runs under pyrt-deny; an exec without --apparmor gets the container's profile,
-one with --apparmor pyrt-allow that one; a profile that is not loaded fails create.
+one with --apparmor pyrt-allow that one; an exec of a process file without a profile
+gets the container's under pyrunc, none under runc 1.1.5 (it keeps no profile in its
+container config: a confinement escape pyrunc does not copy); a profile that is not
+loaded fails create.
 SELinux: selinuxfs is mounted and Debian's default policy loaded (permissive); the
 init runs with LABEL and the mounts get MOUNT_LABEL (tmpfs, devpts), not proc, sysfs
-or mqueue; exec inherits the label or takes --process-label; runc labels the mqueue
+or mqueue; exec inherits the label (also from a process file without one) or takes
+--process-label; runc labels the mqueue
 mount's root directory with the mount label through its xattr, and pyrunc must agree.
 """
 import json
@@ -76,11 +80,13 @@ SCRIPT = ("echo current=$(cat /proc/self/attr/current | tr -d '\\000');"
           "sed 's/^/MI /' /proc/self/mountinfo")
 
 APPARMOR_CHECKS = ["aa_setup", "aa_features", "aa_run_runc", "aa_run_pyrunc", "aa_run_same",
-                   "aa_exec_inherits_runc", "aa_exec_inherits_pyrunc", "aa_exec_flag_runc",
+                   "aa_exec_inherits_runc", "aa_exec_inherits_pyrunc", "aa_exec_file_runc",
+                   "aa_exec_file_pyrunc", "aa_exec_flag_runc",
                    "aa_exec_flag_pyrunc", "aa_exec_same", "aa_not_loaded_same"]
 SELINUX_CHECKS = ["se_setup", "se_features", "se_run_runc", "se_run_pyrunc", "se_run_same",
                   "se_mqueue_same", "se_exec_inherits_runc", "se_exec_inherits_pyrunc",
-                  "se_exec_flag_runc", "se_exec_flag_pyrunc", "se_exec_same"]
+                  "se_exec_flag_runc", "se_exec_flag_pyrunc", "se_exec_file_runc", "se_exec_file_pyrunc",
+                  "se_exec_same"]
 RUNTIMES = (("runc", RUNC), ("pyrunc", PYRUNC))
 
 
@@ -190,7 +196,8 @@ def detached(name, path, bundle, cid, execs):
     try:
         pid = json.loads(ok(cmd(rt_cmd(name, path, "state", cid)), "%s state" % name))["pid"]
         for flags in execs:
-            outs.append(ok(cmd(rt_cmd(name, path, "exec", *flags, cid, "/bin/sh", "-c", SCRIPT)),
+            argv = [] if "-p" in flags else ["/bin/sh", "-c", SCRIPT]    # -p: the file's args
+            outs.append(ok(cmd(rt_cmd(name, path, "exec", *flags, cid, *argv)),
                            "%s exec %s" % (name, " ".join(flags))))
         mq = None
         try:
@@ -251,7 +258,10 @@ def apparmor(rootfs, base):
         def exec_checks(name=name, path=path):
             b = make_bundle("aa-exec-" + name, rootfs, base, process={"apparmorProfile": "pyrt-deny"},
                             args=["/bin/sleep", "60"])
-            outs, _ = detached(name, path, b, "aa-exec", [[], ["--apparmor", "pyrt-allow"]])
+            proc = os.path.join(WORK, "process.json")   # no profile: the container's applies
+            with open(proc, "w") as f:
+                json.dump({"args": ["/bin/sh", "-c", SCRIPT], "cwd": "/", "env": base["process"]["env"]}, f)
+            outs, _ = detached(name, path, b, "aa-exec", [[], ["--apparmor", "pyrt-allow"], ["-p", proc]])
             res["exec", name] = [parse(o)[0] for o in outs]
             seen("aa_exec_" + name, json.dumps(res["exec", name], sort_keys=True))
         try:
@@ -261,6 +271,12 @@ def apparmor(rootfs, base):
         for check, i, want in (("inherits", 0, {"current": "pyrt-deny (enforce)", "denied": "refused",
                                                   "allowed": "written"}),
                                ("flag", 1, {"current": "pyrt-allow (enforce)", "denied": "written",
+                                            "allowed": "written"}),
+                               # a process file without a profile: runc 1.1.5 keeps no profile
+                               # in its container config, so its exec runs unconfined; pyrunc
+                               # gives it the container's (an exec must not escape confinement)
+                               ("file", 2, {"current": "unconfined" if name == "runc" else "pyrt-deny (enforce)",
+                                            "denied": "written" if name == "runc" else "refused",
                                             "allowed": "written"})):
             def exec_check(name=name, i=i, want=want):
                 got = res["exec", name]
@@ -272,7 +288,7 @@ def apparmor(rootfs, base):
     c.check("aa_run_same", lambda: expect(res.get(("run", "runc")) == res.get(("run", "pyrunc")),
                                           "runc %r, pyrunc %r" % (res.get(("run", "runc")),
                                                                   res.get(("run", "pyrunc")))))
-    c.check("aa_exec_same", lambda: expect(res["exec", "runc"] == res["exec", "pyrunc"],
+    c.check("aa_exec_same", lambda: expect(res["exec", "runc"][:2] == res["exec", "pyrunc"][:2],
                                            "runc %r, pyrunc %r" % (res["exec", "runc"], res["exec", "pyrunc"])))
 
     def not_loaded():
@@ -337,7 +353,10 @@ def selinux(rootfs, base):
         def exec_checks(name=name, path=path):
             b = make_bundle("se-exec-" + name, rootfs, base, process={"selinuxLabel": LABEL},
                             linux={"mountLabel": MOUNT_LABEL}, args=["/bin/sleep", "60"])
-            outs, mq = detached(name, path, b, "se-exec", [[], ["--process-label", LABEL2]])
+            proc = os.path.join(WORK, "process.json")   # no label: the container's applies
+            with open(proc, "w") as f:
+                json.dump({"args": ["/bin/sh", "-c", SCRIPT], "cwd": "/", "env": base["process"]["env"]}, f)
+            outs, mq = detached(name, path, b, "se-exec", [[], ["--process-label", LABEL2], ["-p", proc]])
             res["exec", name] = [parse(o)[0]["current"] for o in outs]
             res["mqueue", name] = mq
             seen("se_exec_" + name, json.dumps(res["exec", name]))
@@ -346,7 +365,7 @@ def selinux(rootfs, base):
             exec_checks()
         except Exception as e:
             res["exec", name] = e
-        for check, i, want in (("inherits", 0, LABEL), ("flag", 1, LABEL2)):
+        for check, i, want in (("inherits", 0, LABEL), ("flag", 1, LABEL2), ("file", 2, LABEL)):
             def exec_check(name=name, i=i, want=want):
                 got = res["exec", name]
                 if isinstance(got, Exception):

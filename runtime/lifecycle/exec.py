@@ -81,7 +81,9 @@ def _process_from_flags(config_proc, o, cmd, gids):
 
 def _with_container_defaults(proc, config_proc):
     """runc's exec of a process.json: capabilities, rlimits and labels the file leaves out
-    are the container's (noNewPrivileges is the file's, absent: off)."""
+    are the container's (noNewPrivileges is the file's, absent: off). The AppArmor
+    profile too, where runc 1.1.5 runs the process unconfined (its container config
+    keeps no profile): an exec must not escape the container's confinement."""
     config_proc = config_proc or {}
     for key in ("capabilities", "rlimits", "apparmorProfile", "selinuxLabel"):
         if not proc.get(key) and config_proc.get(key) is not None:
