@@ -5,8 +5,8 @@ The op order follows what the kernel and runc's init require:
   join namespaces, unshare cgroup/time -> session, oom, keyring label, keyring, loopback ->
   rootfs: propagation, bind, mounts, devices, pivot_root -> console, read-only root ->
   hostname, sysctl, read-only and masked paths -> rlimits, personality, umask,
-  no_new_privs -> AppArmor/SELinux exec labels -> cwd, bounding set, ids, HOME, cwd retry, capabilities -> lookup of
-  argv[0] -> READY (wait on exec.fifo) -> seccomp -> execve.
+  no_new_privs -> AppArmor/SELinux exec labels -> cwd, bounding set, ids, HOME, cwd
+  retry, capabilities -> lookup of argv[0] -> READY (wait on exec.fifo) -> seccomp -> execve.
 """
 from pyrunc import OCI_VERSION
 from pyrunc.errors import ConfigError, PyruncError
@@ -270,8 +270,9 @@ def _mount_ops(spec, opts, host, new, plan):
         if o.attr_set or o.attr_clr:
             flags |= MNT_F_RECURSIVE_ATTR
         what = 'mount "%s" on "%s"' % (src or mtype, dest)
+        data = labels.mount_data(",".join(o.data), mtype, o.bind, mount_label)
         ops.append(Op(O.OP_MOUNT, what, s1=src or None, s2=dest, s3=mtype or None,
-                      s4=labels.mount_data(",".join(o.data), mtype, o.bind, mount_label) or None, u1=mflags, u2=prop, u3=o.attr_set, u4=o.attr_clr,
+                      s4=data or None, u1=mflags, u2=prop, u3=o.attr_set, u4=o.attr_clr,
                       n1=kind, n2=flags))
         if mtype == "mqueue" and not o.bind:
             op = labels.mqueue_op(dest, mount_label, host)
