@@ -81,5 +81,6 @@ int op_lookup_exec(struct child_ctx *c, const struct shim_op *op);
 int op_personality(struct child_ctx *c, const struct shim_op *op);
 int op_oom_score_adj(struct child_ctx *c, const struct shim_op *op);
 int op_hook(struct child_ctx *c, const struct shim_op *op);
+int op_lsm_label(struct child_ctx *c, const struct shim_op *op);
 
 #endif

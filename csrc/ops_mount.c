@@ -791,7 +791,7 @@ int op_mask_path(struct child_ctx *c, const struct shim_op *op)
     fd_path(target, sizeof target, fd);
     int rc;
     if (S_ISDIR(st.st_mode)) {
-        rc = mount("tmpfs", target, "tmpfs", MS_RDONLY, NULL) < 0 ? -errno : 0;
+        rc = mount("tmpfs", target, "tmpfs", MS_RDONLY, op->s4) < 0 ? -errno : 0;
     } else {
         /* Bind the container's own /dev/null, checked to be the real device: an image
          * that makes /dev/null a symlink must not get a host file bound over /proc. */
@@ -805,5 +805,7 @@ int op_mask_path(struct child_ctx *c, const struct shim_op *op)
         close(null);
     }
     close(fd);
+    if (rc < 0 && S_ISDIR(st.st_mode) && op->s4)
+        return shim_fail(c, -rc, "mask \"%s\" (tmpfs, data \"%s\")", op->s2, op->s4);
     return rc < 0 ? shim_fail(c, -rc, "mask \"%s\"", op->s2) : 0;
 }

@@ -11,7 +11,7 @@
 #define PYRUNC_SHIM_H
 
 /* CDEF BEGIN */
-#define SHIM_ABI_VERSION 12
+#define SHIM_ABI_VERSION 13
 
 /* Op kinds. Fields used by each are listed; unused fields are ignored. */
 #define OP_SETNS            1   /* fd = namespace fd, n1 = CLONE_NEW* type */
@@ -32,7 +32,7 @@
 #define OP_CONSOLE          13  /* fd = connected console socket, n1 = rows, n2 = cols,
                                    n3 = 1: do not bind the pty on /dev/console (exec) */
 #define OP_REMOUNT_RO       14  /* s2 = path (after pivot), n1 = recursive, u1 = mount flags to keep */
-#define OP_MASK_PATH        15  /* s2 = path (after pivot) */
+#define OP_MASK_PATH        15  /* s2 = path (after pivot), s4 = tmpfs data for a directory (or NULL) */
 #define OP_READONLY_PATH    16  /* s2 = path (after pivot) */
 #define OP_HOSTNAME         17  /* s1 = hostname */
 #define OP_DOMAINNAME       18  /* s1 = domainname */
@@ -64,6 +64,16 @@
                                    n3 = 1: run it in the rootfs (createContainer) */
 #define OP_LISTEN_PID       40  /* envp[n1] is "LISTEN_PID=...": set it to our pid as the
                                    container sees it (socket activation) */
+#define OP_LSM_LABEL        41  /* write an LSM attribute of this thread: s1 = /proc path, s2 = the
+                                   older path used when s1 does not exist (or NULL), s3 = value,
+                                   s4 = what failed (error prefix), n1 = LSM_LABEL_*;
+                                   LSM_LABEL_FILE: s1 is a directory in the rootfs whose
+                                   security.selinux xattr becomes s3 */
+
+/* OP_LSM_LABEL kinds (n1) */
+#define LSM_LABEL_ATTR      0   /* the attribute must exist */
+#define LSM_LABEL_OPTIONAL  1   /* no such attribute is not an error (keycreate) */
+#define LSM_LABEL_FILE      2
 
 /* OP_MOUNT target kinds: what to create at the destination when it is missing. */
 #define MNT_TARGET_DIR   0

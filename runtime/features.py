@@ -1,6 +1,6 @@
 """`pyrunc features`: the runtime-spec Features document, listing only what this build
 really does (containerd reads it to decide on user-namespace pods and idmap mounts)."""
-from pyrunc import OCI_VERSION, __version__, jsonio
+from pyrunc import OCI_VERSION, __version__, jsonio, lsm
 from pyrunc.plan import caps, mounts
 from pyrunc import seccomp
 from pyrunc.seccomp import profile
@@ -47,8 +47,9 @@ def document():
                 "knownFlags": sorted(profile.FLAGS),
                 "supportedFlags": _seccomp_supported_flags(),
             },
-            "apparmor": {"enabled": False},
-            "selinux": {"enabled": False},
+            # what this host can apply (runc says true for what it was built with)
+            "apparmor": {"enabled": lsm.apparmor_enabled()},
+            "selinux": {"enabled": lsm.selinux_enabled()},
             "intelRdt": {"enabled": False},
             "mountExtensions": {"idmap": {"enabled": False}},
             "netDevices": {"enabled": False},

@@ -22,7 +22,7 @@ def header_defines():
 
 def test_op_numbers_match_header():
     defs = header_defines()
-    names = [k for k in defs if k.startswith(("OP_", "MNT_TARGET_", "MNT_F_")) or k == "SHIM_ABI_VERSION"]
+    names = [k for k in defs if k.startswith(("OP_", "MNT_TARGET_", "MNT_F_", "LSM_LABEL_")) or k == "SHIM_ABI_VERSION"]
     assert names
     for name in names:
         assert getattr(ops, name) == defs[name], name
@@ -38,7 +38,7 @@ def test_installed_shim_matches_plan_abi():
 
 def test_c_sources_build_with_werror(tmp_path):
     src = os.path.join(HERE, "..", "csrc")
-    for name in ("spawn.c", "ops_mount.c", "ops_ids.c", "ops_misc.c", "cgroup_bpf.c"):
+    for name in ("spawn.c", "ops_mount.c", "ops_ids.c", "ops_misc.c", "ops_lsm.c", "cgroup_bpf.c"):
         subprocess.run(["gcc", "-Wall", "-Wextra", "-Werror", "-O2", "-std=gnu11", "-c",
                         os.path.join(src, name), "-o", str(tmp_path / (name + ".o"))], check=True)
 

@@ -541,12 +541,13 @@ class _Echo:
 
 
 def boot(argv, timeout=600, memory="1G", cpus=2, cwd=None, env=None, stream=None,
-         verbose=False):
+         verbose=False, kernel_args=()):
     """Boot the guest, run argv in it, return a GuestResult.
 
     cwd defaults to this checkout (seen in the guest at the same path); env adds
     variables to the guest's PATH, HOME, LANG and TERM.  stream: a text file to
     copy the command's output to as it arrives (the whole console if verbose).
+    kernel_args: more kernel arguments (e.g. "security=selinux").
     Raises GuestTimeout after `timeout` seconds (qemu is killed by its pid) and
     GuestError when the guest ends without the exit marker.
     """
@@ -562,7 +563,7 @@ def boot(argv, timeout=600, memory="1G", cpus=2, cwd=None, env=None, stream=None
     started = time.monotonic()
     deadline = started + timeout
     try:
-        proc = subprocess.Popen(qemu_argv(kernel, initrd, memory, cpus),
+        proc = subprocess.Popen(qemu_argv(kernel, initrd, memory, cpus, " ".join(kernel_args)),
                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT)
         fd = proc.stdout.fileno()
@@ -609,7 +610,7 @@ def boot(argv, timeout=600, memory="1G", cpus=2, cwd=None, env=None, stream=None
 def run_in_guest(argv, timeout=600, memory="1G", cpus=2, **kwargs):
     """Run argv in a fresh cgroup-v2 guest: (exit code, output).
 
-    Other keywords go to boot(): cwd, env, stream, verbose.
+    Other keywords go to boot(): cwd, env, stream, verbose, kernel_args.
     """
     r = boot(argv, timeout=timeout, memory=memory, cpus=cpus, **kwargs)
     return r.exit_code, r.output
@@ -617,7 +618,7 @@ def run_in_guest(argv, timeout=600, memory="1G", cpus=2, **kwargs):
 
 def main(args=None):
     p = argparse.ArgumentParser(
-        usage="%(prog)s [--timeout S] [--memory 1G] [--cpus 2] [--cwd DIR] [-v] -- CMD ARGS...",
+        usage="%(prog)s [--timeout S] [--memory 1G] [--cpus 2] [--cwd DIR] [--append ARG] [-v] -- CMD ARGS...",
         description="Run CMD in a qemu guest with pure cgroup v2; exit with its code "
                     "(124: timeout, 125: the guest failed).")
     p.add_argument("--timeout", type=float, default=1800, help="seconds (default 1800)")
@@ -625,11 +626,13 @@ def main(args=None):
     p.add_argument("--cpus", type=int, default=2)
     p.add_argument("--cwd", default=str(REPO), help="working directory in the guest")
     p.add_argument("-v", "--verbose", action="store_true", help="show the whole console")
+    p.add_argument("--append", action="append", default=[], metavar="ARG",
+                   help="one more kernel argument (repeatable), e.g. security=selinux")
     p.add_argument("argv", nargs="+", help=argparse.SUPPRESS)
     ns = p.parse_args(args)
     try:
         r = boot(ns.argv, timeout=ns.timeout, memory=ns.memory, cpus=ns.cpus, cwd=ns.cwd,
-                 stream=sys.stdout, verbose=ns.verbose)
+                 stream=sys.stdout, verbose=ns.verbose, kernel_args=ns.append)
     except GuestError as e:
         if not ns.verbose:
             sys.stdout.write(e.output[-4000:])

@@ -71,6 +71,7 @@ def prepare(g, cid, bundle, no_pivot=False, no_new_keyring=False, preserve_fds=0
     """Check and plan, touching nothing: (spec, plan, host)."""
     from pyrunc.cgroups import host as cghost
     from pyrunc.cgroups import paths as cgpaths
+    from pyrunc import lsm
     from pyrunc.plan import build, caps
     from pyrunc.spec import load
 
@@ -84,7 +85,7 @@ def prepare(g, cid, bundle, no_pivot=False, no_new_keyring=False, preserve_fds=0
     linux = spec.get("linux") or {}
     cg_paths = cgpaths.resolve(ch, linux.get("cgroupsPath") or "", cid) if ch.mode != "none" else {}
     host = build.Host(cgroup_host=ch, cgroup_paths=cg_paths, last_cap=caps.last_cap(),
-                      kcore=_exists("/proc/kcore"))
+                      kcore=_exists("/proc/kcore"), selinux=lsm.selinux_enabled())
     opts = build.Options(cid, bundle, no_pivot=no_pivot, no_new_keyring=no_new_keyring,
                          preserve_fds=preserve_fds, console_socket=console_socket,
                          listen_fds=_listen_fds(), seccomp=_seccomp(g, linux.get("seccomp")))

@@ -80,10 +80,12 @@ def _process_from_flags(config_proc, o, cmd, gids):
 
 
 def _with_container_defaults(proc, config_proc):
-    """runc's exec of a process.json: capabilities and rlimits the file leaves out are
-    the container's (noNewPrivileges is the file's, absent: off)."""
+    """runc's exec of a process.json: capabilities, rlimits and labels the file leaves out
+    are the container's (noNewPrivileges is the file's, absent: off). The AppArmor
+    profile too, where runc 1.1.5 runs the process unconfined (its container config
+    keeps no profile): an exec must not escape the container's confinement."""
     config_proc = config_proc or {}
-    for key in ("capabilities", "rlimits"):
+    for key in ("capabilities", "rlimits", "apparmorProfile", "selinuxLabel"):
         if not proc.get(key) and config_proc.get(key) is not None:
             proc[key] = config_proc[key]
     return proc
@@ -120,7 +122,7 @@ def exec_(g, cid, o, cmd):
 
 
 def _exec(g, cid, o, cmd, warmup):
-    from pyrunc import shim
+    from pyrunc import lsm, shim
     from pyrunc.cgroups.manager import Manager
     from pyrunc.cgroups import host as cghost
     from pyrunc.lifecycle import create as createmod
@@ -168,7 +170,7 @@ def _exec(g, cid, o, cmd, warmup):
                          no_new_keyring=st.get("noNewKeyring") is True,
                          listen_fds=0,  # socket activation is the init's (runc's exec passes none)
                          seccomp=createmod._seccomp(g, linux.get("seccomp")), joining=True)
-    host = build.Host(cgroup_host=None, last_cap=caps.last_cap())
+    host = build.Host(cgroup_host=None, last_cap=caps.last_cap(), selinux=lsm.selinux_enabled())
     plan = build.build_exec(proc, st, opts, host, linux)
     for w in plan.warnings:
         log.warning(w)

@@ -2,11 +2,11 @@
 `Host`, which tests replace), so the same config always gives the same ops.
 
 The op order follows what the kernel and runc's init require:
-  join namespaces, unshare cgroup/time -> session, oom, keyring, loopback ->
+  join namespaces, unshare cgroup/time -> session, oom, keyring label, keyring, loopback ->
   rootfs: propagation, bind, mounts, devices, pivot_root -> console, read-only root ->
   hostname, sysctl, read-only and masked paths -> rlimits, personality, umask,
-  no_new_privs -> cwd, bounding set, ids, HOME, cwd retry, capabilities -> lookup of
-  argv[0] -> READY (wait on exec.fifo) -> seccomp -> execve.
+  no_new_privs -> AppArmor/SELinux exec labels -> cwd, bounding set, ids, HOME, cwd
+  retry, capabilities -> lookup of argv[0] -> READY (wait on exec.fifo) -> seccomp -> execve.
 With a user namespace, oom_score_adj, rlimits and the joins by path (the user namespace
 first) move to `pre_ops`, run before the init is cloned into the new namespaces, and the
 init, released once the runtime wrote its maps, first becomes the namespace's root.
@@ -14,6 +14,7 @@ init, released once the runtime wrote its maps, first becomes the namespace's ro
 from pyrunc import OCI_VERSION
 from pyrunc.errors import ConfigError, PyruncError
 from pyrunc.plan import caps as capsmod
+from pyrunc.plan import labels
 from pyrunc.plan import mounts as mnt
 from pyrunc.plan import userns
 from pyrunc.plan.ops import (CLONE_NEWCGROUP, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWTIME,
@@ -67,8 +68,9 @@ class Host:
     """Host facts the plan depends on. The real one looks at the machine; tests pass
     their own."""
 
-    def __init__(self, cgroup_host=None, cgroup_paths=None, last_cap=40, kcore=False, dirs=None):
+    def __init__(self, cgroup_host=None, cgroup_paths=None, last_cap=40, kcore=False, dirs=None, selinux=False):
         self.cgroup_host = cgroup_host
+        self.selinux = selinux  # SELinux enabled (pyrunc.lsm.selinux_enabled)
         self.cgroup_paths = cgroup_paths or {}
         self.last_cap = last_cap
         self.kcore = kcore
@@ -189,7 +191,7 @@ def _sysctl_ops(linux, new, joins, spec):
     return ops
 
 
-def _cgroup_mount_ops(i, m, opts, host, new):
+def _cgroup_mount_ops(i, m, opts, host, new, mount_label):
     """`type: cgroup` becomes the host's hierarchies: on v2 one cgroup2 mount (or a bind of
     the container's cgroup without a cgroup namespace); on v1 a tmpfs with one mount per
     hierarchy, ro or rw per the options, like runc."""
@@ -210,7 +212,8 @@ def _cgroup_mount_ops(i, m, opts, host, new):
                           n1=MNT_TARGET_DIR, n2=MNT_F_BIND))
         return ops
     ops.append(Op(O.OP_MOUNT, 'mount "tmpfs" on "%s"' % dest, s1="tmpfs", s2=dest, s3="tmpfs",
-                  u1=mnt.MS_NOSUID | mnt.MS_NODEV | mnt.MS_NOEXEC, s4="mode=755", n1=MNT_TARGET_DIR))
+                  u1=mnt.MS_NOSUID | mnt.MS_NODEV | mnt.MS_NOEXEC,
+                  s4=labels.mount_data("mode=755", "tmpfs", False, mount_label), n1=MNT_TARGET_DIR))
     for h in ch.v1:
         name = h.mountpoint.rpartition("/")[2]
         sub = dest + "/" + name
@@ -232,6 +235,7 @@ def _mount_ops(spec, opts, host, new, plan):
     dev_is_bind = False
     dev_readonly = False
     late_ro = []
+    mount_label = (spec.get("linux") or {}).get("mountLabel")
     for i, m in enumerate(spec.get("mounts") or ()):
         mtype = m.get("type") or ""
         o = mnt.parse_options(m.get("options"), "mounts[%d].options" % i, mtype)
@@ -242,7 +246,7 @@ def _mount_ops(spec, opts, host, new, plan):
             if m.get(key):
                 raise ConfigError("mounts[%d].%s" % (i, key), "idmapped mounts are not supported yet")
         if mtype == "cgroup" and not o.bind:
-            ops.extend(_cgroup_mount_ops(i, m, o, host, new))
+            ops.extend(_cgroup_mount_ops(i, m, o, host, new, mount_label))
             continue
         src = m.get("source") or ""
         kind = MNT_TARGET_DIR
@@ -275,9 +279,14 @@ def _mount_ops(spec, opts, host, new, plan):
         if o.attr_set or o.attr_clr:
             flags |= MNT_F_RECURSIVE_ATTR
         what = 'mount "%s" on "%s"' % (src or mtype, dest)
+        data = labels.mount_data(",".join(o.data), mtype, o.bind, mount_label)
         ops.append(Op(O.OP_MOUNT, what, s1=src or None, s2=dest, s3=mtype or None,
-                      s4=",".join(o.data) or None, u1=mflags, u2=prop, u3=o.attr_set, u4=o.attr_clr,
+                      s4=data or None, u1=mflags, u2=prop, u3=o.attr_set, u4=o.attr_clr,
                       n1=kind, n2=flags))
+        if mtype == "mqueue" and not o.bind:
+            op = labels.mqueue_op(dest, mount_label, host)
+            if op is not None:
+                ops.append(op)
     return ops, dev_is_bind, dev_readonly, late_ro
 
 
@@ -347,6 +356,7 @@ def _process_ops(proc, host, plan, warn, opts, rlimits=True):
         ops.append(Op(O.OP_UMASK, "umask", n1=0o022 if umask is None else umask))
     if proc.get("noNewPrivileges"):
         ops.append(Op(O.OP_NO_NEW_PRIVS, "prctl PR_SET_NO_NEW_PRIVS"))
+    ops.extend(labels.exec_ops(proc, opts.joining))
     cwd = proc["cwd"]
     ops.append(Op(O.OP_CHDIR, 'chdir "%s"' % cwd, s1=cwd, n1=1))
     caps = proc.get("capabilities")
@@ -395,13 +405,11 @@ def _personality_ops(linux):
     return [Op(O.OP_PERSONALITY, "set personality", n1=PER_LINUX32 if pers["domain"] == "LINUX32" else PER_LINUX)]
 
 
-def _no_labels(proc):
-    """A security label asked for cannot be dropped silently; this build applies neither
-    kind (runc on a host without them fails too, with these words for SELinux)."""
-    if proc.get("selinuxLabel"):   # linux.mountLabel alone runc ignores on such a host
-        raise PyruncError("selinux label is specified in config, but selinux is disabled or not supported")
-    if proc.get("apparmorProfile"):
-        raise PyruncError("unable to start container process: apparmor profiles are not supported by pyrunc")
+def _keyring_ops(ops, proc, opts):
+    key_label = labels.keycreate_op(proc)
+    if key_label is not None:
+        ops.append(key_label)
+    ops.append(Op(O.OP_KEYRING, "join session keyring", s1="_ses." + opts.id))
 
 
 SECCOMP_FILTER_FLAG_NEW_LISTENER = 8
@@ -419,7 +427,7 @@ def build(spec, opts, host):
     if proc is None:
         raise ConfigError("process", "must not be empty")
     linux = spec.get("linux") or {}
-    _no_labels(proc)
+    labels.check(proc, host)
     root = spec.get("root")
     if not root:
         raise ConfigError("root", "must be specified")
@@ -488,7 +496,7 @@ def build(spec, opts, host):
     if not in_userns:
         ops.extend(_oom_ops(proc))
     if not opts.no_new_keyring:
-        ops.append(Op(O.OP_KEYRING, "join session keyring", s1="_ses." + opts.id))
+        _keyring_ops(ops, proc, opts)
     if "network" in new:
         ops.append(Op(O.OP_LOOPBACK_UP, "bring up loopback"))
 
@@ -549,8 +557,10 @@ def build(spec, opts, host):
     ops.extend(_sysctl_ops(linux, new, joins, spec))
     for p in linux.get("readonlyPaths") or ():
         ops.append(Op(O.OP_READONLY_PATH, 'make "%s" read-only' % p, s2=mnt.clean_path(p)))
+    mask_data = labels.context_option(linux["mountLabel"]) if linux.get("mountLabel") else None
     for p in linux.get("maskedPaths") or ():
-        ops.append(Op(O.OP_MASK_PATH, 'mask "%s"' % p, s2=mnt.clean_path(p)))
+        # a masked directory gets a read-only tmpfs, labelled like the other tmpfs mounts
+        ops.append(Op(O.OP_MASK_PATH, 'mask "%s"' % p, s2=mnt.clean_path(p), s4=mask_data))
     ops.extend(_personality_ops(linux))
     process_ops, tail = _process_ops(proc, host, plan, warn, opts, rlimits=not in_userns)
     ops.extend(process_ops)
@@ -604,7 +614,7 @@ def build_exec(proc, st, opts, host, linux=None):
     """exec: join every namespace of the container's init, then set the process up the
     way the init was (same op sequence), with no exec.fifo to wait on. `linux` is the
     container's config section (its personality applies to the process too)."""
-    _no_labels(proc)
+    labels.check(proc, host)
     plan = Plan()
     warn = plan.warnings.append
     pid = st["pid"]
@@ -629,7 +639,7 @@ def build_exec(proc, st, opts, host, linux=None):
                       fdref=("path", "/proc/%d/ns/%s" % (pid, name))))
     ops.append(Op(O.OP_SETSID, "setsid"))
     if not opts.no_new_keyring:
-        ops.append(Op(O.OP_KEYRING, "join session keyring", s1="_ses." + opts.id))
+        _keyring_ops(ops, proc, opts)
     if not in_userns:
         ops.extend(_oom_ops(proc))
     plan.terminal = bool(proc.get("terminal"))

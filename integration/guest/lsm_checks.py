@@ -1,0 +1,396 @@
+"""AppArmor and SELinux labels applied for real, run inside the qemu guest booted with
+one LSM (integration/guest/test_guest_lsm.py boots it: one boot per LSM).
+
+One plain python process (no pytest: its import costs seconds under TCG) runs the same
+containers under runc (the host's 1.1.5, seen in the guest) and pyrunc and prints one
+line per check:
+
+    CHECK <name>: ok
+    CHECK <name>: FAIL <reason>
+
+and `SEEN <name> <text>` lines with what the containers printed. It exits 0 only if
+every check passed.
+
+    python3 -S lsm_checks.py apparmor|selinux ROOTFS BASE_CONFIG
+
+ROOTFS: a busybox rootfs (harness.make_rootfs), BASE_CONFIG: harness.base_config() as
+JSON, both made on the host. Every container mounts two tmpfs, /denied and /allowed,
+and its shell prints /proc/self/attr/current, whether a write to each succeeds, and
+its mountinfo.
+
+AppArmor: securityfs is mounted and two profiles loaded with apparmor_parser:
+pyrt-deny (everything but writes under /denied) and pyrt-allow (everything). The
+init runs under pyrt-deny; an exec without --apparmor gets the container's profile,
+one with --apparmor pyrt-allow that one; an exec of a process file without a profile
+gets the container's under pyrunc, none under runc 1.1.5 (it keeps no profile in its
+container config: a confinement escape pyrunc does not copy); a profile that is not
+loaded fails create.
+SELinux: selinuxfs is mounted and Debian's default policy loaded (permissive); the
+init runs with LABEL and the mounts get MOUNT_LABEL (tmpfs, devpts), not proc, sysfs
+or mqueue; exec inherits the label (also from a process file without one) or takes
+--process-label; runc labels the mqueue
+mount's root directory with the mount label through its xattr, and pyrunc must agree.
+"""
+import json
+import os
+import subprocess
+import sys
+import time
+
+PYRUNC = os.environ.get("PYRUNC", "/opt/pyrunc/bin/pyrunc")
+RUNC = "/usr/sbin/runc"
+WORK = "/tmp/pyrunc-lsm"
+STEP_TIMEOUT = 60
+BUDGET = 150          # every step together; the host allows more for the boot itself
+_end = time.monotonic() + BUDGET
+
+LABEL = "system_u:system_r:svirt_t:s0:c1,c2"
+LABEL2 = "system_u:system_r:svirt_t:s0:c3,c4"
+MOUNT_LABEL = "system_u:object_r:svirt_tmpfs_t:s0:c1,c2"
+
+PROFILES = """
+profile pyrt-deny flags=(attach_disconnected,mediate_deleted) {
+  file,
+  capability,
+  network,
+  signal,
+  ptrace,
+  unix,
+  mount,
+  umount,
+  pivot_root,
+  deny /denied/** wl,
+}
+profile pyrt-allow flags=(attach_disconnected,mediate_deleted) {
+  file,
+  capability,
+  network,
+  signal,
+  ptrace,
+  unix,
+  mount,
+  umount,
+  pivot_root,
+}
+"""
+
+SCRIPT = ("echo current=$(cat /proc/self/attr/current | tr -d '\\000');"
+          "(echo x > /denied/f) 2>/dev/null && echo denied=written || echo denied=refused;"
+          "(echo x > /allowed/f) 2>/dev/null && echo allowed=written || echo allowed=refused;"
+          "sed 's/^/MI /' /proc/self/mountinfo")
+
+APPARMOR_CHECKS = ["aa_setup", "aa_features", "aa_run_runc", "aa_run_pyrunc", "aa_run_same",
+                   "aa_exec_inherits_runc", "aa_exec_inherits_pyrunc", "aa_exec_file_runc",
+                   "aa_exec_file_pyrunc", "aa_exec_flag_runc",
+                   "aa_exec_flag_pyrunc", "aa_exec_same", "aa_not_loaded_same"]
+SELINUX_CHECKS = ["se_setup", "se_features", "se_run_runc", "se_run_pyrunc", "se_run_same",
+                  "se_mqueue_same", "se_exec_inherits_runc", "se_exec_inherits_pyrunc",
+                  "se_exec_flag_runc", "se_exec_flag_pyrunc", "se_exec_file_runc", "se_exec_file_pyrunc",
+                  "se_exec_same"]
+RUNTIMES = (("runc", RUNC), ("pyrunc", PYRUNC))
+
+
+class Fail(Exception):
+    pass
+
+
+def cmd(argv, timeout=STEP_TIMEOUT, **kw):
+    left = _end - time.monotonic()
+    if left <= 0:
+        raise Fail("the checker's time budget of %ds is spent" % BUDGET)
+    kw.setdefault("stdout", subprocess.PIPE)
+    kw.setdefault("stderr", subprocess.PIPE)
+    try:
+        return subprocess.run(argv, timeout=min(timeout, left), stdin=subprocess.DEVNULL, text=True, **kw)
+    except subprocess.TimeoutExpired:
+        raise Fail("timed out: %s" % " ".join(argv)) from None
+
+
+def ok(r, what):
+    if r.returncode != 0:
+        raise Fail("%s: exit %d: %s%s" % (what, r.returncode, r.stderr.strip()[-400:], r.stdout.strip()[-200:]))
+    return r.stdout
+
+
+def rt_cmd(name, path, *args):
+    return [path, "--root", "/run/pyrunc-lsm-" + name] + list(args)
+
+
+class Checks:
+    def __init__(self, names):
+        self.names = names
+        self.done = {}
+
+    def check(self, name, fn):
+        try:
+            fn()
+        except Fail as e:
+            self.fail(name, str(e))
+        except Exception as e:   # a bug here must show as a failed check, not a lost report
+            self.fail(name, "%s: %s" % (type(e).__name__, e))
+        else:
+            self.done[name] = True
+            print("CHECK %s: ok" % name, flush=True)
+
+    def fail(self, name, reason):
+        self.done[name] = False
+        print("CHECK %s: FAIL %s" % (name, " ".join(reason.split())), flush=True)
+
+    def finish(self):
+        for n in self.names:
+            if n not in self.done:
+                self.fail(n, "not run (an earlier step failed)")
+        return 0 if all(self.done.get(n) for n in self.names) else 1
+
+
+def seen(name, text):
+    for line in text.splitlines():
+        print("SEEN %s %s" % (name, line), flush=True)
+
+
+def make_bundle(name, rootfs, base, process=None, linux=None, args=None):
+    cfg = json.loads(json.dumps(base))
+    cfg["root"] = {"path": rootfs, "readonly": True}
+    cfg["process"]["args"] = args or ["/bin/sh", "-c", SCRIPT]
+    cfg["process"].update(process or {})
+    cfg["linux"].update(linux or {})
+    for d in ("/denied", "/allowed"):
+        cfg["mounts"].append({"destination": d, "type": "tmpfs", "source": "tmpfs",
+                              "options": ["nosuid", "nodev", "size=1m"]})
+    path = os.path.join(WORK, name)
+    os.makedirs(path, exist_ok=True)
+    with open(os.path.join(path, "config.json"), "w") as f:
+        json.dump(cfg, f)
+    return path
+
+
+def parse(out):
+    """What the container's shell printed: {key: value} and {mountpoint: (fstype, super options)}."""
+    values, mounts = {}, {}
+    for line in out.splitlines():
+        if line.startswith("MI "):
+            left, _, right = line[3:].partition(" - ")
+            fields, rfields = left.split(), right.split()
+            mounts[fields[4]] = (rfields[0], rfields[2] if len(rfields) > 2 else "")
+        elif "=" in line:
+            k, _, v = line.partition("=")
+            values[k] = v
+    return values, mounts
+
+
+def run(name, path, bundle, cid):
+    return parse(ok(cmd(rt_cmd(name, path, "run", "--bundle", bundle, cid)), "%s run" % name))
+
+
+def detached(name, path, bundle, cid, execs):
+    """run -d a sleeping container, exec each argv list in it, delete it; the outputs,
+    and the pid of the init (read while it runs) for `inspect`."""
+    outs = []
+    # the detached init keeps the stdio it was given: a file, not a pipe run() would wait on
+    log = os.path.join(bundle, "stdio.log")
+    with open(log, "w") as f:
+        r = cmd(rt_cmd(name, path, "run", "-d", "--bundle", bundle, cid), stdout=f, stderr=f)
+    if r.returncode != 0:
+        with open(log) as f:
+            raise Fail("%s run -d: exit %d: %s" % (name, r.returncode, f.read()[-400:]))
+    try:
+        pid = json.loads(ok(cmd(rt_cmd(name, path, "state", cid)), "%s state" % name))["pid"]
+        for flags in execs:
+            argv = [] if "-p" in flags else ["/bin/sh", "-c", SCRIPT]    # -p: the file's args
+            outs.append(ok(cmd(rt_cmd(name, path, "exec", *flags, cid, *argv)),
+                           "%s exec %s" % (name, " ".join(flags))))
+        mq = None
+        try:
+            mq = os.getxattr("/proc/%d/root/dev/mqueue" % pid, "security.selinux").rstrip(b"\0").decode()
+        except OSError as e:
+            mq = "errno %d" % e.errno
+        return outs, mq
+    finally:
+        cmd(rt_cmd(name, path, "delete", "-f", cid))
+
+
+def features(lsm):
+    doc = json.loads(ok(cmd([PYRUNC, "features"]), "pyrunc features"))
+    got = {k: doc["linux"][k]["enabled"] for k in ("apparmor", "selinux")}
+    want = {"apparmor": lsm == "apparmor", "selinux": lsm == "selinux"}
+    if got != want:
+        raise Fail("features say %r, want %r" % (got, want))
+
+
+def expect(cond, why):
+    if not cond:
+        raise Fail(why)
+
+
+# ---------------------------------------------------------------- AppArmor
+
+def apparmor(rootfs, base):
+    c = Checks(APPARMOR_CHECKS)
+    res = {}
+
+    def setup():
+        if not os.path.exists("/sys/kernel/security/apparmor"):
+            ok(cmd(["mount", "-t", "securityfs", "securityfs", "/sys/kernel/security"]), "mount securityfs")
+        with open("/sys/module/apparmor/parameters/enabled") as f:
+            expect(f.read().startswith("Y"), "AppArmor is not enabled")
+        prof = os.path.join(WORK, "profiles")
+        with open(prof, "w") as f:
+            f.write(PROFILES)
+        ok(cmd(["apparmor_parser", "-r", "-K", prof], timeout=90), "apparmor_parser")
+        with open("/sys/kernel/security/apparmor/profiles") as f:
+            loaded = f.read()
+        expect("pyrt-deny (enforce)" in loaded and "pyrt-allow (enforce)" in loaded, "not loaded: " + loaded)
+    c.check("aa_setup", setup)
+    if not c.done.get("aa_setup"):
+        return c.finish()
+    c.check("aa_features", lambda: features("apparmor"))
+
+    for name, path in RUNTIMES:
+        def run_check(name=name, path=path):
+            b = make_bundle("aa-run-" + name, rootfs, base, process={"apparmorProfile": "pyrt-deny"})
+            values, _ = run(name, path, b, "aa-run")
+            res["run", name] = values
+            seen("aa_run_" + name, json.dumps(values, sort_keys=True))
+            expect(values == {"current": "pyrt-deny (enforce)", "denied": "refused", "allowed": "written"},
+                   "init saw %r" % values)
+        c.check("aa_run_" + name, run_check)
+
+        def exec_checks(name=name, path=path):
+            b = make_bundle("aa-exec-" + name, rootfs, base, process={"apparmorProfile": "pyrt-deny"},
+                            args=["/bin/sleep", "60"])
+            proc = os.path.join(WORK, "process.json")   # no profile: the container's applies
+            with open(proc, "w") as f:
+                json.dump({"args": ["/bin/sh", "-c", SCRIPT], "cwd": "/", "env": base["process"]["env"]}, f)
+            outs, _ = detached(name, path, b, "aa-exec", [[], ["--apparmor", "pyrt-allow"], ["-p", proc]])
+            res["exec", name] = [parse(o)[0] for o in outs]
+            seen("aa_exec_" + name, json.dumps(res["exec", name], sort_keys=True))
+        try:
+            exec_checks()
+        except Exception as e:
+            res["exec", name] = e
+        for check, i, want in (("inherits", 0, {"current": "pyrt-deny (enforce)", "denied": "refused",
+                                                  "allowed": "written"}),
+                               ("flag", 1, {"current": "pyrt-allow (enforce)", "denied": "written",
+                                            "allowed": "written"}),
+                               # a process file without a profile: runc 1.1.5 keeps no profile
+                               # in its container config, so its exec runs unconfined; pyrunc
+                               # gives it the container's (an exec must not escape confinement)
+                               ("file", 2, {"current": "unconfined" if name == "runc" else "pyrt-deny (enforce)",
+                                            "denied": "written" if name == "runc" else "refused",
+                                            "allowed": "written"})):
+            def exec_check(name=name, i=i, want=want):
+                got = res["exec", name]
+                if isinstance(got, Exception):
+                    raise Fail(str(got))
+                expect(got[i] == want, "exec saw %r, want %r" % (got[i], want))
+            c.check("aa_exec_%s_%s" % (check, name), exec_check)
+
+    c.check("aa_run_same", lambda: expect(res.get(("run", "runc")) == res.get(("run", "pyrunc")),
+                                          "runc %r, pyrunc %r" % (res.get(("run", "runc")),
+                                                                  res.get(("run", "pyrunc")))))
+    c.check("aa_exec_same", lambda: expect(res["exec", "runc"][:2] == res["exec", "pyrunc"][:2],
+                                           "runc %r, pyrunc %r" % (res["exec", "runc"], res["exec", "pyrunc"])))
+
+    def not_loaded():
+        msgs = {}
+        for name, path in RUNTIMES:
+            b = make_bundle("aa-missing-" + name, rootfs, base, process={"apparmorProfile": "pyrt-missing"})
+            r = cmd(rt_cmd(name, path, "create", "--bundle", b, "aa-missing"))
+            cmd(rt_cmd(name, path, "delete", "-f", "aa-missing"))
+            expect(r.returncode == 1, "%s create: exit %d" % (name, r.returncode))
+            marker = "unable to apply apparmor profile: "
+            expect(marker in r.stderr, "%s: %s" % (name, r.stderr))
+            msgs[name] = r.stderr[r.stderr.index(marker):].splitlines()[0].rstrip('"').strip()
+            left = cmd(rt_cmd(name, path, "list", "-q")).stdout.split()
+            expect(left == [], "%s left %r" % (name, left))
+        seen("aa_not_loaded", json.dumps(msgs))
+        expect(msgs["runc"].endswith("no such file or directory"), msgs["runc"])
+        expect(msgs["pyrunc"] == msgs["runc"].replace("/proc/self/", "/proc/thread-self/"), repr(msgs))
+    c.check("aa_not_loaded_same", not_loaded)
+    return c.finish()
+
+
+# ---------------------------------------------------------------- SELinux
+
+LABELLED = ("/dev", "/dev/shm", "/dev/pts", "/allowed", "/denied")
+UNLABELLED = ("/proc", "/sys", "/dev/mqueue")
+
+
+def selinux(rootfs, base):
+    c = Checks(SELINUX_CHECKS)
+    res = {}
+
+    def setup():
+        if not os.path.exists("/sys/fs/selinux/enforce"):
+            ok(cmd(["mount", "-t", "selinuxfs", "selinuxfs", "/sys/fs/selinux"]), "mount selinuxfs")
+        ok(cmd(["load_policy"], timeout=90), "load_policy")
+        with open("/sys/fs/selinux/enforce") as f:
+            expect(f.read().strip() == "0", "not permissive")
+        with open("/proc/self/attr/current") as f:
+            cur = f.read().rstrip("\0\n")
+        expect(cur != "kernel", "no policy: current label %r" % cur)
+    c.check("se_setup", setup)
+    if not c.done.get("se_setup"):
+        return c.finish()
+    c.check("se_features", lambda: features("selinux"))
+    ctx = 'context="%s"' % MOUNT_LABEL
+
+    for name, path in RUNTIMES:
+        def run_check(name=name, path=path):
+            b = make_bundle("se-run-" + name, rootfs, base, process={"selinuxLabel": LABEL},
+                            linux={"mountLabel": MOUNT_LABEL})
+            values, mounts = run(name, path, b, "se-run")
+            mine = {m: mounts.get(m) for m in LABELLED + UNLABELLED}
+            res["run", name] = (values["current"], mine)
+            seen("se_run_" + name, json.dumps(res["run", name], sort_keys=True))
+            expect(values["current"] == LABEL, "init label %r" % values["current"])
+            for m in LABELLED:
+                expect(mine[m] and "," + ctx + "," in "," + mine[m][1] + ",", "%s: %r" % (m, mine[m]))
+            for m in UNLABELLED:
+                expect(mine[m] and "context=" not in mine[m][1], "%s: %r" % (m, mine[m]))
+        c.check("se_run_" + name, run_check)
+
+        def exec_checks(name=name, path=path):
+            b = make_bundle("se-exec-" + name, rootfs, base, process={"selinuxLabel": LABEL},
+                            linux={"mountLabel": MOUNT_LABEL}, args=["/bin/sleep", "60"])
+            proc = os.path.join(WORK, "process.json")   # no label: the container's applies
+            with open(proc, "w") as f:
+                json.dump({"args": ["/bin/sh", "-c", SCRIPT], "cwd": "/", "env": base["process"]["env"]}, f)
+            outs, mq = detached(name, path, b, "se-exec", [[], ["--process-label", LABEL2], ["-p", proc]])
+            res["exec", name] = [parse(o)[0]["current"] for o in outs]
+            res["mqueue", name] = mq
+            seen("se_exec_" + name, json.dumps(res["exec", name]))
+            seen("se_mqueue_" + name, mq)
+        try:
+            exec_checks()
+        except Exception as e:
+            res["exec", name] = e
+        for check, i, want in (("inherits", 0, LABEL), ("flag", 1, LABEL2), ("file", 2, LABEL)):
+            def exec_check(name=name, i=i, want=want):
+                got = res["exec", name]
+                if isinstance(got, Exception):
+                    raise Fail(str(got))
+                expect(got[i] == want, "exec label %r, want %r" % (got[i], want))
+            c.check("se_exec_%s_%s" % (check, name), exec_check)
+
+    c.check("se_run_same", lambda: expect(res.get(("run", "runc")) == res.get(("run", "pyrunc")),
+                                          "runc %r, pyrunc %r" % (res.get(("run", "runc")),
+                                                                  res.get(("run", "pyrunc")))))
+    c.check("se_exec_same", lambda: expect(res["exec", "runc"] == res["exec", "pyrunc"],
+                                           "runc %r, pyrunc %r" % (res["exec", "runc"], res["exec", "pyrunc"])))
+    c.check("se_mqueue_same", lambda: expect(res.get(("mqueue", "runc")) == res.get(("mqueue", "pyrunc")),
+                                             "runc %r, pyrunc %r" % (res.get(("mqueue", "runc")),
+                                                                     res.get(("mqueue", "pyrunc")))))
+    return c.finish()
+
+
+def main(argv):
+    lsm, rootfs, base_path = argv
+    with open(base_path) as f:
+        base = json.load(f)
+    os.makedirs(WORK, exist_ok=True)
+    return {"apparmor": apparmor, "selinux": selinux}[lsm](rootfs, base)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
