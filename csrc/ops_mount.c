@@ -301,6 +301,7 @@ int op_bind_rootfs(struct child_ctx *c, const struct shim_op *op)
     if (fd < 0)
         return shim_fail(c, errno, "open rootfs \"%s\"", op->s1);
     c->root_fd = fd;
+    c->rootfs = op->s1;
     return 0;
 }
 
@@ -308,6 +309,67 @@ int op_mkdir(struct child_ctx *c, const struct shim_op *op)
 {
     int rc = mkdir_in_root(c, op->s2, MNT_TARGET_DIR, (int)op->n1, NULL, 0);
     return rc < 0 ? shim_fail(c, -rc, "mkdir %s%s\"%s\"", op->s1 ? op->s1 : "", op->s1 ? " " : "", op->s2) : 0;
+}
+
+/* proc and sysfs go only on a real directory: an existing destination that is a symlink
+ * (or a file) is refused, as runc refuses it, so that procfs cannot be steered onto some
+ * other directory of the image (the CVE-2019-19921 class). The parents are resolved in
+ * the rootfs; only the last component is looked at without following it. */
+static int check_ordinary_dir(struct child_ctx *c, const struct shim_op *op)
+{
+    char parent[4096], resolved[4096], path[8192];
+    const char *slash = strrchr(op->s2, '/');
+    size_t plen = slash ? (size_t)(slash - op->s2) : 0;
+    struct stat st;
+    if (plen >= sizeof parent)
+        return shim_fail(c, ENAMETOOLONG, "mount \"%s\"", op->s2);
+    memcpy(parent, op->s2, plen);
+    parent[plen] = 0;
+    int rc = resolve_in_root(c, plen ? parent : "/", resolved, sizeof resolved);
+    if (rc < 0)
+        return shim_fail(c, -rc, "resolve mount point \"%s\"", op->s2);
+    snprintf(path, sizeof path, "%s/%s", strcmp(resolved, "/") ? resolved : "", slash ? slash + 1 : op->s2);
+    int fd = open_in_root(c, path, O_NOFOLLOW);
+    if (fd == -ENOENT)
+        return 0;
+    if (fd < 0)
+        return shim_fail(c, -fd, "open mount point \"%s\"", op->s2);
+    rc = fstat(fd, &st) < 0 ? errno : 0;
+    close(fd);
+    if (rc)
+        return shim_fail(c, rc, "stat mount point \"%s\"", op->s2);
+    if (!S_ISDIR(st.st_mode))
+        return shim_fail(c, SHIM_ENOERRNO, "mount \"%s\" on \"%s\": filesystem \"%s\" must be mounted on ordinary directory",
+                         op->s3, op->s2, op->s3);
+    return 0;
+}
+
+/* As runc: on /proc itself only a procfs source (a bind of some proc mount), and under
+ * it only the files lxcfs emulates; `dest` is the destination resolved in the rootfs. */
+static int check_proc_mount(struct child_ctx *c, const struct shim_op *op, const char *dest)
+{
+    static const char *const lxcfs[] = {"/proc/cpuinfo", "/proc/diskstats", "/proc/meminfo", "/proc/stat",
+                                        "/proc/swaps", "/proc/uptime", "/proc/loadavg", "/proc/slabinfo",
+                                        "/proc/net/dev", "/proc/sys/kernel/ns_last_pid"};
+    const char *root = c->rootfs ? c->rootfs : "";
+    if (strncmp(dest, "/proc", 5) != 0 || (dest[5] != 0 && dest[5] != '/'))
+        return 0;
+    if (dest[5] == 0) {
+        struct statfs sfs;
+        if (op->s1 == NULL || op->s1[0] == 0)
+            return 0;
+        if (statfs(op->s1, &sfs) < 0)
+            return shim_fail(c, errno, "mount \"%s\" on \"%s\": statfs %s", op->s1, op->s2, op->s1);
+        if (sfs.f_type == PROC_SUPER_MAGIC)
+            return 0;
+        return shim_fail(c, SHIM_ENOERRNO, "mount \"%s\" on \"%s\": \"%s%s\" cannot be mounted because it is not of type proc",
+                         op->s1, op->s2, root, dest);
+    }
+    for (size_t i = 0; i < sizeof lxcfs / sizeof lxcfs[0]; i++)
+        if (strcmp(dest, lxcfs[i]) == 0)
+            return 0;
+    return shim_fail(c, SHIM_ENOERRNO, "mount \"%s\" on \"%s\": \"%s%s\" cannot be mounted because it is inside /proc",
+                     op->s1 ? op->s1 : "", op->s2, root, dest);
 }
 
 int op_mount(struct child_ctx *c, const struct shim_op *op)
@@ -320,10 +382,14 @@ int op_mount(struct child_ctx *c, const struct shim_op *op)
     struct stat before;
     int fd, rc, keep = -1, existed = 0;
 
+    if ((op->n2 & MNT_F_ORDINARY_DIR) && (rc = check_ordinary_dir(c, op)) < 0)
+        return rc;
     /* symlinks in the image are followed, inside the rootfs */
     rc = resolve_in_root(c, op->s2, dest, sizeof dest);
     if (rc < 0)
         return shim_fail(c, -rc, "resolve mount point \"%s\"", op->s2);
+    if ((op->n2 & MNT_F_PROC_CHECK) && (rc = check_proc_mount(c, op, dest)) < 0)
+        return rc;
     fd = open_in_root(c, dest, 0);
     if (fd >= 0) {
         existed = fstat(fd, &before) == 0;

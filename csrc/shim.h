@@ -71,6 +71,8 @@
 #define MNT_F_RECURSIVE_ATTR 1   /* mount_setattr with AT_RECURSIVE */
 #define MNT_F_BIND           2   /* bind mount: the flags in u1 are applied by a remount */
 #define MNT_F_TMPCOPYUP      4   /* copy the directory's old contents into the new tmpfs */
+#define MNT_F_ORDINARY_DIR   8   /* proc, sysfs: an existing destination must be a real directory */
+#define MNT_F_PROC_CHECK     16  /* nothing but procfs on /proc, only lxcfs's files under it */
 
 struct shim_op {
     int kind;

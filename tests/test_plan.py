@@ -172,7 +172,7 @@ def test_time_namespace_offsets():
     (lambda s: s["linux"].__setitem__("sysctl", {"net.ipv4.ip_forward": "1"}) or s["linux"]["namespaces"].pop(1),
      "linux.sysctl.net.ipv4.ip_forward"),
     (lambda s: s["mounts"].append({"destination": "/x", "type": "bind", "source": "/tmp",
-                                   "options": ["rbind", "nosuidd"]}), "mounts[7].options[1]"),
+                                   "options": ["rbind", "idmap"]}), "mounts[7].options[1]"),
     (lambda s: s["process"]["env"].append("NOEQUALS"), "process.env[2]"),
     (lambda s: s["linux"].__setitem__("timeOffsets", {"monotonic": {"secs": 1}}), "linux.timeOffsets"),
 ])
@@ -273,8 +273,14 @@ def _bits(names):
     return value
 
 
+# runc's flags beyond the runtime-spec's table
+RUNC_FLAGS = {"acl": ("set", "MS_POSIXACL"), "noacl": ("clear", "MS_POSIXACL")}
+
+
 def test_mount_option_tables_cover_the_spec_and_nothing_else():
-    assert set(mounts.FLAGS) == set(SPEC_FLAGS)
+    assert set(mounts.FLAGS) == set(SPEC_FLAGS) | set(RUNC_FLAGS)
+    for option, (how, name) in RUNC_FLAGS.items():
+        assert mounts.FLAGS[option] == (how == "clear", K[name])
     assert set(mounts.PROPAGATION) == set(SPEC_PROPAGATION)
     assert set(mounts.RECURSIVE) == set(SPEC_RECURSIVE)
 
@@ -369,3 +375,32 @@ def test_mount_idmap_options_are_refused(option):
     with pytest.raises(ConfigError) as e:
         mounts.parse_options(["rbind", option], "mounts[2].options", "none")
     assert e.value.path == "mounts[2].options[1]"
+
+
+@pytest.mark.parametrize("options", [["bind", "mode=755", "size=1k"], ["size=1k", "rbind", "ro"],
+                                     ["bind", "bogus"]])
+def test_bind_mount_data_is_kept_for_the_kernel_to_ignore(options):
+    """runc passes fs data beside "bind" to mount(2), which ignores data for MS_BIND: the
+    config runs, with the flags only (never refused as an unknown option)."""
+    o = mounts.parse_options(options, "mounts[1].options", "none")
+    assert o.bind and o.data == [x for x in options if "=" in x or x == "bogus"]
+    p = plan_for(spec(mounts=[{"destination": "/proc", "type": "proc", "source": "proc"},
+                              {"destination": "/mnt", "type": "none", "source": "/tmp", "options": options}]))
+    m = next(op for op in p.ops if op.kind == O.OP_MOUNT and op.s2 == "/mnt")
+    assert m.n2 & O.MNT_F_BIND and m.u1 & mounts.MS_BIND
+
+
+def test_mount_destination_checks_by_type_as_runc():
+    """proc and sysfs only on an ordinary directory; binds and the types runc has no case
+    for never on or inside /proc; tmpfs, mqueue and cgroup unchecked."""
+    s = spec()
+    s["mounts"].append({"destination": "/b", "type": "bind", "source": "/tmp", "options": ["rbind"]})
+    s["mounts"].append({"destination": "/o", "type": "overlay", "source": "overlay", "options": ["lowerdir=/x"]})
+    s["mounts"].append({"destination": "/p", "type": "proc", "source": "/proc", "options": ["rbind"]})
+    p = plan_for(s)
+    checks = {op.s2: op.n2 & (O.MNT_F_ORDINARY_DIR | O.MNT_F_PROC_CHECK) for op in p.ops if op.kind == O.OP_MOUNT}
+    assert checks["/proc"] == checks["/sys"] == O.MNT_F_ORDINARY_DIR
+    assert checks["/dev/pts"] == checks["/b"] == checks["/o"] == checks["/p"] == O.MNT_F_PROC_CHECK
+    assert checks["/dev"] == checks["/dev/shm"] == checks["/dev/mqueue"] == 0
+    cg = [op for op in p.ops if op.kind == O.OP_MOUNT and op.s2.startswith("/sys/fs/cgroup")]
+    assert cg[0].n2 == 0 and all(op.n2 & O.MNT_F_PROC_CHECK for op in cg[1:])

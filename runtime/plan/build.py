@@ -13,8 +13,9 @@ from pyrunc.errors import ConfigError, PyruncError
 from pyrunc.plan import caps as capsmod
 from pyrunc.plan import mounts as mnt
 from pyrunc.plan.ops import (CLONE_NEWCGROUP, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWTIME,
-                             CLONE_NEWUSER, MNT_F_BIND, MNT_F_RECURSIVE_ATTR, MNT_F_TMPCOPYUP,
-                             MNT_TARGET_DIR, MNT_TARGET_FILE, NS_FLAGS, Op)
+                             CLONE_NEWUSER, MNT_F_BIND, MNT_F_ORDINARY_DIR, MNT_F_PROC_CHECK,
+                             MNT_F_RECURSIVE_ATTR, MNT_F_TMPCOPYUP, MNT_TARGET_DIR, MNT_TARGET_FILE, NS_FLAGS,
+                             Op)
 from pyrunc.plan import ops as O
 
 S_IFCHR = 0o020000
@@ -214,11 +215,25 @@ def _cgroup_mount_ops(i, m, opts, host, new):
                           u1=flags, s4=h.options, n1=MNT_TARGET_DIR))
         else:
             ops.append(Op(O.OP_MOUNT, 'bind cgroup "%s" on "%s"' % (paths[h.key], sub), s1=paths[h.key], s2=sub,
-                          u1=flags | mnt.MS_BIND, n1=MNT_TARGET_DIR, n2=MNT_F_BIND))
+                          u1=flags | mnt.MS_BIND, n1=MNT_TARGET_DIR, n2=MNT_F_BIND | mount_checks("bind", True)))
         if "," in name:
             for ctrl in name.split(","):
                 ops.append(Op(O.OP_SYMLINK, "symlink %s" % ctrl, s1=name, s2=dest + "/" + ctrl))
     return ops
+
+
+def mount_checks(mtype, bind):
+    """runc's checks of a destination, by mount type: proc and sysfs only on a real
+    directory (never through a symlink at the destination); binds and the types runc has
+    no case for (devpts, overlay, ...) never over /proc or inside it, but for a procfs on
+    /proc and lxcfs's files; tmpfs, mqueue and cgroup have no check."""
+    if bind:
+        return MNT_F_PROC_CHECK
+    if mtype in ("proc", "sysfs"):
+        return MNT_F_ORDINARY_DIR
+    if mtype in ("tmpfs", "mqueue", "cgroup"):
+        return 0
+    return MNT_F_PROC_CHECK
 
 
 def _mount_ops(spec, opts, host, new, plan):
@@ -260,6 +275,7 @@ def _mount_ops(spec, opts, host, new, plan):
             late_ro.append((dest, mflags & PER_MOUNT_FLAGS))
         if o.tmpcopyup:
             flags |= MNT_F_TMPCOPYUP
+        flags |= mount_checks(mtype, o.bind)
         prop = 0
         for p in o.propagation:
             prop = p  # the last one wins, as mount(8)

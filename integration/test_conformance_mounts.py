@@ -1,0 +1,156 @@
+"""Mount and rootfs conformance with runc 1.1.5 (the mount items of the conformance issue).
+
+Each test runs the same bundle under runc and pyrunc and compares what the process saw,
+or how both refused.  Where runc 1.1.5 fails a config that crun 1.8.1 and the
+runtime-spec run, pyrunc runs it as crun does; those tests say so.
+"""
+import os
+from pathlib import Path
+
+import pytest
+
+import harness
+from test_rootfs import PROC_ONLY, both, create_refused, ok  # noqa: F401 (both is a fixture)
+
+pytestmark = pytest.mark.integration
+
+MOUNTS = ["/bin/sh", "-c", "cut -d' ' -f5,9 /proc/self/mountinfo"]
+
+
+def refused_alike(sbs, needle):
+    """Both runtimes failed the run with exit 1 and `needle` in their error."""
+    for r in sbs:
+        assert r.returncode == 1 and needle in r.stderr, f"{r.args[0]} exit {r.returncode}: {r.stderr}"
+
+
+# ---- 1. special filesystems on what is not an ordinary directory ----
+
+@pytest.mark.parametrize("fstype,dest", [("proc", "/proc"), ("sysfs", "/sys")])
+@pytest.mark.parametrize("what", ["symlink-relative", "symlink-absolute", "file"])
+def test_proc_and_sysfs_only_on_an_ordinary_directory(both, pyrunc, bundle_factory, tmp_path, fstype, dest,
+                                                      what):
+    """proc and sysfs on a destination the image made a symlink or a file: refused, with
+    runc's words, before anything is mounted (a symlink would carry procfs, and with it
+    the masks and the sysctl writes, wherever the image points: the CVE-2019-19921 class)."""
+    mounts = [{"destination": dest, "type": fstype, "source": fstype}]
+    if fstype != "proc":
+        mounts = PROC_ONLY + mounts
+
+    def setup(bundle):
+        p = bundle / "rootfs" / dest.lstrip("/")
+        if p.is_dir():
+            p.rmdir()
+        if what == "file":
+            p.write_text("")
+        else:
+            (bundle / "rootfs" / "opt" / "x").mkdir(parents=True)
+            os.symlink("opt/x" if what == "symlink-relative" else "/opt/x", p)
+    sbs = both(["/bin/true"], setup=setup, mounts=mounts, linux={"maskedPaths": [], "readonlyPaths": []})
+    refused_alike(sbs, f'filesystem \\"{fstype}\\" must be mounted on ordinary directory')
+    bundle = bundle_factory(mounts=mounts, linux={"maskedPaths": [], "readonlyPaths": []})
+    setup(bundle)
+    create_refused(pyrunc, bundle, f'mount "{fstype}" on "{dest}"',
+                   f'filesystem "{fstype}" must be mounted on ordinary directory')
+    assert list((bundle / "rootfs" / "opt").glob("x/*")) == []
+
+
+@pytest.mark.parametrize("fstype,options", [("mqueue", []), ("tmpfs", []), ("devpts", ["newinstance"]),
+                                            ("proc", ["rbind"])])
+def test_other_mounts_follow_a_symlink_inside_the_rootfs(both, fstype, options):
+    """runc checks only proc and sysfs for a symlinked destination: mqueue, tmpfs, devpts
+    and binds follow the link inside the rootfs (never out of it)."""
+    source = "/proc" if "rbind" in options else fstype
+
+    def setup(bundle):
+        (bundle / "rootfs" / "opt" / "there").mkdir(parents=True)
+        os.symlink("/opt/there", bundle / "rootfs" / "here")
+    sbs = both(MOUNTS, setup=setup,
+               mounts=PROC_ONLY + [{"destination": "/here", "type": fstype, "source": source, "options": options}])
+    ok(sbs)
+    harness.assert_same(sbs)
+    assert f"/opt/there {'proc' if source == '/proc' else fstype}" in sbs.pyrunc.stdout.splitlines()
+
+
+PROC_CASES = {
+    # name: (mount, None if it runs, else the words of the refusal)
+    "bind-on-a-proc-file": ({"destination": "/proc/sysrq-trigger", "type": "bind", "source": "/dev/null",
+                             "options": ["bind"]}, "cannot be mounted because it is inside /proc"),
+    "bind-on-an-lxcfs-file": ({"destination": "/proc/uptime", "type": "bind", "source": "/dev/null",
+                               "options": ["bind"]}, None),
+    "bind-of-a-dir-on-proc": ({"destination": "/proc", "type": "bind", "source": "/tmp", "options": ["rbind"]},
+                              "cannot be mounted because it is not of type proc"),
+    "bind-of-procfs-on-proc": ({"destination": "/proc", "type": "bind", "source": "/proc", "options": ["rbind"]},
+                               None),
+    "devpts-inside-proc": ({"destination": "/proc/x", "type": "devpts", "source": "devpts"},
+                           "cannot be mounted because it is inside /proc"),
+    "bind-through-a-symlink-to-proc": ({"destination": "/evil", "type": "bind", "source": "/dev/null",
+                                        "options": ["bind"]}, "cannot be mounted because it is inside /proc"),
+    "tmpfs-inside-proc": ({"destination": "/proc/sys", "type": "tmpfs", "source": "tmpfs"}, None),
+    "sysfs-inside-proc": ({"destination": "/proc/sys", "type": "sysfs", "source": "sysfs"}, None),
+    "mqueue-inside-proc": ({"destination": "/proc/sys", "type": "mqueue", "source": "mqueue"}, None),
+}
+
+
+@pytest.mark.parametrize("case", sorted(PROC_CASES))
+def test_mounts_on_and_inside_proc_as_runc(both, case):
+    """runc's checkProcMount: a bind or an fs runc has no case for (devpts, ...) goes on
+    /proc only from a procfs source and under /proc only on the files lxcfs emulates;
+    tmpfs, sysfs and mqueue are not checked.  The destination is checked resolved."""
+    mount, refusal = PROC_CASES[case]
+
+    def setup(bundle):
+        os.symlink("/proc/sys/kernel/hostname", bundle / "rootfs" / "evil")
+    sbs = both(["/bin/sh", "-c", f"cut -d' ' -f5,9 /proc/self/mountinfo | grep -E '^{mount['destination']} '"],
+               setup=setup, mounts=PROC_ONLY + [mount], linux={"maskedPaths": [], "readonlyPaths": []})
+    if refusal:
+        refused_alike(sbs, refusal)
+        rootfs = Path(sbs.pyrunc.args[sbs.pyrunc.args.index("--bundle") + 1]) / "rootfs"
+        assert f'\\"{rootfs}/proc' in sbs.pyrunc.stderr, sbs.pyrunc.stderr
+    else:
+        ok(sbs)
+        harness.assert_same(sbs)
+        assert sbs.pyrunc.stdout.startswith(mount["destination"] + " ")
+
+
+# ---- 2. options the mount table does not know ----
+
+@pytest.mark.parametrize("options", [["bind", "mode=755", "size=1k"], ["rbind", "bogus", "ro"],
+                                     ["mode=700", "bind", "nosuid"]], ids=["data", "unknown-ro", "data-first"])
+def test_data_options_of_a_bind_mount_are_ignored_as_runc(both, tmp_path, options):
+    """fs data beside "bind" goes to the kernel, which has no data for a bind: the mount is
+    made with its flags only, as under runc."""
+    src = tmp_path / "src"
+    src.mkdir(mode=0o750, exist_ok=True)
+    os.chmod(src, 0o750)
+    (src / "f").write_text("bound\n")
+    sbs = both(["/bin/sh", "-c", "stat -c %a /mnt; cat /mnt/f; grep ' /mnt ' /proc/self/mountinfo | cut -d' ' -f5,6"],
+               mounts=PROC_ONLY + [{"destination": "/mnt", "type": "bind", "source": str(src), "options": options}])
+    ok(sbs)
+    harness.assert_same(sbs)
+    lines = sbs.pyrunc.stdout.splitlines()
+    assert lines[:2] == ["750", "bound"]
+    assert ("ro" in options) == lines[2].split()[1].startswith("ro,")
+
+
+@pytest.mark.parametrize("options,runs", [(["acl"], True), (["noacl"], True), (["bogus=1"], False)])
+def test_tmpfs_options_as_runc(both, options, runs):
+    """acl/noacl are flags (MS_POSIXACL), not data; an unknown one is the kernel's to refuse."""
+    sbs = both(["/bin/sh", "-c", "grep ' /mnt ' /proc/self/mountinfo | cut -d' ' -f5,9"],
+               mounts=PROC_ONLY + [{"destination": "/mnt", "type": "tmpfs", "source": "tmpfs", "options": options}])
+    if runs:
+        ok(sbs)
+        harness.assert_same(sbs)
+        assert sbs.pyrunc.stdout == "/mnt tmpfs\n"
+    else:
+        refused_alike(sbs, "invalid argument")
+
+
+def test_defaults_option_is_no_flag_where_runc_fails(both):
+    """"defaults" is a runtime-spec option meaning no flag; runc 1.1.5 passes it to tmpfs as
+    data and fails; crun and pyrunc mount the tmpfs (deliberate difference)."""
+    sbs = both(["/bin/sh", "-c", "grep ' /mnt ' /proc/self/mountinfo | cut -d' ' -f5,6,9"],
+               mounts=PROC_ONLY + [{"destination": "/mnt", "type": "tmpfs", "source": "tmpfs",
+                                    "options": ["defaults", "nosuid"]}])
+    assert sbs.runc.returncode == 1 and "data: defaults: invalid argument" in sbs.runc.stderr, sbs.runc.stderr
+    assert sbs.pyrunc.returncode == 0, sbs.pyrunc.stderr
+    assert sbs.pyrunc.stdout == "/mnt rw,nosuid,relatime tmpfs\n"
