@@ -819,7 +819,10 @@ int op_readonly_path(struct child_ctx *c, const struct shim_op *op)
     fd = open_in_root(c, op->s2, 0);
     if (fd < 0)
         return shim_fail(c, -fd, "reopen readonly path \"%s\"", op->s2);
-    int rc = remount_ro_fd(fd, 1, 0);
+    /* as runc: the bind keeps the nosuid, nodev and noexec of the mount it was taken from */
+    struct statfs sfs;
+    unsigned long keep = fstatfs(fd, &sfs) == 0 ? (unsigned long)sfs.f_flags & (MS_NOSUID | MS_NODEV | MS_NOEXEC) : 0;
+    int rc = remount_ro_fd(fd, 0, keep);
     close(fd);
     return rc < 0 ? shim_fail(c, -rc, "remount readonly path \"%s\"", op->s2) : 0;
 }

@@ -154,3 +154,35 @@ def test_defaults_option_is_no_flag_where_runc_fails(both):
     assert sbs.runc.returncode == 1 and "data: defaults: invalid argument" in sbs.runc.stderr, sbs.runc.stderr
     assert sbs.pyrunc.returncode == 0, sbs.pyrunc.stderr
     assert sbs.pyrunc.stdout == "/mnt rw,nosuid,relatime tmpfs\n"
+
+
+def test_type_bind_without_a_bind_option_is_a_bind_where_runc_fails(both, tmp_path):
+    """runtime-spec: the type of a bind mount is a no-op; runc 1.1.5 mounts a filesystem
+    named "bind" (no such device); crun and pyrunc bind the source (deliberate difference)."""
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "f").write_text("bound\n")
+    sbs = both(["/bin/cat", "/mnt/f"],
+               mounts=PROC_ONLY + [{"destination": "/mnt", "type": "bind", "source": str(tmp_path / "src")}])
+    assert sbs.runc.returncode == 1 and "no such device" in sbs.runc.stderr, sbs.runc.stderr
+    assert (sbs.pyrunc.returncode, sbs.pyrunc.stdout) == (0, "bound\n"), sbs.pyrunc.stderr
+
+
+# ---- 5. made read-only, a mount keeps its nosuid, nodev and noexec ----
+
+def test_read_only_remounts_keep_the_mounts_flags(both, tmp_path):
+    """readonlyPaths are bound and remounted read-only keeping the nosuid/nodev/noexec of
+    the mount they sit on (a proc mounted with them); a read-only /dev keeps its own
+    flags; a read-only bind has the config's flags; as runc."""
+    src = tmp_path / "src"
+    src.mkdir()
+    mounts = [{"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]},
+              {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "noexec", "ro"]},
+              {"destination": "/mnt", "type": "bind", "source": str(src), "options": ["rbind", "ro", "nodev"]}]
+    sbs = both(["/bin/sh", "-c", "grep -E ' /(mnt|proc|proc/sys|proc/bus|dev) ' /proc/self/mountinfo | cut -d' ' -f5,6"],
+               mounts=mounts, linux={"readonlyPaths": ["/proc/sys", "/proc/bus", "/mnt"], "maskedPaths": []})
+    ok(sbs)
+    harness.assert_same(sbs)
+    got = sbs.pyrunc.stdout.splitlines()
+    assert "/proc/sys ro,nosuid,nodev,noexec,relatime" in got
+    assert "/dev ro,nosuid,noexec,relatime" in got
+    assert got.count("/mnt ro,nodev,relatime") == 2

@@ -404,3 +404,15 @@ def test_mount_destination_checks_by_type_as_runc():
     assert checks["/dev"] == checks["/dev/shm"] == checks["/dev/mqueue"] == 0
     cg = [op for op in p.ops if op.kind == O.OP_MOUNT and op.s2.startswith("/sys/fs/cgroup")]
     assert cg[0].n2 == 0 and all(op.n2 & O.MNT_F_PROC_CHECK for op in cg[1:])
+
+
+def test_read_only_dev_is_remounted_with_its_own_flags():
+    s = spec()
+    dev = next(m for m in s["mounts"] if m["destination"] == "/dev")
+    dev["options"] = ["nosuid", "noexec", "ro", "mode=755"]
+    p = plan_for(s)
+    mount = next(op for op in p.ops if op.kind == O.OP_MOUNT and op.s2 == "/dev")
+    assert not mount.u1 & mounts.MS_RDONLY      # devices are made in it first
+    ro = next(op for op in p.ops if op.kind == O.OP_REMOUNT_RO and op.s2 == "/dev")
+    assert ro.u1 == mounts.MS_RDONLY | mounts.MS_NOSUID | mounts.MS_NOEXEC
+    assert p.ops.index(ro) > p.ops.index(next(op for op in p.ops if op.kind == O.OP_MKNOD))

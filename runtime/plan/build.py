@@ -263,7 +263,7 @@ def _mount_ops(spec, opts, host, new, plan):
             if dest == "/dev":
                 dev_is_bind = True
         if dest == "/dev" and o.flags & mnt.MS_RDONLY:
-            dev_readonly = True
+            dev_readonly = o.flags & PER_MOUNT_FLAGS  # truthy: MS_RDONLY is among them
         mflags = o.flags
         if dest == "/dev":
             # devices are created in /dev after the mount: it is made read-only at the end
@@ -289,8 +289,8 @@ def _mount_ops(spec, opts, host, new, plan):
 
 
 # what a bind remount would otherwise reset on the mount
-PER_MOUNT_FLAGS = (mnt.MS_NOSUID | mnt.MS_NODEV | mnt.MS_NOEXEC | mnt.MS_NOATIME | mnt.MS_NODIRATIME
-                   | mnt.MS_RELATIME | mnt.MS_STRICTATIME | mnt.MS_NOSYMFOLLOW)
+PER_MOUNT_FLAGS = (mnt.MS_RDONLY | mnt.MS_NOSUID | mnt.MS_NODEV | mnt.MS_NOEXEC | mnt.MS_NOATIME
+                   | mnt.MS_NODIRATIME | mnt.MS_RELATIME | mnt.MS_STRICTATIME | mnt.MS_NOSYMFOLLOW)
 
 
 def _device_ops(linux):
@@ -481,7 +481,8 @@ def build(spec, opts, host):
     elif opts.console_socket is True:
         raise PyruncError("cannot use console socket if runc will not detach or allocate tty")
     if dev_readonly:
-        ops.append(Op(O.OP_REMOUNT_RO, 'remount "/dev" read-only', s2="/dev"))
+        # as runc: the remount keeps the mount's own flags (nosuid, noexec, ...)
+        ops.append(Op(O.OP_REMOUNT_RO, 'remount "/dev" read-only', s2="/dev", u1=dev_readonly))
     for dest, keep in late_ro:
         ops.append(Op(O.OP_REMOUNT_RO, 'remount "%s" read-only' % dest, s2=dest, u1=keep))
     if root.get("readonly"):
