@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -587,9 +588,95 @@ int op_pivot_root(struct child_ctx *c, const struct shim_op *op)
     return 0;
 }
 
+/* mountinfo's octal escapes (\040 for a space, ...) undone in place. */
+static void unescape_mountinfo(char *s)
+{
+    char *o = s;
+    for (; *s; s++) {
+        if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
+            *o++ = (char)(((s[1] - '0') << 6) | ((s[2] - '0') << 3) | (s[3] - '0'));
+            s += 3;
+        } else {
+            *o++ = *s;
+        }
+    }
+    *o = 0;
+}
+
+/* Before --no-pivot's chroot, as runc: every full procfs and sysfs mount outside the
+ * rootfs is detached from the container's mount namespace (covered by a tmpfs where it
+ * cannot be). A chroot leaves the host's mounts in the namespace, under the rootfs, and
+ * the kernel lets a nested user namespace mount a fresh procfs or sysfs when a full,
+ * uncovered one is in the namespace (fs_fully_visible): that would be a /proc without
+ * the container's masks. */
+static int hide_host_proc_sys(struct child_ctx *c)
+{
+    const size_t cap = 16 << 20; /* reserved, touched only as far as the file goes */
+    char *buf = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    size_t len = 0, rlen = strlen(c->rootfs);
+    ssize_t n;
+    int rc = 0;
+    if (buf == MAP_FAILED)
+        return shim_fail(c, errno, "read /proc/self/mountinfo");
+    int fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        rc = shim_fail(c, errno, "read /proc/self/mountinfo");
+        goto out;
+    }
+    while ((n = read(fd, buf + len, cap - 1 - len)) > 0)
+        len += (size_t)n;
+    close(fd);
+    if (n < 0 || len >= cap - 1) {
+        rc = shim_fail(c, n < 0 ? errno : E2BIG, "read /proc/self/mountinfo");
+        goto out;
+    }
+    buf[len] = 0;
+    for (char *line = buf, *next; *line; line = next) {
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = 0;
+        else
+            next = line + strlen(line);
+        /* ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPER */
+        char *f[5], *save = NULL, *sep = strstr(line, " - ");
+        int i = 0;
+        if (sep == NULL)
+            continue;
+        *sep = 0;
+        for (char *t = strtok_r(line, " ", &save); t && i < 5; t = strtok_r(NULL, " ", &save))
+            f[i++] = t;
+        char *fstype = strtok_r(sep + 3, " ", &save);
+        if (i < 5 || fstype == NULL || strcmp(f[3], "/") != 0 ||
+            (strcmp(fstype, "proc") != 0 && strcmp(fstype, "sysfs") != 0))
+            continue;
+        unescape_mountinfo(f[4]);
+        if (strncmp(f[4], c->rootfs, rlen) == 0)
+            continue;
+        /* slave first, so that the unmount does not reach the host */
+        if (mount(NULL, f[4], NULL, MS_SLAVE | MS_REC, NULL) < 0) {
+            if (errno == ENOENT)
+                continue; /* under one detached already */
+            rc = shim_fail(c, errno, "make \"%s\" rslave", f[4]);
+            goto out;
+        }
+        if (umount2(f[4], MNT_DETACH) < 0) {
+            if ((errno != EINVAL && errno != EPERM) || mount("tmpfs", f[4], "tmpfs", 0, NULL) < 0) {
+                rc = shim_fail(c, errno, "hide \"%s\" (%s) from the container", f[4], fstype);
+                goto out;
+            }
+        }
+    }
+out:
+    munmap(buf, cap);
+    return rc;
+}
+
 int op_move_root(struct child_ctx *c, const struct shim_op *op)
 {
     (void)op;
+    int rc = hide_host_proc_sys(c);
+    if (rc < 0)
+        return rc;
     if (fchdir(c->root_fd) < 0)
         return shim_fail(c, errno, "chdir rootfs");
     if (mount(".", "/", NULL, MS_MOVE, NULL) < 0)

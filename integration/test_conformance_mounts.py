@@ -186,3 +186,34 @@ def test_read_only_remounts_keep_the_mounts_flags(both, tmp_path):
     assert "/proc/sys ro,nosuid,nodev,noexec,relatime" in got
     assert "/dev ro,nosuid,noexec,relatime" in got
     assert got.count("/mnt ro,nodev,relatime") == 2
+
+
+# ---- 4. --no-pivot leaves no full procfs or sysfs in the container's mount namespace ----
+
+NESTED_CAPS = ["CAP_SYS_CHROOT", "CAP_SYS_ADMIN", "CAP_SETUID", "CAP_SETGID", "CAP_SETFCAP"]
+NESTED_MOUNTS = ("mkdir /dev/px /dev/sx; unshare -Urmpfn sh -c "
+                 "'mount -t proc proc /dev/px && echo proc mounted; mount -t sysfs sysfs /dev/sx && echo sysfs mounted'"
+                 " 2>/dev/null; cut -d' ' -f5 /proc/self/mountinfo | grep -E '^/(proc|sys)$'")
+
+
+@pytest.mark.parametrize("case", ["no-pivot", "pivot-unmasked"])
+def test_no_pivot_hides_the_hosts_proc_and_sys(both, case):
+    """A nested user namespace may mount a fresh procfs or sysfs only while a full,
+    uncovered one is in its mount namespace.  After --no-pivot's chroot the host's /proc
+    and /sys are still there under the rootfs: runc detaches them first, and so does
+    pyrunc, so the nested mounts are refused as under pivot_root with masks.  The control
+    (pivot_root, the container's own /proc left unmasked) shows the kernel here lets the
+    nested mount through when one is fully visible."""
+    caps = {k: NESTED_CAPS for k in ("bounding", "effective", "permitted")}
+    fields = {"process": {"capabilities": caps}}
+    flags = ("--no-pivot",) if case == "no-pivot" else ()
+    if case == "pivot-unmasked":
+        fields["linux"] = {"maskedPaths": [], "readonlyPaths": []}
+    host_before = sorted(Path("/proc/self/mountinfo").read_text().splitlines())
+    sbs = both(["/bin/sh", "-c", NESTED_MOUNTS], *flags, **fields)
+    ok(sbs)
+    harness.assert_same(sbs)
+    # (the container's sysfs is read-only: a fresh one, read-write, is refused there anyway)
+    mounted = ["proc mounted"] if case == "pivot-unmasked" else []
+    assert sbs.pyrunc.stdout.splitlines() == mounted + ["/proc", "/sys"]
+    assert sorted(Path("/proc/self/mountinfo").read_text().splitlines()) == host_before
