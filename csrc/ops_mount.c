@@ -673,13 +673,23 @@ out:
 
 int op_move_root(struct child_ctx *c, const struct shim_op *op)
 {
-    (void)op;
-    int rc = hide_host_proc_sys(c);
-    if (rc < 0)
-        return rc;
+    if (op->n1 == 0) {
+        int rc = hide_host_proc_sys(c);
+        if (rc < 0)
+            return rc;
+    }
+    if (op->s1) {
+        /* exec into a container without a mount namespace: its init's root */
+        int fd = open(op->s1, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+            return shim_fail(c, errno, "open the container's root \"%s\"", op->s1);
+        if (c->root_fd >= 0)
+            close(c->root_fd);
+        c->root_fd = fd;
+    }
     if (fchdir(c->root_fd) < 0)
         return shim_fail(c, errno, "chdir rootfs");
-    if (mount(".", "/", NULL, MS_MOVE, NULL) < 0)
+    if (op->n1 == 0 && mount(".", "/", NULL, MS_MOVE, NULL) < 0)
         return shim_fail(c, errno, "move rootfs to \"/\"");
     if (chroot(".") < 0)
         return shim_fail(c, errno, "chroot");

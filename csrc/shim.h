@@ -11,7 +11,7 @@
 #define PYRUNC_SHIM_H
 
 /* CDEF BEGIN */
-#define SHIM_ABI_VERSION 10
+#define SHIM_ABI_VERSION 11
 
 /* Op kinds. Fields used by each are listed; unused fields are ignored. */
 #define OP_SETNS            1   /* fd = namespace fd, n1 = CLONE_NEW* type */
@@ -27,7 +27,9 @@
 #define OP_BIND_DEV         8   /* s1 = host device path, s2 = path in rootfs */
 #define OP_SYMLINK          9   /* s1 = link target, s2 = link path in rootfs */
 #define OP_PIVOT_ROOT       10  /* no fields */
-#define OP_MOVE_ROOT        11  /* MS_MOVE + chroot (--no-pivot) */
+#define OP_MOVE_ROOT        11  /* MS_MOVE + chroot (--no-pivot); n1 = 1: chroot only (the
+                                   runtime's own mount namespace), s1 = the root to chroot
+                                   to (exec: /proc/PID/root) instead of the rootfs fd */
 #define OP_REOPEN_DEVNULL   12  /* stdio that is a /dev/null char device is reopened from the new root */
 #define OP_CONSOLE          13  /* fd = connected console socket, n1 = rows, n2 = cols,
                                    n3 = 1: do not bind the pty on /dev/console (exec) */

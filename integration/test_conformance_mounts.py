@@ -217,3 +217,100 @@ def test_no_pivot_hides_the_hosts_proc_and_sys(both, case):
     mounted = ["proc mounted"] if case == "pivot-unmasked" else []
     assert sbs.pyrunc.stdout.splitlines() == mounted + ["/proc", "/sys"]
     assert sorted(Path("/proc/self/mountinfo").read_text().splitlines()) == host_before
+
+
+# ---- 3. no mount namespace: the runtime's own ----
+
+NO_MNT_NS = [{"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "network"}]
+
+
+@pytest.fixture
+def runc_in_own_mountns(tmp_path):
+    """runc run in a private mount namespace of its own: without a mount namespace in the
+    config runc makes the caller's "/" rslave and leaves its mounts behind; neither may
+    reach this host."""
+    wrapper = tmp_path / "runc-unshared"
+    wrapper.write_text(f"#!/bin/sh\nexec unshare -m --propagation private {harness._runtime_binary('runc')} \"$@\"\n")
+    wrapper.chmod(0o755)
+    return harness.Runtime("runc", tmp_path / "runc-unshared-work", binary=str(wrapper))
+
+
+def host_propagation():
+    return sorted(" ".join(f[4:f.index("-")]) for f in
+                  (line.split() for line in Path("/proc/self/mountinfo").read_text().splitlines()))
+
+
+def test_no_mount_namespace_mounts_in_the_runtimes_and_chroots(runc_in_own_mountns, pyrunc, tmp_path):
+    """Without a mount namespace runc still runs the container: the mounts are made under
+    the rootfs in the runtime's namespace and the process is chrooted.  pyrunc does the
+    same, sees the same mounts, and leaves the host as it was: its "/" untouched (runc
+    makes it rslave) and every mount unmounted by delete (runc leaves them)."""
+    before = host_propagation()
+    script = "cut -d' ' -f4,5,9 /proc/self/mountinfo; ls /; /probe write /x y; readlink /proc/1/root"
+    sbs = harness.side_by_side(
+        lambda d: harness.make_bundle(d, ["/bin/sh", "-c", script], root={"readonly": False},
+                                      linux={"namespaces": NO_MNT_NS, "maskedPaths": [], "readonlyPaths": []}),
+        workdir=tmp_path / "sbs", runc=runc_in_own_mountns, pyrunc=pyrunc)
+    ok(sbs)
+    rootfs = {r: Path(r.args[r.args.index("--bundle") + 1]) / "rootfs" for r in sbs}
+    harness.assert_same(sbs, normalize=lambda s: s.replace(str(rootfs[sbs.runc]), "ROOTFS")
+                        .replace(str(rootfs[sbs.pyrunc]), "ROOTFS").replace(sbs.runc.args[-1], "ID")
+                        .replace(sbs.pyrunc.args[-1], "ID"))
+    lines = sbs.pyrunc.stdout.splitlines()
+    assert lines[0].startswith(f"{rootfs[sbs.pyrunc]} / ")     # the rootfs bound on itself, chrooted
+    assert "/ /proc proc" in lines and "ok" in lines and lines[-1] == "/"
+    assert host_propagation() == before
+    assert not [m for m in host_mountpoints_all() if str(tmp_path) in m]
+
+
+def host_mountpoints_all():
+    return [line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()]
+
+
+def test_no_mount_namespace_cannot_restrict_paths_as_runc(runc_in_own_mountns, pyrunc, bundle_factory):
+    """maskedPaths and readonlyPaths need a mount namespace: runc's words, nothing made."""
+    bundle = bundle_factory(linux={"namespaces": NO_MNT_NS})
+    r = runc_in_own_mountns.run(harness.new_id("nomnt"), bundle)
+    assert r.returncode == 1 and "unable to restrict sys entries without a private MNT namespace" in r.stderr
+    create_refused(pyrunc, bundle_factory(linux={"namespaces": NO_MNT_NS}), "linux.maskedPaths",
+                   "unable to restrict sys entries without a private MNT namespace")
+
+
+@pytest.mark.parametrize("flags", [(), ("--no-pivot",)], ids=["default", "no-pivot"])
+def test_no_mount_namespace_read_only_root_and_create_failure(pyrunc, bundle_factory, tmp_path, flags):
+    """pyrunc alone (deliberate differences): a read-only root stays read-only (runc skips
+    its read-only remounts without a mount namespace), --no-pivot only chroots (runc would
+    move the rootfs onto the caller's "/"), and a create that fails after mounting
+    unmounts what it made."""
+    before = host_propagation()
+    bundle = bundle_factory(args=["/bin/sh", "-c", "/probe write /x y; cut -d' ' -f5 /proc/self/mountinfo | head -2"],
+                            linux={"namespaces": NO_MNT_NS, "maskedPaths": [], "readonlyPaths": []})
+    cid = harness.new_id("nomnt")
+    r = pyrunc.run(cid, bundle, *flags)
+    pyrunc.delete(cid, force=True)
+    assert (r.returncode, r.stdout) == (0, "EROFS\n/\n/proc\n"), r.stderr
+    assert host_propagation() == before
+    assert not [m for m in host_mountpoints_all() if str(tmp_path) in m]
+    bad = bundle_factory(linux={"namespaces": NO_MNT_NS, "maskedPaths": [], "readonlyPaths": []},
+                         mounts=PROC_ONLY + [{"destination": "/mnt", "type": "bind", "source": str(tmp_path / "none"),
+                                              "options": ["bind"]}])
+    create_refused(pyrunc, bad, 'mount "%s"' % (tmp_path / "none"), "no such file or directory")
+
+
+def test_exec_without_a_mount_namespace_lands_in_the_containers_root(pyrunc, bundle_factory):
+    """pyrunc alone (deliberate difference): runc's exec joins the container's namespaces
+    and, with no mount namespace to join, runs the process at the host's "/"; pyrunc
+    chroots it to the init's root, where the init itself runs."""
+    bundle = bundle_factory(args=["/probe", "sleep", "30"],
+                            linux={"namespaces": NO_MNT_NS, "maskedPaths": [], "readonlyPaths": []})
+    cid = harness.new_id("nomnt-exec")
+    try:
+        assert pyrunc.create(cid, bundle).returncode == 0
+        assert pyrunc.start(cid).returncode == 0
+        r = pyrunc.cmd("exec", cid, "/bin/sh", "-c", "ls / | tr '\\n' ' '; echo; readlink /proc/self/root; pwd")
+    finally:
+        pyrunc.delete(cid, force=True)
+        harness.reap()
+    assert r.returncode == 0, r.stderr
+    assert [line.strip() for line in r.stdout.splitlines()] == [" ".join(sorted(os.listdir(bundle / "rootfs"))),
+                                                                "/", "/"]

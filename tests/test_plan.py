@@ -416,3 +416,48 @@ def test_read_only_dev_is_remounted_with_its_own_flags():
     ro = next(op for op in p.ops if op.kind == O.OP_REMOUNT_RO and op.s2 == "/dev")
     assert ro.u1 == mounts.MS_RDONLY | mounts.MS_NOSUID | mounts.MS_NOEXEC
     assert p.ops.index(ro) > p.ops.index(next(op for op in p.ops if op.kind == O.OP_MKNOD))
+
+
+@pytest.mark.parametrize("no_pivot", [False, True])
+def test_no_mount_namespace_mounts_in_the_runtimes_and_chroots(no_pivot):
+    """No mount namespace: the caller's "/" keeps its propagation, the rootfs is bound and
+    mounted into as usual, and the root changes by chroot alone (never MS_MOVE onto the
+    caller's "/", not even with --no-pivot)."""
+    s = spec()
+    s["linux"]["namespaces"] = [ns for ns in s["linux"]["namespaces"] if ns["type"] != "mount"]
+    s["linux"]["maskedPaths"] = s["linux"]["readonlyPaths"] = []
+    s["linux"]["rootfsPropagation"] = "rshared"
+    p = plan_for(s, no_pivot=no_pivot)
+    k = kinds(p)
+    assert "root_propagation" not in k and "pivot_root" not in k
+    assert k.index("bind_rootfs") < k.index("mount") < k.index("move_root")
+    assert next(op for op in p.ops if op.kind == O.OP_MOVE_ROOT).n1 == 1
+    assert not p.clone_flags & O.CLONE_NEWNS
+
+
+@pytest.mark.parametrize("key", ["maskedPaths", "readonlyPaths"])
+def test_no_mount_namespace_refuses_masked_and_readonly_paths(key):
+    s = spec()
+    s["linux"]["namespaces"] = [ns for ns in s["linux"]["namespaces"] if ns["type"] != "mount"]
+    s["linux"]["maskedPaths" if key == "readonlyPaths" else "readonlyPaths"] = []
+    with pytest.raises(ConfigError, match="unable to restrict sys entries without a private MNT namespace") as e:
+        plan_for(s)
+    assert e.value.path == "linux." + key
+
+
+@pytest.mark.parametrize("mount_ns", [True, False])
+def test_exec_into_a_container_without_a_mount_namespace_chroots_to_its_root(mount_ns):
+    s = spec()
+    proc = s["process"]
+    new = ["ipc", "network", "pid", "uts"] + (["mount"] if mount_ns else [])
+    st = {"pid": 42, "rootfs": "/b/rootfs", "namespaces": {"new": new, "joins": {}}}
+    p = build.build_exec(proc, st, build.Options("c1", "/b", console_socket=False, exec_fifo=False,
+                                                 joining=True), host())
+    joined = [op.fdref[1] for op in p.ops if op.kind == O.OP_SETNS]
+    roots = [op for op in p.ops if op.kind == O.OP_MOVE_ROOT]
+    if mount_ns:
+        assert "/proc/42/ns/mnt" in joined and roots == []
+    else:
+        assert "/proc/42/ns/mnt" not in joined
+        assert [(r.n1, r.s1) for r in roots] == [(1, "/proc/42/root")]
+        assert p.ops.index(roots[0]) < kinds(p).index("chdir")

@@ -195,6 +195,7 @@ def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_
     lock = store.Lock(cdir)
     mgr = None
     spawned = None
+    shared_below = None
     fifo_fd = console_fd = cgroup_fd = -1
     try:
         from pyrunc.cgroups.manager import Manager
@@ -218,6 +219,10 @@ def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_
         if mgr.unified:
             # the init starts life in its cgroup (CLONE_INTO_CGROUP)
             cgroup_fd = posix.open(mgr.paths[""], posix.O_RDONLY | posix.O_DIRECTORY | posix.O_CLOEXEC)
+        if "mount" not in plan.namespaces["new"] and "mount" not in plan.namespaces["joins"]:
+            from pyrunc.lifecycle import sharedmnt
+
+            shared_below = sharedmnt.mount_id(plan.rootfs)
         faults.point("create-before-spawn")
         warmup.stop()
         spawned = shim.spawn(plan, {"fifo": fifo_fd, "console": console_fd}, stdio, cgroup_fd=cgroup_fd)
@@ -243,6 +248,8 @@ def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_
             "hooks": plan.hooks,
             "status": "creating",
         }
+        if shared_below is not None:
+            st["sharedMountBelow"] = shared_below  # delete unmounts what is stacked on it
         if plan.no_new_keyring:
             st["noNewKeyring"] = True  # an exec keeps its caller's keyring then, as runc
         # written before the init runs anything: a create killed from here on can
@@ -272,7 +279,7 @@ def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_
                 raise errors.from_oserror('write pid file "%s"' % pid_file, e) from None
         store.write_config(cdir, spec)
     except BaseException:
-        _undo(cdir, spawned, mgr)
+        _undo(cdir, spawned, mgr, plan.rootfs, shared_below)
         _poststop_after_failure(cid, bundle, spec, plan)
         raise
     finally:
@@ -306,7 +313,7 @@ def _poststop_after_failure(cid, bundle, spec, plan):
         log.warning("poststop hooks: %s" % e)
 
 
-def _undo(cdir, spawned, mgr):
+def _undo(cdir, spawned, mgr, rootfs, shared_below):
     if spawned is not None:
         try:
             posix.kill(spawned.pid, 9)
@@ -316,6 +323,13 @@ def _undo(cdir, spawned, mgr):
             posix.waitpid(spawned.pid, 0)
         except OSError:
             pass
+    if shared_below is not None:
+        from pyrunc.lifecycle import sharedmnt
+
+        try:
+            sharedmnt.release(rootfs, shared_below)
+        except errors.PyruncError as e:
+            log.warning(str(e))
     if mgr is not None:
         try:
             mgr.destroy()

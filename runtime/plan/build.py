@@ -436,14 +436,22 @@ def build(spec, opts, host):
     if "network" in new:
         ops.append(Op(O.OP_LOOPBACK_UP, "bring up loopback"))
 
-    if "mount" not in new and "mount" not in joins:
-        raise ConfigError("linux.namespaces", "a mount namespace is required")
+    shared_mnt = "mount" not in new and "mount" not in joins
     rprop = linux.get("rootfsPropagation")
     prop_flags = mnt.PROPAGATION.get(rprop, 0) if rprop else 0
-    # the host must never see the container's mounts: slave unless asked otherwise,
-    # and a shared root is made shared again only after pivot_root
-    first = prop_flags if prop_flags and not prop_flags & mnt.MS_SHARED else mnt.MS_SLAVE | mnt.MS_REC
-    ops.append(Op(O.OP_ROOT_PROPAGATION, "set propagation of /", u1=first))
+    if shared_mnt:
+        # the runtime's own mount namespace: as runc, the mounts are made in it (under the
+        # rootfs) and the process is chrooted; its "/" is never touched (runc makes the
+        # caller's root rslave) and `delete` unmounts what create mounted
+        for key in ("maskedPaths", "readonlyPaths"):
+            if linux.get(key):
+                raise ConfigError("linux." + key, "unable to restrict sys entries without a private MNT namespace")
+        prop_flags = 0
+    else:
+        # the host must never see the container's mounts: slave unless asked otherwise,
+        # and a shared root is made shared again only after pivot_root
+        first = prop_flags if prop_flags and not prop_flags & mnt.MS_SHARED else mnt.MS_SLAVE | mnt.MS_REC
+        ops.append(Op(O.OP_ROOT_PROPAGATION, "set propagation of /", u1=first))
     ops.append(Op(O.OP_BIND_ROOTFS, 'bind rootfs "%s"' % plan.rootfs, s1=plan.rootfs))
     mops, dev_is_bind, dev_readonly, late_ro = _mount_ops(spec, opts, host, new, plan)
     ops.extend(mops)
@@ -462,7 +470,10 @@ def build(spec, opts, host):
     # as runc: a missing cwd is created, inside the rootfs, before it can turn read-only
     ops.append(Op(O.OP_MKDIR, 'create cwd "%s"' % proc["cwd"], s1="cwd", s2=mnt.clean_path(proc["cwd"]),
                   n1=0o755))
-    if opts.no_pivot:
+    if shared_mnt:
+        # never MS_MOVE onto the caller's "/" (runc does with --no-pivot): chroot only
+        ops.append(Op(O.OP_MOVE_ROOT, "chroot", n1=1))
+    elif opts.no_pivot:
         ops.append(Op(O.OP_MOVE_ROOT, "move root"))
     else:
         ops.append(Op(O.OP_PIVOT_ROOT, "pivot_root"))
@@ -542,9 +553,17 @@ def build_exec(proc, st, opts, host):
     plan.rootfs = st.get("rootfs", "")
     plan.pidns_path = "/proc/%d/ns/pid" % pid
     ops = plan.ops
+    ns = st.get("namespaces") or {}
+    shared_mnt = bool(ns) and "mount" not in (ns.get("new") or ()) and "mount" not in (ns.get("joins") or {})
     for t, name in NS_PROC_NAMES:
+        if t == "mount" and shared_mnt:
+            continue
         ops.append(Op(O.OP_SETNS, "join %s namespace" % t, n1=NS_FLAGS[t],
                       fdref=("path", "/proc/%d/ns/%s" % (pid, name))))
+    if shared_mnt:
+        # the container shares our mount namespace: joining it would leave the process at
+        # the host's "/" (runc's exec does); it goes to the init's root instead
+        ops.append(Op(O.OP_MOVE_ROOT, "chroot to the container's root", n1=1, s1="/proc/%d/root" % pid))
     ops.append(Op(O.OP_SETSID, "setsid"))
     if not opts.no_new_keyring:
         ops.append(Op(O.OP_KEYRING, "join session keyring", s1="_ses." + opts.id))

@@ -1,7 +1,7 @@
 """Plan ops: plain data mirroring `struct shim_op` in csrc/shim.h (a unit test checks
 that the numbers agree with the header)."""
 
-SHIM_ABI_VERSION = 10
+SHIM_ABI_VERSION = 11
 
 OP_SETNS = 1
 OP_UNSHARE = 2
