@@ -396,8 +396,16 @@ int op_mount(struct child_ctx *c, const struct shim_op *op)
         existed = fstat(fd, &before) == 0;
         close(fd);
     }
-    if (op->n1 != MNT_TARGET_NONE) {
-        rc = mkdir_in_root(c, dest, (int)op->n1, 0755, NULL, 0);
+    int kind = (int)op->n1;
+    if (kind == MNT_TARGET_SOURCE) {
+        /* now, not when the plan was made: the source may lie in an earlier mount */
+        struct stat sst;
+        if (stat(src, &sst) < 0)
+            return shim_fail(c, errno, "mount \"%s\" on \"%s\" (type \"bind\"): stat %s", src, op->s2, src);
+        kind = S_ISDIR(sst.st_mode) ? MNT_TARGET_DIR : MNT_TARGET_FILE;
+    }
+    if (kind != MNT_TARGET_NONE) {
+        rc = mkdir_in_root(c, dest, kind, 0755, NULL, 0);
         if (rc < 0)
             return shim_fail(c, -rc, "create mount point \"%s\"", op->s2);
     }

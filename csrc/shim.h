@@ -68,6 +68,7 @@
 #define MNT_TARGET_DIR   0
 #define MNT_TARGET_FILE  1
 #define MNT_TARGET_NONE  2
+#define MNT_TARGET_SOURCE 3  /* a file or a directory as the bind's source is at mount time */
 
 /* OP_MOUNT flags (n2) */
 #define MNT_F_RECURSIVE_ATTR 1   /* mount_setattr with AT_RECURSIVE */

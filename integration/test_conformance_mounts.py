@@ -314,3 +314,34 @@ def test_exec_without_a_mount_namespace_lands_in_the_containers_root(pyrunc, bun
     assert r.returncode == 0, r.stderr
     assert [line.strip() for line in r.stdout.splitlines()] == [" ".join(sorted(os.listdir(bundle / "rootfs"))),
                                                                 "/", "/"]
+
+
+# ---- 6. a bind's source inside an earlier mount of the container ----
+
+def test_bind_source_inside_an_earlier_mount_is_taken_when_its_turn_comes(both, tmp_path):
+    """Mounts are made in config order and a bind's source is looked at when its turn
+    comes, as runc does: a source under the rootfs that an earlier mount covers is the
+    mounted file or directory (a file here, though the image has nothing there), and one
+    inside a tmpcopyup tmpfs is the copy."""
+    data = tmp_path / "data"
+    (data / "sub").mkdir(parents=True)
+    (data / "f").write_text("file from the earlier bind\n")
+    (data / "sub" / "g").write_text("dir from the earlier bind\n")
+
+    def setup(bundle):
+        rootfs = bundle / "rootfs"
+        cfg = harness.read_config(bundle)
+        cfg["mounts"] += [
+            {"destination": "/a", "type": "bind", "source": str(data), "options": ["bind"]},
+            {"destination": "/f", "type": "bind", "source": f"{rootfs}/a/f", "options": ["bind"]},
+            {"destination": "/s", "type": "bind", "source": f"{rootfs}/a/sub", "options": ["bind", "ro"]},
+            {"destination": "/etc", "type": "tmpfs", "source": "tmpfs", "options": ["tmpcopyup"]},
+            {"destination": "/pw", "type": "bind", "source": f"{rootfs}/etc/passwd", "options": ["bind"]},
+        ]
+        harness.write_config(bundle, cfg)
+    sbs = both(["/bin/sh", "-c", "cat /f /s/g; stat -c %F /f /s /pw; head -1 /pw"], setup=setup)
+    ok(sbs)
+    harness.assert_same(sbs)
+    assert sbs.pyrunc.stdout.splitlines() == ["file from the earlier bind", "dir from the earlier bind",
+                                              "regular file", "directory", "regular file",
+                                              "root:x:0:0:root:/root:/bin/sh"]

@@ -20,7 +20,6 @@ PATHS = {"memory": "/sys/fs/cgroup/memory/c1", "name=systemd": "/sys/fs/cgroup/s
 def host(**kw):
     kw.setdefault("cgroup_host", V1)
     kw.setdefault("cgroup_paths", PATHS)
-    kw.setdefault("dirs", set())
     return build.Host(**kw)
 
 
@@ -461,3 +460,13 @@ def test_exec_into_a_container_without_a_mount_namespace_chroots_to_its_root(mou
         assert "/proc/42/ns/mnt" not in joined
         assert [(r.n1, r.s1) for r in roots] == [(1, "/proc/42/root")]
         assert p.ops.index(roots[0]) < kinds(p).index("chdir")
+
+
+def test_bind_target_kind_is_decided_at_mount_time():
+    """The plan does not stat a bind's source (it may lie in an earlier mount of the
+    container): the shim makes a file or a directory as the source is then."""
+    s = spec(mounts=[{"destination": "/proc", "type": "proc", "source": "proc"},
+                     {"destination": "/f", "type": "bind", "source": "/nonexistent/f", "options": ["bind"]},
+                     {"destination": "/t", "type": "tmpfs", "source": "tmpfs"}])
+    kinds_of = {op.s2: op.n1 for op in plan_for(s).ops if op.kind == O.OP_MOUNT}
+    assert kinds_of == {"/proc": O.MNT_TARGET_DIR, "/f": O.MNT_TARGET_SOURCE, "/t": O.MNT_TARGET_DIR}

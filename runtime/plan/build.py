@@ -14,7 +14,7 @@ from pyrunc.plan import caps as capsmod
 from pyrunc.plan import mounts as mnt
 from pyrunc.plan.ops import (CLONE_NEWCGROUP, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWTIME,
                              CLONE_NEWUSER, MNT_F_BIND, MNT_F_ORDINARY_DIR, MNT_F_PROC_CHECK,
-                             MNT_F_RECURSIVE_ATTR, MNT_F_TMPCOPYUP, MNT_TARGET_DIR, MNT_TARGET_FILE, NS_FLAGS,
+                             MNT_F_RECURSIVE_ATTR, MNT_F_TMPCOPYUP, MNT_TARGET_DIR, MNT_TARGET_SOURCE, NS_FLAGS,
                              Op)
 from pyrunc.plan import ops as O
 
@@ -64,23 +64,11 @@ class Host:
     """Host facts the plan depends on. The real one looks at the machine; tests pass
     their own."""
 
-    def __init__(self, cgroup_host=None, cgroup_paths=None, last_cap=40, kcore=False, dirs=None):
+    def __init__(self, cgroup_host=None, cgroup_paths=None, last_cap=40, kcore=False):
         self.cgroup_host = cgroup_host
         self.cgroup_paths = cgroup_paths or {}
         self.last_cap = last_cap
         self.kcore = kcore
-        self._dirs = dirs
-
-    def is_dir(self, path):
-        if self._dirs is not None:
-            return path in self._dirs
-        import posix
-        import stat
-
-        try:
-            return stat.S_ISDIR(posix.stat(path).st_mode)
-        except OSError:
-            return True  # a missing source fails later, at mount time, with its name
 
 
 class Plan:
@@ -257,8 +245,9 @@ def _mount_ops(spec, opts, host, new, plan):
             if not src:
                 raise ConfigError("mounts[%d].source" % i, "a bind mount needs a source")
             src = _abs_in_bundle(opts.bundle, src)
-            if not host.is_dir(src):
-                kind = MNT_TARGET_FILE
+            # a file or a directory as the source is when its turn comes: it may lie in
+            # an earlier mount of the container (as runc, which stats it then)
+            kind = MNT_TARGET_SOURCE
             flags |= MNT_F_BIND
             if dest == "/dev":
                 dev_is_bind = True
