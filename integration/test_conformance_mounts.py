@@ -345,3 +345,21 @@ def test_bind_source_inside_an_earlier_mount_is_taken_when_its_turn_comes(both, 
     assert sbs.pyrunc.stdout.splitlines() == ["file from the earlier bind", "dir from the earlier bind",
                                               "regular file", "directory", "regular file",
                                               "root:x:0:0:root:/root:/bin/sh"]
+
+
+# ---- 7. where runc 1.1.5 fails and crun runs: crun's way ----
+
+@pytest.mark.parametrize("prop", ["unbindable", "runbindable"])
+def test_rootfs_propagation_unbindable(both, prop):
+    """runc makes the runtime's "/" unbindable first and then cannot bind the rootfs out of
+    it (EINVAL); crun makes the root unbindable after the pivot, and so does pyrunc (after
+    the read-only paths, which are bound from their own mounts): the container's "/", and
+    with runbindable every mount under it, is unbindable."""
+    sbs = both(["/bin/sh", "-c", "awk '$5 ~ /^\\/(proc|proc\\/sys|dev)?$/ {print $5, $7}' /proc/self/mountinfo"],
+               linux={"rootfsPropagation": prop})
+    assert sbs.runc.returncode == 1 and "invalid argument" in sbs.runc.stderr, sbs.runc.stderr
+    assert sbs.pyrunc.returncode == 0, sbs.pyrunc.stderr
+    got = dict(line.split() for line in sbs.pyrunc.stdout.splitlines())
+    assert got["/"] == "unbindable"
+    below = {got[p] for p in ("/proc", "/proc/sys", "/dev")}
+    assert below == ({"unbindable"} if prop == "runbindable" else {"-"}), got

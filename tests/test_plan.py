@@ -470,3 +470,20 @@ def test_bind_target_kind_is_decided_at_mount_time():
                      {"destination": "/t", "type": "tmpfs", "source": "tmpfs"}])
     kinds_of = {op.s2: op.n1 for op in plan_for(s).ops if op.kind == O.OP_MOUNT}
     assert kinds_of == {"/proc": O.MNT_TARGET_DIR, "/f": O.MNT_TARGET_SOURCE, "/t": O.MNT_TARGET_DIR}
+
+
+@pytest.mark.parametrize("prop,late", [("unbindable", True), ("runbindable", True), ("rshared", True),
+                                       ("private", False), ("rslave", False)])
+def test_rootfs_propagation_unbindable_and_shared_are_applied_last(prop, late):
+    """An unbindable or shared root is made so after pivot_root and after the read-only
+    and masked paths (bound from their own mounts); until then "/" is rslave."""
+    s = spec()
+    s["linux"]["rootfsPropagation"] = prop
+    p = plan_for(s)
+    props = [op for op in p.ops if op.kind == O.OP_ROOT_PROPAGATION]
+    want = mounts.PROPAGATION[prop]
+    if late:
+        assert [op.u1 for op in props] == [mounts.MS_SLAVE | mounts.MS_REC, want]
+        assert p.ops.index(props[1]) > max(i for i, op in enumerate(p.ops) if op.kind == O.OP_MASK_PATH)
+    else:
+        assert [op.u1 for op in props] == [want]

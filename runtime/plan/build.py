@@ -437,9 +437,12 @@ def build(spec, opts, host):
                 raise ConfigError("linux." + key, "unable to restrict sys entries without a private MNT namespace")
         prop_flags = 0
     else:
-        # the host must never see the container's mounts: slave unless asked otherwise,
-        # and a shared root is made shared again only after pivot_root
-        first = prop_flags if prop_flags and not prop_flags & mnt.MS_SHARED else mnt.MS_SLAVE | mnt.MS_REC
+        # the host must never see the container's mounts: slave unless asked otherwise;
+        # a shared root is made shared only after pivot_root, and so is an unbindable one
+        # (the rootfs could not be bound out of an unbindable "/": runc fails there, crun
+        # and pyrunc make the container's root unbindable)
+        late = mnt.MS_SHARED | mnt.MS_UNBINDABLE
+        first = prop_flags if prop_flags and not prop_flags & late else mnt.MS_SLAVE | mnt.MS_REC
         ops.append(Op(O.OP_ROOT_PROPAGATION, "set propagation of /", u1=first))
     ops.append(Op(O.OP_BIND_ROOTFS, 'bind rootfs "%s"' % plan.rootfs, s1=plan.rootfs))
     mops, dev_is_bind, dev_readonly, late_ro = _mount_ops(spec, opts, host, new, plan)
@@ -466,8 +469,6 @@ def build(spec, opts, host):
         ops.append(Op(O.OP_MOVE_ROOT, "move root"))
     else:
         ops.append(Op(O.OP_PIVOT_ROOT, "pivot_root"))
-    if prop_flags & mnt.MS_SHARED:
-        ops.append(Op(O.OP_ROOT_PROPAGATION, "set propagation of /", u1=prop_flags))
     ops.append(Op(O.OP_REOPEN_DEVNULL, "reopen /dev/null"))
 
     plan.terminal = bool(proc.get("terminal"))
@@ -496,6 +497,10 @@ def build(spec, opts, host):
         ops.append(Op(O.OP_READONLY_PATH, 'make "%s" read-only' % p, s2=mnt.clean_path(p)))
     for p in linux.get("maskedPaths") or ():
         ops.append(Op(O.OP_MASK_PATH, 'mask "%s"' % p, s2=mnt.clean_path(p)))
+    if prop_flags & (mnt.MS_SHARED | mnt.MS_UNBINDABLE):
+        # last of the mounts: read-only paths are bound from their own mounts, which an
+        # runbindable root would refuse
+        ops.append(Op(O.OP_ROOT_PROPAGATION, "set propagation of /", u1=prop_flags))
     pers = linux.get("personality")
     if pers:
         ops.append(Op(O.OP_PERSONALITY, "set personality", n1=PER_LINUX32 if pers["domain"] == "LINUX32" else PER_LINUX))
