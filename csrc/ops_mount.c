@@ -457,8 +457,10 @@ int op_mount(struct child_ctx *c, const struct shim_op *op)
             return shim_fail(c, -rc, "tmpcopyup into \"%s\"", op->s2);
         }
     }
-    if (tmpfs && existed && !(flags & MS_RDONLY) && chmod(target, before.st_mode & 07777) < 0) {
-        /* as runc: a tmpfs over an image directory takes that directory's mode */
+    if (tmpfs && existed && !(op->n2 & MNT_F_OWN_MODE) && !(flags & MS_RDONLY) &&
+        chmod(target, before.st_mode & 07777) < 0) {
+        /* as runc: a tmpfs over an image directory takes that directory's mode, unless
+         * the config gave it one (mode=1777 stays 1777 over a 0700 directory, as crun) */
         rc = errno;
         close(fd);
         return shim_fail(c, rc, "chmod tmpfs \"%s\"", op->s2);

@@ -76,6 +76,7 @@
 #define MNT_F_TMPCOPYUP      4   /* copy the directory's old contents into the new tmpfs */
 #define MNT_F_ORDINARY_DIR   8   /* proc, sysfs: an existing destination must be a real directory */
 #define MNT_F_PROC_CHECK     16  /* nothing but procfs on /proc, only lxcfs's files under it */
+#define MNT_F_OWN_MODE       32  /* tmpfs with mode= of its own: not the covered directory's */
 
 struct shim_op {
     int kind;

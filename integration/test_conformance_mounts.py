@@ -178,8 +178,9 @@ def test_read_only_remounts_keep_the_mounts_flags(both, tmp_path):
     mounts = [{"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]},
               {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "noexec", "ro"]},
               {"destination": "/mnt", "type": "bind", "source": str(src), "options": ["rbind", "ro", "nodev"]}]
-    sbs = both(["/bin/sh", "-c", "grep -E ' /(mnt|proc|proc/sys|proc/bus|dev) ' /proc/self/mountinfo | cut -d' ' -f5,6"],
-               mounts=mounts, linux={"readonlyPaths": ["/proc/sys", "/proc/bus", "/mnt"], "maskedPaths": []})
+    script = "grep -E ' /(mnt|proc|proc/sys|proc/bus|dev) ' /proc/self/mountinfo | cut -d' ' -f5,6"
+    sbs = both(["/bin/sh", "-c", script], mounts=mounts,
+               linux={"readonlyPaths": ["/proc/sys", "/proc/bus", "/mnt"], "maskedPaths": []})
     ok(sbs)
     harness.assert_same(sbs)
     got = sbs.pyrunc.stdout.splitlines()
@@ -363,3 +364,21 @@ def test_rootfs_propagation_unbindable(both, prop):
     assert got["/"] == "unbindable"
     below = {got[p] for p in ("/proc", "/proc/sys", "/dev")}
     assert below == ({"unbindable"} if prop == "runbindable" else {"-"}), got
+
+
+@pytest.mark.parametrize("options,want", [(["mode=1777"], "1777"), (["mode=1777", "ro", "tmpcopyup"], "1777"),
+                                          ([], "700"), (["ro"], "700")])
+def test_tmpfs_mode_of_its_own_is_kept_over_an_image_directory(both, options, want):
+    """runc gives a tmpfs over an image directory that directory's mode even when the
+    config says mode=1777 (a /tmp of 0700 in the image stays 0700): crun and pyrunc keep
+    the tmpfs's own mode; without one, the directory's mode, as runc."""
+    def setup(bundle):
+        os.chmod(bundle / "rootfs" / "tmp", 0o700)
+        (bundle / "rootfs" / "tmp" / "kept").write_text("")
+    sbs = both(["/bin/sh", "-c", "stat -c %a /tmp; ls /tmp"], setup=setup,
+               mounts=PROC_ONLY + [{"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": options}])
+    assert sbs.runc.returncode == sbs.pyrunc.returncode == 0, sbs.pyrunc.stderr
+    assert sbs.runc.stdout.splitlines()[0] == "700"
+    assert sbs.pyrunc.stdout.splitlines() == [want] + (["kept"] if "tmpcopyup" in options else [])
+    if want == "700":
+        harness.assert_same(sbs)

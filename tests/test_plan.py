@@ -487,3 +487,12 @@ def test_rootfs_propagation_unbindable_and_shared_are_applied_last(prop, late):
         assert p.ops.index(props[1]) > max(i for i, op in enumerate(p.ops) if op.kind == O.OP_MASK_PATH)
     else:
         assert [op.u1 for op in props] == [want]
+
+
+@pytest.mark.parametrize("mtype,options,own", [("tmpfs", ["mode=1777"], True), ("tmpfs", ["size=1m"], False),
+                                               ("bind", ["bind", "mode=1777"], False)])
+def test_tmpfs_with_a_mode_of_its_own(mtype, options, own):
+    s = spec(mounts=[{"destination": "/proc", "type": "proc", "source": "proc"},
+                     {"destination": "/m", "type": mtype, "source": "/tmp", "options": options}])
+    op = next(op for op in plan_for(s).ops if op.kind == O.OP_MOUNT and op.s2 == "/m")
+    assert bool(op.n2 & O.MNT_F_OWN_MODE) == own

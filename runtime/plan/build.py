@@ -13,7 +13,7 @@ from pyrunc.errors import ConfigError, PyruncError
 from pyrunc.plan import caps as capsmod
 from pyrunc.plan import mounts as mnt
 from pyrunc.plan.ops import (CLONE_NEWCGROUP, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWTIME,
-                             CLONE_NEWUSER, MNT_F_BIND, MNT_F_ORDINARY_DIR, MNT_F_PROC_CHECK,
+                             CLONE_NEWUSER, MNT_F_BIND, MNT_F_ORDINARY_DIR, MNT_F_OWN_MODE, MNT_F_PROC_CHECK,
                              MNT_F_RECURSIVE_ATTR, MNT_F_TMPCOPYUP, MNT_TARGET_DIR, MNT_TARGET_SOURCE, NS_FLAGS,
                              Op)
 from pyrunc.plan import ops as O
@@ -265,6 +265,8 @@ def _mount_ops(spec, opts, host, new, plan):
         if o.tmpcopyup:
             flags |= MNT_F_TMPCOPYUP
         flags |= mount_checks(mtype, o.bind)
+        if mtype == "tmpfs" and any(d.startswith("mode=") for d in o.data):
+            flags |= MNT_F_OWN_MODE
         prop = 0
         for p in o.propagation:
             prop = p  # the last one wins, as mount(8)
