@@ -203,6 +203,38 @@ static int mount_setattr_fd(int fd, int recursive, uint64_t set, uint64_t clr, u
     return syscall(SYS_mount_setattr, fd, "", flags, &a, sizeof a) < 0 ? -errno : 0;
 }
 
+/* Without a /proc in the container (after pivot_root) there is no /proc/self/fd path to
+ * mount on: the mount is made fd to fd instead (open_tree/fsmount, then move_mount). */
+static int no_proc_fd(void) { return access("/proc/self/fd", F_OK) < 0; }
+
+static int move_onto_fd(int mfd, int dst)
+{
+    int rc = (int)syscall(SYS_move_mount, mfd, "", dst, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
+    rc = rc < 0 ? -errno : 0;
+    close(mfd);
+    return rc;
+}
+
+static int bind_fd_onto_fd(int src, int dst, int recursive)
+{
+    int mfd = (int)syscall(SYS_open_tree, src, "",
+                           OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0));
+    return mfd < 0 ? -errno : move_onto_fd(mfd, dst);
+}
+
+static int ro_tmpfs_onto_fd(int dst)
+{
+    int fs = (int)syscall(SYS_fsopen, "tmpfs", FSOPEN_CLOEXEC);
+    if (fs < 0)
+        return -errno;
+    int mfd = -1;
+    if (syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) == 0)
+        mfd = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_RDONLY);
+    int e = errno;
+    close(fs);
+    return mfd < 0 ? -e : move_onto_fd(mfd, dst);
+}
+
 /* Copy the directory tree at src (fd) into dst (fd): the tmpcopyup option. */
 static int copy_tree(int src, int dst)
 {
@@ -847,7 +879,8 @@ int op_console(struct child_ctx *c, const struct shim_op *op)
             return shim_fail(c, -fd, "create /dev/console");
         }
         fd_path(target, sizeof target, fd);
-        if (mount(slave_path, target, NULL, MS_BIND, NULL) < 0) {
+        if (mount(slave_path, target, NULL, MS_BIND, NULL) < 0 &&
+            !(errno == ENOENT && no_proc_fd() && bind_fd_onto_fd(slave, fd, 0) == 0)) {
             int e = errno;
             close(fd);
             close(master);
@@ -893,6 +926,10 @@ static int remount_ro_fd(int fd, int recursive, unsigned long keep)
     fd_path(target, sizeof target, fd);
     if (mount(NULL, target, NULL, fl, NULL) == 0)
         return 0;
+    if (errno == ENOENT && access("/proc/self/fd", F_OK) < 0)
+        /* no /proc in the container (crun runs such a config): the fd itself, which
+         * changes only the read-only bit of the mount */
+        return mount_setattr_fd(fd, recursive, MOUNT_ATTR_RDONLY, 0, 0);
     if (errno != EPERM)
         return -errno;
     return mount(NULL, target, NULL, fl | statfs_flags(fd), NULL) < 0 ? -errno : 0;
@@ -919,8 +956,12 @@ int op_readonly_path(struct child_ctx *c, const struct shim_op *op)
     fd_path(target, sizeof target, fd);
     if (mount(target, target, NULL, MS_BIND | MS_REC, NULL) < 0) {
         int e = errno;
-        close(fd);
-        return shim_fail(c, e, "bind readonly path \"%s\"", op->s2);
+        if (e == ENOENT && no_proc_fd())
+            e = -bind_fd_onto_fd(fd, fd, 1);
+        if (e) {
+            close(fd);
+            return shim_fail(c, e, "bind readonly path \"%s\"", op->s2);
+        }
     }
     close(fd);
     fd = open_in_root(c, op->s2, 0);
@@ -952,6 +993,8 @@ int op_mask_path(struct child_ctx *c, const struct shim_op *op)
     int rc;
     if (S_ISDIR(st.st_mode)) {
         rc = mount("tmpfs", target, "tmpfs", MS_RDONLY, NULL) < 0 ? -errno : 0;
+        if (rc == -ENOENT && no_proc_fd())
+            rc = ro_tmpfs_onto_fd(fd);
     } else {
         /* Bind the container's own /dev/null, checked to be the real device: an image
          * that makes /dev/null a symlink must not get a host file bound over /proc. */
@@ -962,6 +1005,8 @@ int op_mask_path(struct child_ctx *c, const struct shim_op *op)
         }
         fd_path(src, sizeof src, null);
         rc = mount(src, target, NULL, MS_BIND, NULL) < 0 ? -errno : 0;
+        if (rc == -ENOENT && no_proc_fd())
+            rc = bind_fd_onto_fd(null, fd, 0);
         close(null);
     }
     close(fd);

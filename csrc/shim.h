@@ -52,7 +52,8 @@
 #define OP_UMASK            29  /* n1 = umask, -1: the caller's (an exec) */
 #define OP_HOME_ENV         30  /* set HOME from /etc/passwd (uid n1) if the env has none */
 #define OP_LOOKUP_EXEC      31  /* resolve argv[0] against PATH in the env */
-#define OP_READY            32  /* tell the parent setup is done; n1 = 1 to block on exec.fifo (fd) */
+#define OP_READY            32  /* tell the parent setup is done; n1 = 1 to block on the fifo s1
+                                   in the state dir fd (opened relative to it) */
 #define OP_EXEC             33  /* close fds >= n1 (cloexec) and execve */
 #define OP_PERSONALITY      34  /* n1 = persona */
 #define OP_MKDIR            35  /* s2 = path in rootfs, n1 = mode, s1 = what it is (or NULL) */

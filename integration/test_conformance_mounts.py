@@ -382,3 +382,22 @@ def test_tmpfs_mode_of_its_own_is_kept_over_an_image_directory(both, options, wa
     assert sbs.pyrunc.stdout.splitlines() == [want] + (["kept"] if "tmpcopyup" in options else [])
     if want == "700":
         harness.assert_same(sbs)
+
+
+@pytest.mark.parametrize("readonly", [True, False], ids=["ro-root", "rw-root"])
+def test_config_without_a_proc_mount_runs_as_crun(both, readonly):
+    """No /proc mount: runc fails create (it reopens its fds through /proc/self/fd); crun
+    runs the container, and so does pyrunc: the exec fifo is opened relative to the state
+    dir and the read-only remounts, masks and read-only paths are made fd to fd, so they
+    hold all the same.  The default masks under /proc are skipped (nothing is there)."""
+    mounts = [m for m in harness.base_config()["mounts"] if m["destination"] != "/proc"]
+    mounts.append({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["ro"]})
+    linux = harness.base_config()["linux"]
+    script = ("ls -A /proc /sys/firmware | wc -l; for f in /x /tmp/y /etc/z /sys/firmware/w; do /probe write $f v; done; "
+              "head -1 /etc/passwd")
+    sbs = both(["/bin/sh", "-c", script], mounts=mounts, root={"path": "rootfs", "readonly": readonly},
+               linux={"readonlyPaths": linux["readonlyPaths"] + ["/etc"], "maskedPaths": linux["maskedPaths"]})
+    assert sbs.runc.returncode == 1 and "/proc/self/fd" in sbs.runc.stderr, sbs.runc.stderr
+    assert sbs.pyrunc.returncode == 0, sbs.pyrunc.stderr
+    assert sbs.pyrunc.stdout.splitlines() == ["3", "EROFS" if readonly else "ok", "EROFS", "EROFS", "EROFS",
+                                              "root:x:0:0:root:/root:/bin/sh"]

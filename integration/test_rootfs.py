@@ -776,20 +776,3 @@ def test_masked_directory_is_an_empty_readonly_tmpfs_and_missing_paths_are_ignor
     assert fstype == "tmpfs" and "ro" in opts
     bundle = Path(sbs.pyrunc.args[sbs.pyrunc.args.index("--bundle") + 1])
     assert not (bundle / "rootfs" / "no").exists()
-
-
-def test_no_proc_mount_fails_create_as_runc(pyrunc, runc, bundle_factory):
-    """Without a proc mount the init cannot reopen exec.fifo (only /proc/self/fd reaches
-    it after pivot_root): create fails with one line and leaves nothing, as runc's create
-    fails (it needs /proc/self/fd too), instead of an init that dies after create."""
-    mounts = [m for m in harness.base_config()["mounts"] if m["destination"] != "/proc"]
-    # the default masked and read-only paths are under /proc: without it there is nothing to mask
-    edit = {"mounts": mounts, "root": {"path": "rootfs", "readonly": False},
-            "linux": {"maskedPaths": [], "readonlyPaths": []}}
-    create_refused(pyrunc, bundle_factory(**edit), "/proc", "no such file or directory")
-    cid = harness.new_id("runc-noproc")
-    r = runc.create(cid, bundle_factory(**edit))
-    if cid in runc.containers():
-        runc.delete(cid, force=True)
-    harness.reap()
-    assert r.returncode != 0 and "/proc/self/fd" in r.stderr, r.stderr

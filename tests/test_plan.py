@@ -496,3 +496,10 @@ def test_tmpfs_with_a_mode_of_its_own(mtype, options, own):
                      {"destination": "/m", "type": mtype, "source": "/tmp", "options": options}])
     op = next(op for op in plan_for(s).ops if op.kind == O.OP_MOUNT and op.s2 == "/m")
     assert bool(op.n2 & O.MNT_F_OWN_MODE) == own
+
+
+def test_ready_opens_the_fifo_by_name_in_the_state_dir():
+    from pyrunc.state import store
+
+    ready = next(op for op in plan_for(spec()).ops if op.kind == O.OP_READY)
+    assert (ready.n1, ready.s1, ready.fdref) == (1, store.FIFO, "fifo")

@@ -211,7 +211,8 @@ def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_
         fifo = cdir + "/" + store.FIFO
         posix.mkfifo(fifo, 0o622)
         posix.chmod(fifo, 0o622)  # whatever our umask: a non-root init must open it for writing
-        fifo_fd = posix.open(fifo, posix.O_PATH | posix.O_CLOEXEC)
+        # the init opens the fifo relative to its dir: no /proc needed in the container
+        fifo_fd = posix.open(cdir, posix.O_PATH | posix.O_DIRECTORY | posix.O_CLOEXEC)
         if console_pair is not None:
             console_fd = console_pair[1]
         elif console_socket:

@@ -508,7 +508,9 @@ def build(spec, opts, host):
         ops.append(Op(O.OP_PERSONALITY, "set personality", n1=PER_LINUX32 if pers["domain"] == "LINUX32" else PER_LINUX))
     process_ops, tail = _process_ops(proc, host, plan, warn, opts)
     ops.extend(process_ops)
-    ready = Op(O.OP_READY, "wait for start", n1=1 if opts.exec_fifo else 0, fdref="fifo" if opts.exec_fifo else None)
+    # fdref "fifo": the container's state dir, where the fifo is (opened relative to it)
+    ready = Op(O.OP_READY, "wait for start", n1=1 if opts.exec_fifo else 0, s1="exec.fifo" if opts.exec_fifo else None,
+               fdref="fifo" if opts.exec_fifo else None)
     start_hooks = _hook_ops(spec, opts, "startContainer", "created")
     if start_hooks:
         # the hooks must not run under the container's filter: it is loaded after them,
