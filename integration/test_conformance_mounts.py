@@ -132,6 +132,18 @@ def test_data_options_of_a_bind_mount_are_ignored_as_runc(both, tmp_path, option
     assert ("ro" in options) == lines[2].split()[1].startswith("ro,")
 
 
+def test_tmpcopyup_beside_bind_is_ignored_as_runc(both, tmp_path):
+    """tmpcopyup is a tmpfs extension; runc ignores it on a bind mount, and so does pyrunc."""
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "f").write_text("bound\n")
+    sbs = both(["/bin/sh", "-c", "cat /mnt/f; grep ' /mnt ' /proc/self/mountinfo | cut -d' ' -f5,9"],
+               mounts=PROC_ONLY + [{"destination": "/mnt", "type": "bind", "source": str(tmp_path / "src"),
+                                    "options": ["rbind", "tmpcopyup"]}])
+    ok(sbs)
+    harness.assert_same(sbs)
+    assert sbs.pyrunc.stdout.splitlines()[0] == "bound"
+
+
 @pytest.mark.parametrize("options,runs", [(["acl"], True), (["noacl"], True), (["bogus=1"], False)])
 def test_tmpfs_options_as_runc(both, options, runs):
     """acl/noacl are flags (MS_POSIXACL), not data; an unknown one is the kernel's to refuse."""

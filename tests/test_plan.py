@@ -363,10 +363,11 @@ def test_mount_recursive_options_later_wins(first, second, want_set, want_clr):
 
 
 def test_mount_tmpcopyup_option():
+    """tmpcopyup is a tmpfs extension: ignored elsewhere (a bind, even of type tmpfs), as runc."""
     assert mounts.parse_options(["tmpcopyup"], "p", "tmpfs").tmpcopyup
-    with pytest.raises(ConfigError) as e:
-        mounts.parse_options(["rbind", "tmpcopyup"], "mounts[3].options", "none")
-    assert e.value.path == "mounts[3].options"
+    for options, mtype in ((["rbind", "tmpcopyup"], "none"), (["tmpcopyup"], "proc"), (["bind", "tmpcopyup"], "tmpfs")):
+        o = mounts.parse_options(options, "mounts[3].options", mtype)
+        assert not o.tmpcopyup and o.data == []
 
 
 @pytest.mark.parametrize("option", ["idmap", "ridmap"])

@@ -135,8 +135,8 @@ def parse_options(options, path, mount_type):
     if is_bind:
         mo.bind = True
         mo.flags |= MS_BIND
-    if mo.tmpcopyup and mount_type != "tmpfs":
-        raise ConfigError(path, 'option "tmpcopyup" is only valid for tmpfs mounts')
+    if mo.tmpcopyup and (mount_type != "tmpfs" or is_bind):
+        mo.tmpcopyup = False  # as runc: an extension of tmpfs mounts, ignored on others
     return mo
 
 
