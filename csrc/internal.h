@@ -16,6 +16,7 @@ struct child_ctx {
     const struct shim_plan *plan;
     int sync_fd;
     int root_fd;            /* O_PATH fd of the bound rootfs, -1 before OP_BIND_ROOTFS */
+    const char *rootfs;     /* its host path (for messages), NULL before OP_BIND_ROOTFS */
     int pivoted;            /* paths are container paths once the root moved */
     int fifo_wfd;           /* exec.fifo write end after OP_READY, -1 before */
     char exec_path[4096];   /* argv[0] resolved by OP_LOOKUP_EXEC */

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -202,6 +203,38 @@ static int mount_setattr_fd(int fd, int recursive, uint64_t set, uint64_t clr, u
     return syscall(SYS_mount_setattr, fd, "", flags, &a, sizeof a) < 0 ? -errno : 0;
 }
 
+/* Without a /proc in the container (after pivot_root) there is no /proc/self/fd path to
+ * mount on: the mount is made fd to fd instead (open_tree/fsmount, then move_mount). */
+static int no_proc_fd(void) { return access("/proc/self/fd", F_OK) < 0; }
+
+static int move_onto_fd(int mfd, int dst)
+{
+    int rc = (int)syscall(SYS_move_mount, mfd, "", dst, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
+    rc = rc < 0 ? -errno : 0;
+    close(mfd);
+    return rc;
+}
+
+static int bind_fd_onto_fd(int src, int dst, int recursive)
+{
+    int mfd = (int)syscall(SYS_open_tree, src, "",
+                           OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0));
+    return mfd < 0 ? -errno : move_onto_fd(mfd, dst);
+}
+
+static int ro_tmpfs_onto_fd(int dst)
+{
+    int fs = (int)syscall(SYS_fsopen, "tmpfs", FSOPEN_CLOEXEC);
+    if (fs < 0)
+        return -errno;
+    int mfd = -1;
+    if (syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) == 0)
+        mfd = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_RDONLY);
+    int e = errno;
+    close(fs);
+    return mfd < 0 ? -e : move_onto_fd(mfd, dst);
+}
+
 /* Copy the directory tree at src (fd) into dst (fd): the tmpcopyup option. */
 static int copy_tree(int src, int dst)
 {
@@ -301,6 +334,7 @@ int op_bind_rootfs(struct child_ctx *c, const struct shim_op *op)
     if (fd < 0)
         return shim_fail(c, errno, "open rootfs \"%s\"", op->s1);
     c->root_fd = fd;
+    c->rootfs = op->s1;
     return 0;
 }
 
@@ -312,6 +346,67 @@ int op_mkdir(struct child_ctx *c, const struct shim_op *op)
 
 static unsigned long statfs_flags(int fd);
 
+/* proc and sysfs go only on a real directory: an existing destination that is a symlink
+ * (or a file) is refused, as runc refuses it, so that procfs cannot be steered onto some
+ * other directory of the image (the CVE-2019-19921 class). The parents are resolved in
+ * the rootfs; only the last component is looked at without following it. */
+static int check_ordinary_dir(struct child_ctx *c, const struct shim_op *op)
+{
+    char parent[4096], resolved[4096], path[8192];
+    const char *slash = strrchr(op->s2, '/');
+    size_t plen = slash ? (size_t)(slash - op->s2) : 0;
+    struct stat st;
+    if (plen >= sizeof parent)
+        return shim_fail(c, ENAMETOOLONG, "mount \"%s\"", op->s2);
+    memcpy(parent, op->s2, plen);
+    parent[plen] = 0;
+    int rc = resolve_in_root(c, plen ? parent : "/", resolved, sizeof resolved);
+    if (rc < 0)
+        return shim_fail(c, -rc, "resolve mount point \"%s\"", op->s2);
+    snprintf(path, sizeof path, "%s/%s", strcmp(resolved, "/") ? resolved : "", slash ? slash + 1 : op->s2);
+    int fd = open_in_root(c, path, O_NOFOLLOW);
+    if (fd == -ENOENT)
+        return 0;
+    if (fd < 0)
+        return shim_fail(c, -fd, "open mount point \"%s\"", op->s2);
+    rc = fstat(fd, &st) < 0 ? errno : 0;
+    close(fd);
+    if (rc)
+        return shim_fail(c, rc, "stat mount point \"%s\"", op->s2);
+    if (!S_ISDIR(st.st_mode))
+        return shim_fail(c, SHIM_ENOERRNO, "mount \"%s\" on \"%s\": filesystem \"%s\" must be mounted on ordinary directory",
+                         op->s3, op->s2, op->s3);
+    return 0;
+}
+
+/* As runc: on /proc itself only a procfs source (a bind of some proc mount), and under
+ * it only the files lxcfs emulates; `dest` is the destination resolved in the rootfs. */
+static int check_proc_mount(struct child_ctx *c, const struct shim_op *op, const char *dest)
+{
+    static const char *const lxcfs[] = {"/proc/cpuinfo", "/proc/diskstats", "/proc/meminfo", "/proc/stat",
+                                        "/proc/swaps", "/proc/uptime", "/proc/loadavg", "/proc/slabinfo",
+                                        "/proc/net/dev", "/proc/sys/kernel/ns_last_pid"};
+    const char *root = c->rootfs ? c->rootfs : "";
+    if (strncmp(dest, "/proc", 5) != 0 || (dest[5] != 0 && dest[5] != '/'))
+        return 0;
+    if (dest[5] == 0) {
+        struct statfs sfs;
+        if (op->s1 == NULL || op->s1[0] == 0)
+            return 0;
+        if (statfs(op->s1, &sfs) < 0)
+            return shim_fail(c, errno, "mount \"%s\" on \"%s\": statfs %s", op->s1, op->s2, op->s1);
+        if (sfs.f_type == PROC_SUPER_MAGIC)
+            return 0;
+        return shim_fail(c, SHIM_ENOERRNO, "mount \"%s\" on \"%s\": \"%s%s\" cannot be mounted because it is not of type proc",
+                         op->s1, op->s2, root, dest);
+    }
+    for (size_t i = 0; i < sizeof lxcfs / sizeof lxcfs[0]; i++)
+        if (strcmp(dest, lxcfs[i]) == 0)
+            return 0;
+    return shim_fail(c, SHIM_ENOERRNO, "mount \"%s\" on \"%s\": \"%s%s\" cannot be mounted because it is inside /proc",
+                     op->s1 ? op->s1 : "", op->s2, root, dest);
+}
+
 int op_mount(struct child_ctx *c, const struct shim_op *op)
 {
     const char *src = op->s1, *type = op->s3, *data = op->s4;
@@ -322,17 +417,29 @@ int op_mount(struct child_ctx *c, const struct shim_op *op)
     struct stat before;
     int fd, rc, keep = -1, existed = 0;
 
+    if ((op->n2 & MNT_F_ORDINARY_DIR) && (rc = check_ordinary_dir(c, op)) < 0)
+        return rc;
     /* symlinks in the image are followed, inside the rootfs */
     rc = resolve_in_root(c, op->s2, dest, sizeof dest);
     if (rc < 0)
         return shim_fail(c, -rc, "resolve mount point \"%s\"", op->s2);
+    if ((op->n2 & MNT_F_PROC_CHECK) && (rc = check_proc_mount(c, op, dest)) < 0)
+        return rc;
     fd = open_in_root(c, dest, 0);
     if (fd >= 0) {
         existed = fstat(fd, &before) == 0;
         close(fd);
     }
-    if (op->n1 != MNT_TARGET_NONE) {
-        rc = mkdir_in_root(c, dest, (int)op->n1, 0755, NULL, 0);
+    int kind = (int)op->n1;
+    if (kind == MNT_TARGET_SOURCE) {
+        /* now, not when the plan was made: the source may lie in an earlier mount */
+        struct stat sst;
+        if (stat(src, &sst) < 0)
+            return shim_fail(c, errno, "mount \"%s\" on \"%s\" (type \"bind\"): stat %s", src, op->s2, src);
+        kind = S_ISDIR(sst.st_mode) ? MNT_TARGET_DIR : MNT_TARGET_FILE;
+    }
+    if (kind != MNT_TARGET_NONE) {
+        rc = mkdir_in_root(c, dest, kind, 0755, NULL, 0);
         if (rc < 0)
             return shim_fail(c, -rc, "create mount point \"%s\"", op->s2);
     }
@@ -384,8 +491,10 @@ int op_mount(struct child_ctx *c, const struct shim_op *op)
             return shim_fail(c, -rc, "tmpcopyup into \"%s\"", op->s2);
         }
     }
-    if (tmpfs && existed && !(flags & MS_RDONLY) && chmod(target, before.st_mode & 07777) < 0) {
-        /* as runc: a tmpfs over an image directory takes that directory's mode */
+    if (tmpfs && existed && !(op->n2 & MNT_F_OWN_MODE) && !(flags & MS_RDONLY) &&
+        chmod(target, before.st_mode & 07777) < 0) {
+        /* as runc: a tmpfs over an image directory takes that directory's mode, unless
+         * the config gave it one (mode=1777 stays 1777 over a 0700 directory, as crun) */
         rc = errno;
         close(fd);
         return shim_fail(c, rc, "chmod tmpfs \"%s\"", op->s2);
@@ -526,12 +635,108 @@ int op_pivot_root(struct child_ctx *c, const struct shim_op *op)
     return 0;
 }
 
+/* mountinfo's octal escapes (\040 for a space, ...) undone in place. */
+static void unescape_mountinfo(char *s)
+{
+    char *o = s;
+    for (; *s; s++) {
+        if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
+            *o++ = (char)(((s[1] - '0') << 6) | ((s[2] - '0') << 3) | (s[3] - '0'));
+            s += 3;
+        } else {
+            *o++ = *s;
+        }
+    }
+    *o = 0;
+}
+
+/* Before --no-pivot's chroot, as runc: every full procfs and sysfs mount outside the
+ * rootfs is detached from the container's mount namespace (covered by a tmpfs where it
+ * cannot be). A chroot leaves the host's mounts in the namespace, under the rootfs, and
+ * the kernel lets a nested user namespace mount a fresh procfs or sysfs when a full,
+ * uncovered one is in the namespace (fs_fully_visible): that would be a /proc without
+ * the container's masks. */
+static int hide_host_proc_sys(struct child_ctx *c)
+{
+    const size_t cap = 16 << 20; /* reserved, touched only as far as the file goes */
+    char *buf = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    size_t len = 0, rlen = strlen(c->rootfs);
+    ssize_t n;
+    int rc = 0;
+    if (buf == MAP_FAILED)
+        return shim_fail(c, errno, "read /proc/self/mountinfo");
+    int fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        rc = shim_fail(c, errno, "read /proc/self/mountinfo");
+        goto out;
+    }
+    while ((n = read(fd, buf + len, cap - 1 - len)) > 0)
+        len += (size_t)n;
+    close(fd);
+    if (n < 0 || len >= cap - 1) {
+        rc = shim_fail(c, n < 0 ? errno : E2BIG, "read /proc/self/mountinfo");
+        goto out;
+    }
+    buf[len] = 0;
+    for (char *line = buf, *next; *line; line = next) {
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = 0;
+        else
+            next = line + strlen(line);
+        /* ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPER */
+        char *f[5], *save = NULL, *sep = strstr(line, " - ");
+        int i = 0;
+        if (sep == NULL)
+            continue;
+        *sep = 0;
+        for (char *t = strtok_r(line, " ", &save); t && i < 5; t = strtok_r(NULL, " ", &save))
+            f[i++] = t;
+        char *fstype = strtok_r(sep + 3, " ", &save);
+        if (i < 5 || fstype == NULL || strcmp(f[3], "/") != 0 ||
+            (strcmp(fstype, "proc") != 0 && strcmp(fstype, "sysfs") != 0))
+            continue;
+        unescape_mountinfo(f[4]);
+        if (strncmp(f[4], c->rootfs, rlen) == 0)
+            continue;
+        /* slave first, so that the unmount does not reach the host */
+        if (mount(NULL, f[4], NULL, MS_SLAVE | MS_REC, NULL) < 0) {
+            if (errno == ENOENT)
+                continue; /* under one detached already */
+            rc = shim_fail(c, errno, "make \"%s\" rslave", f[4]);
+            goto out;
+        }
+        if (umount2(f[4], MNT_DETACH) < 0) {
+            if ((errno != EINVAL && errno != EPERM) || mount("tmpfs", f[4], "tmpfs", 0, NULL) < 0) {
+                rc = shim_fail(c, errno, "hide \"%s\" (%s) from the container", f[4], fstype);
+                goto out;
+            }
+        }
+    }
+out:
+    munmap(buf, cap);
+    return rc;
+}
+
 int op_move_root(struct child_ctx *c, const struct shim_op *op)
 {
-    (void)op;
+    if (op->n1 == 0) {
+        int rc = hide_host_proc_sys(c);
+        if (rc < 0)
+            return rc;
+    }
+    if (op->s1) {
+        /* exec into a container without a mount namespace: its init's root */
+        int fd = open(op->s1, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+            return shim_fail(c, errno, "open the container's root \"%s\"", op->s1);
+        if (c->root_fd >= 0)
+            close(c->root_fd);
+        c->root_fd = fd;
+    }
     if (fchdir(c->root_fd) < 0)
         return shim_fail(c, errno, "chdir rootfs");
-    if (mount(".", "/", NULL, MS_MOVE, NULL) < 0)
+    if (op->n1 == 0 && mount(".", "/", NULL, MS_MOVE, NULL) < 0)
         return shim_fail(c, errno, "move rootfs to \"/\"");
     if (chroot(".") < 0)
         return shim_fail(c, errno, "chroot");
@@ -679,7 +884,8 @@ int op_console(struct child_ctx *c, const struct shim_op *op)
             return shim_fail(c, -fd, "create /dev/console");
         }
         fd_path(target, sizeof target, fd);
-        if (mount(slave_path, target, NULL, MS_BIND, NULL) < 0) {
+        if (mount(slave_path, target, NULL, MS_BIND, NULL) < 0 &&
+            !(errno == ENOENT && no_proc_fd() && bind_fd_onto_fd(slave, fd, 0) == 0)) {
             int e = errno;
             close(fd);
             close(master);
@@ -736,6 +942,10 @@ static int remount_ro_fd(int fd, int recursive, unsigned long keep)
     fd_path(target, sizeof target, fd);
     if (mount(NULL, target, NULL, fl, NULL) == 0)
         return 0;
+    if (errno == ENOENT && access("/proc/self/fd", F_OK) < 0)
+        /* no /proc in the container (crun runs such a config): the fd itself, which
+         * changes only the read-only bit of the mount */
+        return mount_setattr_fd(fd, recursive, MOUNT_ATTR_RDONLY, 0, 0);
     if (errno != EPERM)
         return -errno;
     return mount(NULL, target, NULL, fl | statfs_flags(fd), NULL) < 0 ? -errno : 0;
@@ -762,14 +972,21 @@ int op_readonly_path(struct child_ctx *c, const struct shim_op *op)
     fd_path(target, sizeof target, fd);
     if (mount(target, target, NULL, MS_BIND | MS_REC, NULL) < 0) {
         int e = errno;
-        close(fd);
-        return shim_fail(c, e, "bind readonly path \"%s\"", op->s2);
+        if (e == ENOENT && no_proc_fd())
+            e = -bind_fd_onto_fd(fd, fd, 1);
+        if (e) {
+            close(fd);
+            return shim_fail(c, e, "bind readonly path \"%s\"", op->s2);
+        }
     }
     close(fd);
     fd = open_in_root(c, op->s2, 0);
     if (fd < 0)
         return shim_fail(c, -fd, "reopen readonly path \"%s\"", op->s2);
-    int rc = remount_ro_fd(fd, 1, 0);
+    /* as runc: the bind keeps the nosuid, nodev and noexec of the mount it was taken from */
+    struct statfs sfs;
+    unsigned long keep = fstatfs(fd, &sfs) == 0 ? (unsigned long)sfs.f_flags & (MS_NOSUID | MS_NODEV | MS_NOEXEC) : 0;
+    int rc = remount_ro_fd(fd, 0, keep);
     close(fd);
     return rc < 0 ? shim_fail(c, -rc, "remount readonly path \"%s\"", op->s2) : 0;
 }
@@ -792,6 +1009,8 @@ int op_mask_path(struct child_ctx *c, const struct shim_op *op)
     int rc;
     if (S_ISDIR(st.st_mode)) {
         rc = mount("tmpfs", target, "tmpfs", MS_RDONLY, op->s4) < 0 ? -errno : 0;
+        if (rc == -ENOENT && no_proc_fd())
+            rc = ro_tmpfs_onto_fd(fd);
     } else {
         /* Bind the container's own /dev/null, checked to be the real device: an image
          * that makes /dev/null a symlink must not get a host file bound over /proc. */
@@ -802,6 +1021,8 @@ int op_mask_path(struct child_ctx *c, const struct shim_op *op)
         }
         fd_path(src, sizeof src, null);
         rc = mount(src, target, NULL, MS_BIND, NULL) < 0 ? -errno : 0;
+        if (rc == -ENOENT && no_proc_fd())
+            rc = bind_fd_onto_fd(null, fd, 0);
         close(null);
     }
     close(fd);

@@ -11,7 +11,7 @@
 #define PYRUNC_SHIM_H
 
 /* CDEF BEGIN */
-#define SHIM_ABI_VERSION 13
+#define SHIM_ABI_VERSION 14
 
 /* Op kinds. Fields used by each are listed; unused fields are ignored. */
 #define OP_SETNS            1   /* fd = namespace fd, n1 = CLONE_NEW* type */
@@ -27,7 +27,9 @@
 #define OP_BIND_DEV         8   /* s1 = host device path, s2 = path in rootfs */
 #define OP_SYMLINK          9   /* s1 = link target, s2 = link path in rootfs */
 #define OP_PIVOT_ROOT       10  /* no fields */
-#define OP_MOVE_ROOT        11  /* MS_MOVE + chroot (--no-pivot) */
+#define OP_MOVE_ROOT        11  /* MS_MOVE + chroot (--no-pivot); n1 = 1: chroot only (the
+                                   runtime's own mount namespace), s1 = the root to chroot
+                                   to (exec: /proc/PID/root) instead of the rootfs fd */
 #define OP_REOPEN_DEVNULL   12  /* stdio that is a /dev/null char device is reopened from the new root */
 #define OP_CONSOLE          13  /* fd = connected console socket, n1 = rows, n2 = cols,
                                    n3 = 1: do not bind the pty on /dev/console (exec) */
@@ -51,7 +53,8 @@
 #define OP_UMASK            29  /* n1 = umask, -1: the caller's (an exec) */
 #define OP_HOME_ENV         30  /* set HOME from /etc/passwd (uid n1) if the env has none */
 #define OP_LOOKUP_EXEC      31  /* resolve argv[0] against PATH in the env */
-#define OP_READY            32  /* tell the parent setup is done; n1 = 1 to block on exec.fifo (fd) */
+#define OP_READY            32  /* tell the parent setup is done; n1 = 1 to block on the fifo s1
+                                   in the state dir fd (opened relative to it) */
 #define OP_EXEC             33  /* close fds >= n1 (cloexec) and execve */
 #define OP_PERSONALITY      34  /* n1 = persona */
 #define OP_MKDIR            35  /* s2 = path in rootfs, n1 = mode, s1 = what it is (or NULL) */
@@ -79,11 +82,15 @@
 #define MNT_TARGET_DIR   0
 #define MNT_TARGET_FILE  1
 #define MNT_TARGET_NONE  2
+#define MNT_TARGET_SOURCE 3  /* a file or a directory as the bind's source is at mount time */
 
 /* OP_MOUNT flags (n2) */
 #define MNT_F_RECURSIVE_ATTR 1   /* mount_setattr with AT_RECURSIVE */
 #define MNT_F_BIND           2   /* bind mount: the flags in u1 are applied by a remount */
 #define MNT_F_TMPCOPYUP      4   /* copy the directory's old contents into the new tmpfs */
+#define MNT_F_ORDINARY_DIR   8   /* proc, sysfs: an existing destination must be a real directory */
+#define MNT_F_PROC_CHECK     16  /* nothing but procfs on /proc, only lxcfs's files under it */
+#define MNT_F_OWN_MODE       32  /* tmpfs with mode= of its own: not the covered directory's */
 
 struct shim_op {
     int kind;

@@ -199,14 +199,12 @@ static __attribute__((noreturn)) void late_failure(struct child_ctx *c)
 
 static int op_ready(struct child_ctx *c, const struct shim_op *op)
 {
-    char path[64];
     int fd;
     if (op->n1 != 0) {
-        /* the fifo can only be reopened through /proc: without a proc mount in the
-         * container the init would die after `create` succeeded (runc fails create) */
-        fd_path(path, sizeof path, op->fd);
-        if (access(path, F_OK) < 0)
-            return shim_fail(c, errno, "open %s (the container has no /proc mount)", path);
+        /* op->fd is the state dir (O_PATH): the fifo is opened relative to it, which
+         * needs no /proc in the container (crun runs a container without one) */
+        if (faccessat(op->fd, op->s1, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+            return shim_fail(c, errno, "open exec fifo");
         /* ... and needs a free fd: an RLIMIT_NOFILE of 0 must fail create, not the init */
         int spare = dup(op->fd);  /* closed at once: no exec can see it */
         if (spare < 0)
@@ -219,11 +217,9 @@ static int op_ready(struct child_ctx *c, const struct shim_op *op)
     c->sync_fd = -1;
     if (op->n1 == 0)
         return 0;
-    /* The fifo was opened O_PATH before the root moved; reopening it through
-     * /proc/self/fd blocks until `start` opens the read end. */
-    fd_path(path, sizeof path, op->fd);
+    /* blocks until `start` opens the read end */
     do
-        fd = open(path, O_WRONLY | O_CLOEXEC);
+        fd = openat(op->fd, op->s1, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
     while (fd < 0 && errno == EINTR);
     if (fd < 0)
         return shim_fail(c, errno, "open exec fifo");

@@ -476,15 +476,6 @@ def test_mount_on_a_symlink_lands_inside_the_rootfs(both, tmp_path, kind):
     harness.assert_same(sbs)
 
 
-def test_unknown_bind_option_is_refused(pyrunc, bundle_factory, tmp_path):
-    """runc 1.1.5 passes an unknown option of a bind mount to the kernel, which ignores it;
-    pyrunc refuses the config naming the option's JSON path."""
-    bundle = bundle_factory(mounts=PROC_ONLY + [{"destination": "/mnt", "type": "bind", "source": str(tmp_path),
-                                                 "options": ["rbind", "bogus"]}])
-    line = create_refused(pyrunc, bundle, "mounts[1].options[1]", "bogus")
-    assert "config.json" in line
-
-
 def test_invalid_tmpfs_option_fails_create(pyrunc, runc, bundle_factory):
     mounts = PROC_ONLY + [{"destination": "/mnt", "type": "tmpfs", "source": "tmpfs", "options": ["bogus=1"]}]
     bundle = bundle_factory(mounts=mounts)
@@ -785,20 +776,3 @@ def test_masked_directory_is_an_empty_readonly_tmpfs_and_missing_paths_are_ignor
     assert fstype == "tmpfs" and "ro" in opts
     bundle = Path(sbs.pyrunc.args[sbs.pyrunc.args.index("--bundle") + 1])
     assert not (bundle / "rootfs" / "no").exists()
-
-
-def test_no_proc_mount_fails_create_as_runc(pyrunc, runc, bundle_factory):
-    """Without a proc mount the init cannot reopen exec.fifo (only /proc/self/fd reaches
-    it after pivot_root): create fails with one line and leaves nothing, as runc's create
-    fails (it needs /proc/self/fd too), instead of an init that dies after create."""
-    mounts = [m for m in harness.base_config()["mounts"] if m["destination"] != "/proc"]
-    # the default masked and read-only paths are under /proc: without it there is nothing to mask
-    edit = {"mounts": mounts, "root": {"path": "rootfs", "readonly": False},
-            "linux": {"maskedPaths": [], "readonlyPaths": []}}
-    create_refused(pyrunc, bundle_factory(**edit), "/proc", "no such file or directory")
-    cid = harness.new_id("runc-noproc")
-    r = runc.create(cid, bundle_factory(**edit))
-    if cid in runc.containers():
-        runc.delete(cid, force=True)
-    harness.reap()
-    assert r.returncode != 0 and "/proc/self/fd" in r.stderr, r.stderr

@@ -103,7 +103,7 @@ def create_path(data):
     seccomp = _seccomp(linux.get("seccomp"))
     for ch in (V1, V2):
         cg = cgpaths.resolve(ch, linux.get("cgroupsPath") or "", CID)
-        host = build.Host(cgroup_host=ch, cgroup_paths=cg, last_cap=40, kcore=True, dirs={"/sandbox/dir"})
+        host = build.Host(cgroup_host=ch, cgroup_paths=cg, last_cap=40, kcore=True)
         for console in (False, "auto"):
             try:
                 plan = build.build(doc, build.Options(CID, "/bundle", console_socket=console, seccomp=seccomp), host)

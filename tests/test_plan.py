@@ -20,7 +20,6 @@ PATHS = {"memory": "/sys/fs/cgroup/memory/c1", "name=systemd": "/sys/fs/cgroup/s
 def host(**kw):
     kw.setdefault("cgroup_host", V1)
     kw.setdefault("cgroup_paths", PATHS)
-    kw.setdefault("dirs", set())
     return build.Host(**kw)
 
 
@@ -173,7 +172,7 @@ def test_time_namespace_offsets():
     (lambda s: s["linux"].__setitem__("sysctl", {"net.ipv4.ip_forward": "1"}) or s["linux"]["namespaces"].pop(1),
      "linux.sysctl.net.ipv4.ip_forward"),
     (lambda s: s["mounts"].append({"destination": "/x", "type": "bind", "source": "/tmp",
-                                   "options": ["rbind", "nosuidd"]}), "mounts[7].options[1]"),
+                                   "options": ["rbind", "idmap"]}), "mounts[7].options[1]"),
     (lambda s: s["process"]["env"].append("NOEQUALS"), "process.env[2]"),
     (lambda s: s["linux"].__setitem__("timeOffsets", {"monotonic": {"secs": 1}}), "linux.timeOffsets"),
 ])
@@ -274,8 +273,14 @@ def _bits(names):
     return value
 
 
+# runc's flags beyond the runtime-spec's table
+RUNC_FLAGS = {"acl": ("set", "MS_POSIXACL"), "noacl": ("clear", "MS_POSIXACL")}
+
+
 def test_mount_option_tables_cover_the_spec_and_nothing_else():
-    assert set(mounts.FLAGS) == set(SPEC_FLAGS)
+    assert set(mounts.FLAGS) == set(SPEC_FLAGS) | set(RUNC_FLAGS)
+    for option, (how, name) in RUNC_FLAGS.items():
+        assert mounts.FLAGS[option] == (how == "clear", K[name])
     assert set(mounts.PROPAGATION) == set(SPEC_PROPAGATION)
     assert set(mounts.RECURSIVE) == set(SPEC_RECURSIVE)
 
@@ -359,10 +364,11 @@ def test_mount_recursive_options_later_wins(first, second, want_set, want_clr):
 
 
 def test_mount_tmpcopyup_option():
+    """tmpcopyup is a tmpfs extension: ignored elsewhere (a bind, even of type tmpfs), as runc."""
     assert mounts.parse_options(["tmpcopyup"], "p", "tmpfs").tmpcopyup
-    with pytest.raises(ConfigError) as e:
-        mounts.parse_options(["rbind", "tmpcopyup"], "mounts[3].options", "none")
-    assert e.value.path == "mounts[3].options"
+    for options, mtype in ((["rbind", "tmpcopyup"], "none"), (["tmpcopyup"], "proc"), (["bind", "tmpcopyup"], "tmpfs")):
+        o = mounts.parse_options(options, "mounts[3].options", mtype)
+        assert not o.tmpcopyup and o.data == []
 
 
 @pytest.mark.parametrize("option", ["idmap", "ridmap"])
@@ -370,3 +376,132 @@ def test_mount_idmap_options_are_refused(option):
     with pytest.raises(ConfigError) as e:
         mounts.parse_options(["rbind", option], "mounts[2].options", "none")
     assert e.value.path == "mounts[2].options[1]"
+
+
+@pytest.mark.parametrize("options", [["bind", "mode=755", "size=1k"], ["size=1k", "rbind", "ro"],
+                                     ["bind", "bogus"]])
+def test_bind_mount_data_is_kept_for_the_kernel_to_ignore(options):
+    """runc passes fs data beside "bind" to mount(2), which ignores data for MS_BIND: the
+    config runs, with the flags only (never refused as an unknown option)."""
+    o = mounts.parse_options(options, "mounts[1].options", "none")
+    assert o.bind and o.data == [x for x in options if "=" in x or x == "bogus"]
+    p = plan_for(spec(mounts=[{"destination": "/proc", "type": "proc", "source": "proc"},
+                              {"destination": "/mnt", "type": "none", "source": "/tmp", "options": options}]))
+    m = next(op for op in p.ops if op.kind == O.OP_MOUNT and op.s2 == "/mnt")
+    assert m.n2 & O.MNT_F_BIND and m.u1 & mounts.MS_BIND
+
+
+def test_mount_destination_checks_by_type_as_runc():
+    """proc and sysfs only on an ordinary directory; binds and the types runc has no case
+    for never on or inside /proc; tmpfs, mqueue and cgroup unchecked."""
+    s = spec()
+    s["mounts"].append({"destination": "/b", "type": "bind", "source": "/tmp", "options": ["rbind"]})
+    s["mounts"].append({"destination": "/o", "type": "overlay", "source": "overlay", "options": ["lowerdir=/x"]})
+    s["mounts"].append({"destination": "/p", "type": "proc", "source": "/proc", "options": ["rbind"]})
+    p = plan_for(s)
+    checks = {op.s2: op.n2 & (O.MNT_F_ORDINARY_DIR | O.MNT_F_PROC_CHECK) for op in p.ops if op.kind == O.OP_MOUNT}
+    assert checks["/proc"] == checks["/sys"] == O.MNT_F_ORDINARY_DIR
+    assert checks["/dev/pts"] == checks["/b"] == checks["/o"] == checks["/p"] == O.MNT_F_PROC_CHECK
+    assert checks["/dev"] == checks["/dev/shm"] == checks["/dev/mqueue"] == 0
+    cg = [op for op in p.ops if op.kind == O.OP_MOUNT and op.s2.startswith("/sys/fs/cgroup")]
+    assert cg[0].n2 == 0 and all(op.n2 & O.MNT_F_PROC_CHECK for op in cg[1:])
+
+
+def test_read_only_dev_is_remounted_with_its_own_flags():
+    s = spec()
+    dev = next(m for m in s["mounts"] if m["destination"] == "/dev")
+    dev["options"] = ["nosuid", "noexec", "ro", "mode=755"]
+    p = plan_for(s)
+    mount = next(op for op in p.ops if op.kind == O.OP_MOUNT and op.s2 == "/dev")
+    assert not mount.u1 & mounts.MS_RDONLY      # devices are made in it first
+    ro = next(op for op in p.ops if op.kind == O.OP_REMOUNT_RO and op.s2 == "/dev")
+    assert ro.u1 == mounts.MS_RDONLY | mounts.MS_NOSUID | mounts.MS_NOEXEC
+    assert p.ops.index(ro) > p.ops.index(next(op for op in p.ops if op.kind == O.OP_MKNOD))
+
+
+@pytest.mark.parametrize("no_pivot", [False, True])
+def test_no_mount_namespace_mounts_in_the_runtimes_and_chroots(no_pivot):
+    """No mount namespace: the caller's "/" keeps its propagation, the rootfs is bound and
+    mounted into as usual, and the root changes by chroot alone (never MS_MOVE onto the
+    caller's "/", not even with --no-pivot)."""
+    s = spec()
+    s["linux"]["namespaces"] = [ns for ns in s["linux"]["namespaces"] if ns["type"] != "mount"]
+    s["linux"]["maskedPaths"] = s["linux"]["readonlyPaths"] = []
+    s["linux"]["rootfsPropagation"] = "rshared"
+    p = plan_for(s, no_pivot=no_pivot)
+    k = kinds(p)
+    assert "root_propagation" not in k and "pivot_root" not in k
+    assert k.index("bind_rootfs") < k.index("mount") < k.index("move_root")
+    assert next(op for op in p.ops if op.kind == O.OP_MOVE_ROOT).n1 == 1
+    assert not p.clone_flags & O.CLONE_NEWNS
+
+
+@pytest.mark.parametrize("key", ["maskedPaths", "readonlyPaths"])
+def test_no_mount_namespace_refuses_masked_and_readonly_paths(key):
+    s = spec()
+    s["linux"]["namespaces"] = [ns for ns in s["linux"]["namespaces"] if ns["type"] != "mount"]
+    s["linux"]["maskedPaths" if key == "readonlyPaths" else "readonlyPaths"] = []
+    with pytest.raises(ConfigError, match="unable to restrict sys entries without a private MNT namespace") as e:
+        plan_for(s)
+    assert e.value.path == "linux." + key
+
+
+@pytest.mark.parametrize("mount_ns", [True, False])
+def test_exec_into_a_container_without_a_mount_namespace_chroots_to_its_root(mount_ns):
+    s = spec()
+    proc = s["process"]
+    new = ["ipc", "network", "pid", "uts"] + (["mount"] if mount_ns else [])
+    st = {"pid": 42, "rootfs": "/b/rootfs", "namespaces": {"new": new, "joins": {}}}
+    p = build.build_exec(proc, st, build.Options("c1", "/b", console_socket=False, exec_fifo=False,
+                                                 joining=True), host())
+    joined = [op.fdref[1] for op in p.ops if op.kind == O.OP_SETNS]
+    roots = [op for op in p.ops if op.kind == O.OP_MOVE_ROOT]
+    if mount_ns:
+        assert "/proc/42/ns/mnt" in joined and roots == []
+    else:
+        assert "/proc/42/ns/mnt" not in joined
+        assert [(r.n1, r.s1) for r in roots] == [(1, "/proc/42/root")]
+        assert p.ops.index(roots[0]) < kinds(p).index("chdir")
+
+
+def test_bind_target_kind_is_decided_at_mount_time():
+    """The plan does not stat a bind's source (it may lie in an earlier mount of the
+    container): the shim makes a file or a directory as the source is then."""
+    s = spec(mounts=[{"destination": "/proc", "type": "proc", "source": "proc"},
+                     {"destination": "/f", "type": "bind", "source": "/nonexistent/f", "options": ["bind"]},
+                     {"destination": "/t", "type": "tmpfs", "source": "tmpfs"}])
+    kinds_of = {op.s2: op.n1 for op in plan_for(s).ops if op.kind == O.OP_MOUNT}
+    assert kinds_of == {"/proc": O.MNT_TARGET_DIR, "/f": O.MNT_TARGET_SOURCE, "/t": O.MNT_TARGET_DIR}
+
+
+@pytest.mark.parametrize("prop,late", [("unbindable", True), ("runbindable", True), ("rshared", True),
+                                       ("private", False), ("rslave", False)])
+def test_rootfs_propagation_unbindable_and_shared_are_applied_last(prop, late):
+    """An unbindable or shared root is made so after pivot_root and after the read-only
+    and masked paths (bound from their own mounts); until then "/" is rslave."""
+    s = spec()
+    s["linux"]["rootfsPropagation"] = prop
+    p = plan_for(s)
+    props = [op for op in p.ops if op.kind == O.OP_ROOT_PROPAGATION]
+    want = mounts.PROPAGATION[prop]
+    if late:
+        assert [op.u1 for op in props] == [mounts.MS_SLAVE | mounts.MS_REC, want]
+        assert p.ops.index(props[1]) > max(i for i, op in enumerate(p.ops) if op.kind == O.OP_MASK_PATH)
+    else:
+        assert [op.u1 for op in props] == [want]
+
+
+@pytest.mark.parametrize("mtype,options,own", [("tmpfs", ["mode=1777"], True), ("tmpfs", ["size=1m"], False),
+                                               ("bind", ["bind", "mode=1777"], False)])
+def test_tmpfs_with_a_mode_of_its_own(mtype, options, own):
+    s = spec(mounts=[{"destination": "/proc", "type": "proc", "source": "proc"},
+                     {"destination": "/m", "type": mtype, "source": "/tmp", "options": options}])
+    op = next(op for op in plan_for(s).ops if op.kind == O.OP_MOUNT and op.s2 == "/m")
+    assert bool(op.n2 & O.MNT_F_OWN_MODE) == own
+
+
+def test_ready_opens_the_fifo_by_name_in_the_state_dir():
+    from pyrunc.state import store
+
+    ready = next(op for op in plan_for(spec()).ops if op.kind == O.OP_READY)
+    assert (ready.n1, ready.s1, ready.fdref) == (1, store.FIFO, "fifo")

@@ -194,6 +194,7 @@ def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_
     lock = store.Lock(cdir)
     mgr = None
     spawned = None
+    shared_below = None
     fifo_fd = console_fd = cgroup_fd = -1
     try:
         from pyrunc.cgroups.manager import Manager
@@ -209,7 +210,8 @@ def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_
         fifo = cdir + "/" + store.FIFO
         posix.mkfifo(fifo, 0o622)
         posix.chmod(fifo, 0o622)  # whatever our umask: a non-root init must open it for writing
-        fifo_fd = posix.open(fifo, posix.O_PATH | posix.O_CLOEXEC)
+        # the init opens the fifo relative to its dir: no /proc needed in the container
+        fifo_fd = posix.open(cdir, posix.O_PATH | posix.O_DIRECTORY | posix.O_CLOEXEC)
         if console_pair is not None:
             console_fd = console_pair[1]
         elif console_socket:
@@ -217,6 +219,10 @@ def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_
         if mgr.unified:
             # the init starts life in its cgroup (CLONE_INTO_CGROUP)
             cgroup_fd = posix.open(mgr.paths[""], posix.O_RDONLY | posix.O_DIRECTORY | posix.O_CLOEXEC)
+        if "mount" not in plan.namespaces["new"] and "mount" not in plan.namespaces["joins"]:
+            from pyrunc.lifecycle import sharedmnt
+
+            shared_below = sharedmnt.mount_id(plan.rootfs)
         faults.point("create-before-spawn")
         warmup.stop()
         spawned = shim.spawn(plan, {"fifo": fifo_fd, "console": console_fd}, stdio, cgroup_fd=cgroup_fd)
@@ -242,6 +248,8 @@ def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_
             "hooks": plan.hooks,
             "status": "creating",
         }
+        if shared_below is not None:
+            st["sharedMountBelow"] = shared_below  # delete unmounts what is stacked on it
         if plan.no_new_keyring:
             st["noNewKeyring"] = True  # an exec keeps its caller's keyring then, as runc
         # written before the init runs anything: a create killed from here on can
@@ -273,7 +281,7 @@ def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_
                 raise errors.from_oserror('write pid file "%s"' % pid_file, e) from None
         store.write_config(cdir, spec)
     except BaseException:
-        _undo(cdir, spawned, mgr)
+        _undo(cdir, spawned, mgr, plan.rootfs, shared_below)
         _poststop_after_failure(cid, bundle, spec, plan)
         raise
     finally:
@@ -323,7 +331,7 @@ def _poststop_after_failure(cid, bundle, spec, plan):
         log.warning("poststop hooks: %s" % e)
 
 
-def _undo(cdir, spawned, mgr):
+def _undo(cdir, spawned, mgr, rootfs, shared_below):
     if spawned is not None:
         try:
             posix.kill(spawned.pid, 9)
@@ -333,6 +341,13 @@ def _undo(cdir, spawned, mgr):
             posix.waitpid(spawned.pid, 0)
         except OSError:
             pass
+    if shared_below is not None:
+        from pyrunc.lifecycle import sharedmnt
+
+        try:
+            sharedmnt.release(rootfs, shared_below)
+        except errors.PyruncError as e:
+            log.warning(str(e))
     if mgr is not None:
         try:
             mgr.destroy()

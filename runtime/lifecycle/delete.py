@@ -57,6 +57,13 @@ def destroy(cdir, st):
     except errors.PyruncError as e:
         first = e
     faults.point("delete-after-cgroups")
+    if st.get("sharedMountBelow") is not None:
+        from pyrunc.lifecycle import sharedmnt
+
+        try:
+            sharedmnt.release(st.get("rootfs") or "", st["sharedMountBelow"])
+        except errors.PyruncError as e:
+            first = first or e
     store.remove_state_dir(cdir)
     if first is not None:
         raise first

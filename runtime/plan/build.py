@@ -18,8 +18,9 @@ from pyrunc.plan import labels
 from pyrunc.plan import mounts as mnt
 from pyrunc.plan import userns
 from pyrunc.plan.ops import (CLONE_NEWCGROUP, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWTIME,
-                             CLONE_NEWUSER, MNT_F_BIND, MNT_F_RECURSIVE_ATTR, MNT_F_TMPCOPYUP,
-                             MNT_TARGET_DIR, MNT_TARGET_FILE, NS_FLAGS, Op)
+                             CLONE_NEWUSER, MNT_F_BIND, MNT_F_ORDINARY_DIR, MNT_F_OWN_MODE, MNT_F_PROC_CHECK,
+                             MNT_F_RECURSIVE_ATTR, MNT_F_TMPCOPYUP, MNT_TARGET_DIR, MNT_TARGET_SOURCE, NS_FLAGS,
+                             Op)
 from pyrunc.plan import ops as O
 
 S_IFCHR = 0o020000
@@ -68,24 +69,12 @@ class Host:
     """Host facts the plan depends on. The real one looks at the machine; tests pass
     their own."""
 
-    def __init__(self, cgroup_host=None, cgroup_paths=None, last_cap=40, kcore=False, dirs=None, selinux=False):
+    def __init__(self, cgroup_host=None, cgroup_paths=None, last_cap=40, kcore=False, selinux=False):
         self.cgroup_host = cgroup_host
         self.selinux = selinux  # SELinux enabled (pyrunc.lsm.selinux_enabled)
         self.cgroup_paths = cgroup_paths or {}
         self.last_cap = last_cap
         self.kcore = kcore
-        self._dirs = dirs
-
-    def is_dir(self, path):
-        if self._dirs is not None:
-            return path in self._dirs
-        import posix
-        import stat
-
-        try:
-            return stat.S_ISDIR(posix.stat(path).st_mode)
-        except OSError:
-            return True  # a missing source fails later, at mount time, with its name
 
 
 class Plan:
@@ -223,11 +212,25 @@ def _cgroup_mount_ops(i, m, opts, host, new, mount_label):
                           u1=flags, s4=h.options, n1=MNT_TARGET_DIR))
         else:
             ops.append(Op(O.OP_MOUNT, 'bind cgroup "%s" on "%s"' % (paths[h.key], sub), s1=paths[h.key], s2=sub,
-                          u1=flags | mnt.MS_BIND, n1=MNT_TARGET_DIR, n2=MNT_F_BIND))
+                          u1=flags | mnt.MS_BIND, n1=MNT_TARGET_DIR, n2=MNT_F_BIND | mount_checks("bind", True)))
         if "," in name:
             for ctrl in name.split(","):
                 ops.append(Op(O.OP_SYMLINK, "symlink %s" % ctrl, s1=name, s2=dest + "/" + ctrl))
     return ops
+
+
+def mount_checks(mtype, bind):
+    """runc's checks of a destination, by mount type: proc and sysfs only on a real
+    directory (never through a symlink at the destination); binds and the types runc has
+    no case for (devpts, overlay, ...) never over /proc or inside it, but for a procfs on
+    /proc and lxcfs's files; tmpfs, mqueue and cgroup have no check."""
+    if bind:
+        return MNT_F_PROC_CHECK
+    if mtype in ("proc", "sysfs"):
+        return MNT_F_ORDINARY_DIR
+    if mtype in ("tmpfs", "mqueue", "cgroup"):
+        return 0
+    return MNT_F_PROC_CHECK
 
 
 def _mount_ops(spec, opts, host, new, plan):
@@ -255,13 +258,14 @@ def _mount_ops(spec, opts, host, new, plan):
             if not src:
                 raise ConfigError("mounts[%d].source" % i, "a bind mount needs a source")
             src = _abs_in_bundle(opts.bundle, src)
-            if not host.is_dir(src):
-                kind = MNT_TARGET_FILE
+            # a file or a directory as the source is when its turn comes: it may lie in
+            # an earlier mount of the container (as runc, which stats it then)
+            kind = MNT_TARGET_SOURCE
             flags |= MNT_F_BIND
             if dest == "/dev":
                 dev_is_bind = True
         if dest == "/dev" and o.flags & mnt.MS_RDONLY:
-            dev_readonly = True
+            dev_readonly = o.flags & PER_MOUNT_FLAGS  # truthy: MS_RDONLY is among them
         mflags = o.flags
         if dest == "/dev":
             # devices are created in /dev after the mount: it is made read-only at the end
@@ -273,6 +277,9 @@ def _mount_ops(spec, opts, host, new, plan):
             late_ro.append((dest, mflags & PER_MOUNT_FLAGS))
         if o.tmpcopyup:
             flags |= MNT_F_TMPCOPYUP
+        flags |= mount_checks(mtype, o.bind)
+        if mtype == "tmpfs" and any(d.startswith("mode=") for d in o.data):
+            flags |= MNT_F_OWN_MODE
         prop = 0
         for p in o.propagation:
             prop = p  # the last one wins, as mount(8)
@@ -291,8 +298,8 @@ def _mount_ops(spec, opts, host, new, plan):
 
 
 # what a bind remount would otherwise reset on the mount
-PER_MOUNT_FLAGS = (mnt.MS_NOSUID | mnt.MS_NODEV | mnt.MS_NOEXEC | mnt.MS_NOATIME | mnt.MS_NODIRATIME
-                   | mnt.MS_RELATIME | mnt.MS_STRICTATIME | mnt.MS_NOSYMFOLLOW)
+PER_MOUNT_FLAGS = (mnt.MS_RDONLY | mnt.MS_NOSUID | mnt.MS_NODEV | mnt.MS_NOEXEC | mnt.MS_NOATIME
+                   | mnt.MS_NODIRATIME | mnt.MS_RELATIME | mnt.MS_STRICTATIME | mnt.MS_NOSYMFOLLOW)
 
 
 def _device_ops(linux, bind):
@@ -500,14 +507,25 @@ def build(spec, opts, host):
     if "network" in new:
         ops.append(Op(O.OP_LOOPBACK_UP, "bring up loopback"))
 
-    if "mount" not in new and "mount" not in joins:
-        raise ConfigError("linux.namespaces", "a mount namespace is required")
+    shared_mnt = "mount" not in new and "mount" not in joins
     rprop = linux.get("rootfsPropagation")
     prop_flags = mnt.PROPAGATION.get(rprop, 0) if rprop else 0
-    # the host must never see the container's mounts: slave unless asked otherwise,
-    # and a shared root is made shared again only after pivot_root
-    first = prop_flags if prop_flags and not prop_flags & mnt.MS_SHARED else mnt.MS_SLAVE | mnt.MS_REC
-    ops.append(Op(O.OP_ROOT_PROPAGATION, "set propagation of /", u1=first))
+    if shared_mnt:
+        # the runtime's own mount namespace: as runc, the mounts are made in it (under the
+        # rootfs) and the process is chrooted; its "/" is never touched (runc makes the
+        # caller's root rslave) and `delete` unmounts what create mounted
+        for key in ("maskedPaths", "readonlyPaths"):
+            if linux.get(key):
+                raise ConfigError("linux." + key, "unable to restrict sys entries without a private MNT namespace")
+        prop_flags = 0
+    else:
+        # the host must never see the container's mounts: slave unless asked otherwise;
+        # a shared root is made shared only after pivot_root, and so is an unbindable one
+        # (the rootfs could not be bound out of an unbindable "/": runc fails there, crun
+        # and pyrunc make the container's root unbindable)
+        late = mnt.MS_SHARED | mnt.MS_UNBINDABLE
+        first = prop_flags if prop_flags and not prop_flags & late else mnt.MS_SLAVE | mnt.MS_REC
+        ops.append(Op(O.OP_ROOT_PROPAGATION, "set propagation of /", u1=first))
     ops.append(Op(O.OP_BIND_ROOTFS, 'bind rootfs "%s"' % plan.rootfs, s1=plan.rootfs))
     mops, dev_is_bind, dev_readonly, late_ro = _mount_ops(spec, opts, host, new, plan)
     ops.extend(mops)
@@ -526,12 +544,13 @@ def build(spec, opts, host):
     # as runc: a missing cwd is created, inside the rootfs, before it can turn read-only
     ops.append(Op(O.OP_MKDIR, 'create cwd "%s"' % proc["cwd"], s1="cwd", s2=mnt.clean_path(proc["cwd"]),
                   n1=0o755))
-    if opts.no_pivot:
+    if shared_mnt:
+        # never MS_MOVE onto the caller's "/" (runc does with --no-pivot): chroot only
+        ops.append(Op(O.OP_MOVE_ROOT, "chroot", n1=1))
+    elif opts.no_pivot:
         ops.append(Op(O.OP_MOVE_ROOT, "move root"))
     else:
         ops.append(Op(O.OP_PIVOT_ROOT, "pivot_root"))
-    if prop_flags & mnt.MS_SHARED:
-        ops.append(Op(O.OP_ROOT_PROPAGATION, "set propagation of /", u1=prop_flags))
     ops.append(Op(O.OP_REOPEN_DEVNULL, "reopen /dev/null"))
 
     plan.terminal = bool(proc.get("terminal"))
@@ -545,7 +564,8 @@ def build(spec, opts, host):
     elif opts.console_socket is True:
         raise PyruncError("cannot use console socket if runc will not detach or allocate tty")
     if dev_readonly:
-        ops.append(Op(O.OP_REMOUNT_RO, 'remount "/dev" read-only', s2="/dev"))
+        # as runc: the remount keeps the mount's own flags (nosuid, noexec, ...)
+        ops.append(Op(O.OP_REMOUNT_RO, 'remount "/dev" read-only', s2="/dev", u1=dev_readonly))
     for dest, keep in late_ro:
         ops.append(Op(O.OP_REMOUNT_RO, 'remount "%s" read-only' % dest, s2=dest, u1=keep))
     if root.get("readonly"):
@@ -561,10 +581,16 @@ def build(spec, opts, host):
     for p in linux.get("maskedPaths") or ():
         # a masked directory gets a read-only tmpfs, labelled like the other tmpfs mounts
         ops.append(Op(O.OP_MASK_PATH, 'mask "%s"' % p, s2=mnt.clean_path(p), s4=mask_data))
+    if prop_flags & (mnt.MS_SHARED | mnt.MS_UNBINDABLE):
+        # last of the mounts: read-only paths are bound from their own mounts, which an
+        # runbindable root would refuse
+        ops.append(Op(O.OP_ROOT_PROPAGATION, "set propagation of /", u1=prop_flags))
     ops.extend(_personality_ops(linux))
     process_ops, tail = _process_ops(proc, host, plan, warn, opts, rlimits=not in_userns)
     ops.extend(process_ops)
-    ready = Op(O.OP_READY, "wait for start", n1=1 if opts.exec_fifo else 0, fdref="fifo" if opts.exec_fifo else None)
+    # fdref "fifo": the container's state dir, where the fifo is (opened relative to it)
+    ready = Op(O.OP_READY, "wait for start", n1=1 if opts.exec_fifo else 0, s1="exec.fifo" if opts.exec_fifo else None,
+               fdref="fifo" if opts.exec_fifo else None)
     start_hooks = _hook_ops(spec, opts, "startContainer", "created")
     if start_hooks and any(op.kind == O.OP_SECCOMP and op.u1 & SECCOMP_FILTER_FLAG_NEW_LISTENER for op in tail):
         # The listener fd must reach the runtime over the sync socket, which READY closes:
@@ -630,13 +656,20 @@ def build_exec(proc, st, opts, host, linux=None):
                       fdref=("path", "/proc/%d/ns/user" % pid)))
     ns = st.get("namespaces") or {}
     own = set(ns.get("new") or ()) | set(ns.get("joins") or {})
+    shared_mnt = bool(ns) and "mount" not in own
     for t, name in NS_PROC_NAMES:
+        if t == "mount" and shared_mnt:
+            continue
         if in_userns and t not in own:
             # one the container shares with the runtime: the runtime's user namespace owns
             # it, so joining it again from the container's would be refused (EPERM)
             continue
         ops.append(Op(O.OP_SETNS, "join %s namespace" % t, n1=NS_FLAGS[t],
                       fdref=("path", "/proc/%d/ns/%s" % (pid, name))))
+    if shared_mnt:
+        # the container shares our mount namespace: joining it would leave the process at
+        # the host's "/" (runc's exec does); it goes to the init's root instead
+        ops.append(Op(O.OP_MOVE_ROOT, "chroot to the container's root", n1=1, s1="/proc/%d/root" % pid))
     ops.append(Op(O.OP_SETSID, "setsid"))
     if not opts.no_new_keyring:
         _keyring_ops(ops, proc, opts)

@@ -17,6 +17,7 @@ MS_BIND = 0x1000
 MS_MOVE = 0x2000
 MS_REC = 0x4000
 MS_SILENT = 0x8000
+MS_POSIXACL = 1 << 16
 MS_UNBINDABLE = 1 << 17
 MS_PRIVATE = 1 << 18
 MS_SLAVE = 1 << 19
@@ -39,6 +40,7 @@ MOUNT_ATTR_NOSYMFOLLOW = 0x200000
 
 # option -> (clear?, flag)
 FLAGS = {
+    "acl": (False, MS_POSIXACL), "noacl": (True, MS_POSIXACL),
     "async": (True, MS_SYNCHRONOUS), "sync": (False, MS_SYNCHRONOUS),
     "atime": (True, MS_NOATIME), "noatime": (False, MS_NOATIME),
     "defaults": (False, 0),
@@ -127,17 +129,14 @@ def parse_options(options, path, mount_type):
         elif opt in ("idmap", "ridmap"):
             raise ConfigError("%s[%d]" % (path, i), 'idmapped mounts ("%s") are not supported yet' % opt)
         else:
-            if is_bind or mount_type == "bind":
-                raise ConfigError("%s[%d]" % (path, i), 'unknown mount option "%s" for a bind mount' % opt)
+            # fs data; a bind mount has none: the kernel ignores data with MS_BIND, so
+            # "mode=755" or "size=1k" beside "bind" change nothing (as under runc)
             mo.data.append(opt)
     if is_bind:
         mo.bind = True
         mo.flags |= MS_BIND
-        # options given before "bind" were taken as data; a bind has no fs data
-        if mo.data:
-            raise ConfigError(path, 'unknown mount option "%s" for a bind mount' % mo.data[0])
-    if mo.tmpcopyup and mount_type != "tmpfs":
-        raise ConfigError(path, 'option "tmpcopyup" is only valid for tmpfs mounts')
+    if mo.tmpcopyup and (mount_type != "tmpfs" or is_bind):
+        mo.tmpcopyup = False  # as runc: an extension of tmpfs mounts, ignored on others
     return mo
 
 

@@ -1,7 +1,7 @@
 """Plan ops: plain data mirroring `struct shim_op` in csrc/shim.h (a unit test checks
 that the numbers agree with the header)."""
 
-SHIM_ABI_VERSION = 13
+SHIM_ABI_VERSION = 14
 
 OP_SETNS = 1
 OP_UNSHARE = 2
@@ -52,10 +52,14 @@ LSM_LABEL_FILE = 2
 MNT_TARGET_DIR = 0
 MNT_TARGET_FILE = 1
 MNT_TARGET_NONE = 2
+MNT_TARGET_SOURCE = 3
 
 MNT_F_RECURSIVE_ATTR = 1
 MNT_F_BIND = 2
 MNT_F_TMPCOPYUP = 4
+MNT_F_ORDINARY_DIR = 8
+MNT_F_PROC_CHECK = 16
+MNT_F_OWN_MODE = 32
 
 NAMES = {v: k[3:].lower() for k, v in dict(globals()).items() if k.startswith("OP_")}
 
