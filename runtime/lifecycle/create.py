@@ -255,7 +255,9 @@ def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_
         def runtime_hooks():
             from pyrunc import hooks
 
-            state = hooks.state_json(st, "creating")
+            # status "created", as crun and the runtime-tools validation suite (runc 1.1.5:
+            # "creating"); `state` itself says "creating" until create returns
+            state = hooks.state_json(st, hooks.CREATE_HOOK_STATUS)
             # runc runs create's hooks in the bundle directory
             hooks.run("prestart", plan.hooks, state, cwd=bundle)
             hooks.run("createRuntime", plan.hooks, state, cwd=bundle)
