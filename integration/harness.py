@@ -444,8 +444,8 @@ def crun(workdir):
     through CRUN_WRAPPER (crun accepts v1-only and v2 hosts only)."""
     workdir = Path(workdir)
     binary = shutil.which("crun") or "/usr/bin/crun"
-    unified = Path("/sys/fs/cgroup/unified")
-    if os.path.ismount(unified) and os.path.ismount("/sys/fs/cgroup") and not (Path("/sys/fs/cgroup") / "cgroup.controllers").exists():
+    top = Path("/sys/fs/cgroup")
+    if os.path.ismount(top / "unified") and not (top / "cgroup.controllers").exists():
         binary = workdir / "crun-legacy"
         binary.write_text(CRUN_WRAPPER)
         binary.chmod(0o755)

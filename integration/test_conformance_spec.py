@@ -102,6 +102,11 @@ CASES = [
     ("annotation with an empty key", _set({"": "x"}, "annotations")),
     ("rootfsPropagation empty", _set("", "linux", "rootfsPropagation")),
     ("rootfsPropagation unknown", _set("bogus", "linux", "rootfsPropagation")),
+    ("device rule with type \"\"", _set([{"allow": False, "type": "", "access": "rwm"}],
+                                        "linux", "resources", "devices")),
+    ("device rule without access", _set([{"allow": False}], "linux", "resources", "devices")),
+    ("maskedPaths relative", _set(["proc/kcore"], "linux", "maskedPaths")),
+    ("readonlyPaths relative", _set(["proc/sys"], "linux", "readonlyPaths")),
     ("uidMappings without a user namespace", _set([{"containerID": 0, "hostID": 0, "size": 1}],
                                                   "linux", "uidMappings")),
     # what runc refuses
@@ -140,7 +145,8 @@ CASES = [
     # sysctl: runc's validator (libcontainer/configs/validate)
     ("sysctl ipc", _set({"kernel.shmmax": "1000000"}, "linux", "sysctl")),
     ("sysctl mqueue", _set({"fs.mqueue.msg_max": "11"}, "linux", "sysctl")),
-    ("sysctl ipc without an ipc namespace", _both(_without_ns("ipc"), _set({"kernel.msgmax": "8192"}, "linux", "sysctl"))),
+    ("sysctl ipc without an ipc namespace", _both(_without_ns("ipc"),
+                                                  _set({"kernel.msgmax": "8192"}, "linux", "sysctl"))),
     ("sysctl net", _set({"net.ipv4.ip_forward": "1"}, "linux", "sysctl")),
     ("sysctl net, slash form", _set({"net/ipv4/ip_forward": "1"}, "linux", "sysctl")),
     ("sysctl net without a network namespace", _both(_without_ns("network"),
@@ -148,7 +154,8 @@ CASES = [
     ("sysctl net in the host's network namespace by path",
      _both(_without_ns("network"), _add_ns({"type": "network", "path": "/proc/self/ns/net"}),
            _set({"net.ipv4.ip_forward": "0"}, "linux", "sysctl"))),
-    ("sysctl net, netns path missing", _both(_without_ns("network"), _add_ns({"type": "network", "path": "/nonexistent"}),
+    ("sysctl net, netns path missing", _both(_without_ns("network"),
+                                             _add_ns({"type": "network", "path": "/nonexistent"}),
                                              _set({"net.ipv4.ip_forward": "1"}, "linux", "sysctl"))),
     ("sysctl kernel.hostname", _set({"kernel.hostname": "h"}, "linux", "sysctl")),
     ("sysctl kernel.hostname, same as hostname", _both(_set("h", "hostname"),
@@ -170,6 +177,9 @@ DIFFERENT = [
     # runc 1.1.5 makes a node over the rootfs, ignores the failure and allows the device
     # in the cgroup: pyrunc names the missing path
     ("device without path", _set([{"type": "c", "major": 1, "minor": 3}], "linux", "devices"), True, False),
+    # the spec: a hook's path is absolute; runc 1.1.5 runs a relative one from its working
+    # directory of the moment (the bundle's for create's hooks)
+    ("hook with a relative path", _set({"prestart": [{"path": "rootfs/bin/true"}]}, "hooks"), True, False),
 ]
 
 
@@ -225,11 +235,11 @@ def test_same_verdict_as_runc(verdicts):
 
 
 # runc's words, where pyrunc uses them (a line of runc's after "runc create failed: ")
+HOSTNAME_SYSCTL = 'sysctl \\"kernel.hostname\\" is not allowed as it conflicts with the OCI \\"hostname\\" field'
 RUNC_WORDS = {
     "hostname without a UTS namespace": "unable to set hostname without a private UTS namespace",
-    "sysctl kernel.hostname": 'sysctl \\"kernel.hostname\\" is not allowed as it conflicts with the OCI \\"hostname\\" field',
-    "sysctl kernel.hostname, same as hostname":
-        'sysctl \\"kernel.hostname\\" is not allowed as it conflicts with the OCI \\"hostname\\" field',
+    "sysctl kernel.hostname": HOSTNAME_SYSCTL,
+    "sysctl kernel.hostname, same as hostname": HOSTNAME_SYSCTL,
     "sysctl ipc without an ipc namespace": 'sysctl \\"kernel.msgmax\\" is not allowed in the hosts ipc namespace',
     "sysctl net without a network namespace": 'sysctl \\"net.ipv4.ip_forward\\" not allowed in host network namespace',
     "sysctl net in the host's network namespace by path":

@@ -112,6 +112,10 @@ GO_ZERO = [
     ("annotations", lambda d: d.__setitem__("annotations", {"": "x"}), lambda d: d["annotations"] == {"": "x"}),
     ("linux.devices[0]", lambda d: d["linux"].__setitem__("devices", [{"type": "c", "path": "/dev/x"}]),
      lambda d: "major" not in d["linux"]["devices"][0]),
+    ("linux.resources.devices[0].type", lambda d: d["linux"]["resources"]["devices"][0].update(type=""),
+     lambda d: d["linux"]["resources"]["devices"][0]["type"] == ""),
+    ("linux.maskedPaths[0]", lambda d: d["linux"].__setitem__("maskedPaths", ["proc/kcore"]),
+     lambda d: d["linux"]["maskedPaths"] == ["proc/kcore"]),
 ]
 
 

@@ -392,7 +392,8 @@ def _ns_without(*types):
     ({"kernel.domainname": "d"}, None, None),
     ({"kernel.hostname": "h"}, None,
      'sysctl "kernel.hostname" is not allowed as it conflicts with the OCI "hostname" field'),
-    ({"kernel.domainname": "d"}, _ns_without("uts"), 'sysctl "kernel.domainname" is not in a separate kernel namespace'),
+    ({"kernel.domainname": "d"}, _ns_without("uts"),
+     'sysctl "kernel.domainname" is not in a separate kernel namespace'),
     ({"kernel.hostname": "h"}, _ns_without("uts"), 'sysctl "kernel.hostname" is not in a separate kernel namespace'),
     ({"kernel.pid_max": "1"}, None, 'sysctl "kernel.pid_max" is not in a separate kernel namespace'),
     ({"vm.swappiness": "1"}, None, 'sysctl "vm.swappiness" is not in a separate kernel namespace'),
@@ -432,3 +433,13 @@ def test_id_mappings_without_a_user_namespace_are_not_read():
     s = spec()
     s["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 1000, "size": 1}]
     assert plan_for(s).ops == plan_for(spec()).ops
+
+
+def test_relative_masked_and_readonly_paths_are_from_the_containers_root():
+    """runc applies them after pivot_root with / as its working directory."""
+    s = spec()
+    s["linux"]["maskedPaths"] = ["proc/kcore"]
+    s["linux"]["readonlyPaths"] = ["proc/sys"]
+    p = plan_for(s)
+    assert [op.s2 for op in p.ops if op.kind == O.OP_MASK_PATH] == ["/proc/kcore"]
+    assert [op.s2 for op in p.ops if op.kind == O.OP_READONLY_PATH] == ["/proc/sys"]

@@ -11,8 +11,10 @@ from pyrunc.state import store
 
 def start(root, cid):
     cdir = store.container_dir(root, cid)
-    st = store.read_state(cdir)
+    store.read_state(cdir)  # "container does not exist" before any lock
     with store.Lock(cdir):
+        # read again under the lock: a create that held it has written its state since
+        st = store.read_state(cdir)
         status = store.status(cdir, st)
         if status == "stopped":
             raise errors.StateError("cannot start a container that has stopped")

@@ -70,7 +70,7 @@ WEIGHT_DEVICE = Obj({"major": I64, "minor": I64, "weight": Int(UINT16), "leafWei
 THROTTLE_DEVICE = Obj({"major": I64, "minor": I64, "rate": U64}, ("major", "minor", "rate"))
 
 RESOURCES = Obj({
-    "devices": Arr(Obj({"allow": Bool(), "type": Str(("a", "c", "b")), "major": I64, "minor": I64,
+    "devices": Arr(Obj({"allow": Bool(), "type": Str(("a", "c", "b"), go_empty=True), "major": I64, "minor": I64,
                         "access": Str(chars="rwm")}, ("allow",), go_zero={"allow": False})),
     "memory": Obj({"limit": I64, "reservation": I64, "swap": I64, "kernel": I64, "kernelTCP": I64,
                    "swappiness": U64, "disableOOMKiller": Bool(), "useHierarchy": Bool(),
@@ -235,7 +235,8 @@ def check_rules(doc, strict=False):
                 raise ConfigError("hooks.%s[%d].path" % (kind, i), 'must be an absolute path, got "%s"' % h["path"])
     for key in ("maskedPaths", "readonlyPaths"):
         for i, p in enumerate(linux.get(key) or []):
-            if not p.startswith("/"):
+            # runc takes a relative one as relative to the container's / (its cwd then)
+            if strict and not p.startswith("/"):
                 raise ConfigError("linux.%s[%d]" % (key, i), 'must be an absolute path, got "%s"' % p)
     seccomp = linux.get("seccomp")
     if seccomp is not None and "defaultAction" not in seccomp:

@@ -252,10 +252,35 @@ def init_alive(st):
     return ps[1] == st.get("pidStart")
 
 
+def being_created(cdir):
+    """Someone holds the container dir's lock: a create that has not written state.json
+    yet (it takes the lock right after mkdir), or a command cleaning up what such a
+    create left. Without this, `state` or `list` polling during a create read the
+    unwritten state as "stopped" (pid 0), and a caller would treat a container coming
+    up as dead."""
+    import fcntl
+
+    try:
+        fd = posix.open(cdir, posix.O_RDONLY | posix.O_DIRECTORY | posix.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    finally:
+        posix.close(fd)
+
+
 def status(cdir, st):
-    """created, running, paused or stopped, from the process and the files."""
+    """creating, created, running, paused or stopped, from the process and the files."""
     if st.get("broken"):
-        return "stopped"
+        # no state yet: being created while its creator holds the lock, else a create
+        # that died half-way (delete --force cleans it)
+        return "creating" if being_created(cdir) else "stopped"
     if not init_alive(st):
         return "stopped"
     if st.get("status") == "creating":
