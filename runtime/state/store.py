@@ -275,12 +275,20 @@ def being_created(cdir):
         posix.close(fd)
 
 
+def reported_status(cdir, st):
+    """The status `state` and `list` print: a dir without (readable) state.json is being
+    created while its creator holds the lock, else a create that died half-way (stopped:
+    delete --force cleans it). The verbs that act on a container use status(): for them
+    such a dir is nothing to signal, exec into or update."""
+    if st.get("broken") and being_created(cdir):
+        return "creating"
+    return status(cdir, st)
+
+
 def status(cdir, st):
     """creating, created, running, paused or stopped, from the process and the files."""
     if st.get("broken"):
-        # no state yet: being created while its creator holds the lock, else a create
-        # that died half-way (delete --force cleans it)
-        return "creating" if being_created(cdir) else "stopped"
+        return "stopped"
     if not init_alive(st):
         return "stopped"
     if st.get("status") == "creating":
