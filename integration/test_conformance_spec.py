@@ -168,12 +168,16 @@ CASES = [
 ]
 
 # runc 1.1.5 does not know these fields or namespaces (it ignores the fields); pyrunc
-# checks them as runc 1.2 does, with its words: (name, edit, runc exits 0, pyrunc exits 0)
+# checks them as runc 1.2 does, with its words; and the other deliberate differences of
+# README.md: (name, edit, runc exits 0, pyrunc exits 0)
 DIFFERENT = [
     ("time namespace", _add_ns({"type": "time"}), False, True),
     ("timeOffsets without a time namespace", _set({"monotonic": {"secs": 1}}, "linux", "timeOffsets"), True, False),
     ("domainname without a UTS namespace", _both(_without_ns("uts"), _set("d", "domainname")), True, False),
     ("personality without domain", _set({}, "linux", "personality"), True, False),
+    # runc 1.1.5 refuses every seccomp flag ("not yet supported"); pyrunc applies them
+    ("seccomp flags", _set({"defaultAction": "SCMP_ACT_ALLOW", "flags": ["SECCOMP_FILTER_FLAG_LOG"]},
+                           "linux", "seccomp"), False, True),
     # runc 1.1.5 makes a node over the rootfs, ignores the failure and allows the device
     # in the cgroup: pyrunc names the missing path
     ("device without path", _set([{"type": "c", "major": 1, "minor": 3}], "linux", "devices"), True, False),
