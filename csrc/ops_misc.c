@@ -494,3 +494,11 @@ int op_hook(struct child_ctx *c, const struct shim_op *op)
     return shim_fail(c, SHIM_ENOERRNO, "error running hook #%lld: error running hook: %s, stdout: %s, stderr: %s",
                      idx, why, o.buf, r.buf);
 }
+
+int shim_rename_noreplace(const char *from, const char *to)
+{
+    /* glibc's renameat2 wrapper needs 2.28; the syscall is there since Linux 3.15 */
+    if (syscall(SYS_renameat2, AT_FDCWD, from, AT_FDCWD, to, 1U /* RENAME_NOREPLACE */) < 0)
+        return -errno;
+    return 0;
+}

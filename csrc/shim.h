@@ -152,6 +152,8 @@ int shim_wait_ready(int sync_fd, struct shim_err *err, int *passed_fd);
 int shim_recv_fd(int sock_fd, char *name, int name_len);
 int shim_attach_device_filter(int cgroup_fd, const void *insns, int n_insns, int replace, char *log,
                               int log_len);
+/* renameat2(RENAME_NOREPLACE): 0, or -errno (EEXIST when `to` exists) */
+int shim_rename_noreplace(const char *from, const char *to);
 /* CDEF END */
 
 #endif

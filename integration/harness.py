@@ -431,6 +431,27 @@ class Runtime:
         return ids
 
 
+CRUN_WRAPPER = """#!/bin/sh
+# crun refuses a hybrid cgroup host (cgroup2 at /sys/fs/cgroup/unified): run it in a
+# private mount namespace without that mount, so that it sees a v1-only host. unshare
+# makes every mount private first: nothing of this reaches the host's namespace.
+exec unshare --mount --propagation private sh -c 'umount -l /sys/fs/cgroup/unified && exec crun "$@"' crun "$@"
+"""
+
+
+def crun(workdir):
+    """crun (the crun Debian package) as a Runtime under `workdir`; on a hybrid cgroup host
+    through CRUN_WRAPPER (crun accepts v1-only and v2 hosts only)."""
+    workdir = Path(workdir)
+    binary = shutil.which("crun") or "/usr/bin/crun"
+    top = Path("/sys/fs/cgroup")
+    if os.path.ismount(top / "unified") and not (top / "cgroup.controllers").exists():
+        binary = workdir / "crun-legacy"
+        binary.write_text(CRUN_WRAPPER)
+        binary.chmod(0o755)
+    return Runtime("crun", workdir, binary=str(binary))
+
+
 def wait_for(predicate, timeout=10, what="condition", interval=0.02):
     """Poll until predicate() is truthy and return its value; HarnessError on timeout."""
     deadline = time.monotonic() + timeout

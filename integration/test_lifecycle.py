@@ -608,3 +608,50 @@ def test_state_while_delete_force(runtime, bundle_factory):
                 assert_fails(a, "container does not exist")
                 assert a.stdout == ""
         gone(runtime, cid)
+
+
+def test_state_right_after_create_is_created(runtime, bundle_factory, tmp_path):
+    """50 quick create/state pairs: every one "created", with the pid-file's pid."""
+    bundle = bundle_factory(args=SLEEP)
+    for i in range(50):
+        cid = harness.new_id("cst")
+        pid_file = tmp_path / f"{i}.pid"
+        runtime.create(cid, bundle, "--pid-file", pid_file, check=True)
+        st = runtime.state(cid)
+        assert (st["status"], st["pid"]) == ("created", int(pid_file.read_text())), (i, st)
+        harness.reap_later(st["pid"])
+        force_delete(runtime, cid)
+        gone(runtime, cid)
+
+
+def test_state_while_create_runs_is_never_stopped(runtime, bundle_factory):
+    """`state` polled while `create` runs: "does not exist", creating or created, never
+    stopped (pyrunc's state dir used to be visible before it was locked, and read then as a
+    create that had died)."""
+    import subprocess
+
+    bundle = bundle_factory(args=SLEEP)
+    seen = set()
+    for _ in range(15):
+        cid = harness.new_id("cwin")
+        out, err = runtime._io(cid)
+        with open(out, "w") as o, open(err, "w") as e:
+            creating = subprocess.Popen([runtime.binary, *runtime.global_flags(), "create", "--bundle",
+                                         str(bundle), cid], stdin=subprocess.DEVNULL, stdout=o, stderr=e)
+        try:
+            while creating.poll() is None:
+                r = runtime.cmd("state", cid)
+                if r.returncode == 0:
+                    seen.add(json.loads(r.stdout)["status"])
+                else:
+                    assert_fails(r, "container does not exist")
+                    seen.add("does not exist")
+        finally:
+            creating.wait(timeout=harness.DEFAULT_TIMEOUT)
+        assert creating.returncode == 0, runtime.output(cid)
+        st = runtime.state(cid)
+        assert st["status"] == "created"
+        harness.reap_later(st["pid"])
+        force_delete(runtime, cid)
+        gone(runtime, cid)
+    assert seen <= {"does not exist", "creating", "created"}, seen

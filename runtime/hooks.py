@@ -6,6 +6,10 @@ from pyrunc import OCI_VERSION, errors, jsonio, log
 
 
 POLL_MAX_S = (2 ** 31 - 1) // 1000
+# The status prestart, createRuntime and createContainer hooks read on stdin. The spec
+# says "the state of the container"; crun sends "created", which the runtime-tools
+# validation suite expects; runc 1.1.5 sends "creating".
+CREATE_HOOK_STATUS = "created"
 
 
 def state_json(st, status, pid=None):
@@ -79,7 +83,8 @@ def run_one(kind, i, hook, state, cwd=None):
 
 
 def run(kind, hooks, state, warn_only=False, cwd=None):
-    """Run hooks[kind] in order; the first failure raises (or only warns, for poststop)."""
+    """Run hooks[kind] in order; the first failure raises, or with `warn_only` (poststart,
+    poststop) is logged as a warning and the rest run."""
     for i, hook in enumerate((hooks or {}).get(kind) or ()):
         try:
             run_one(kind, i, hook, state, cwd)

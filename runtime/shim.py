@@ -219,6 +219,14 @@ def go_and_wait(plan, spawned, on_hooks=None, on_listener=None):
         return
 
 
+def rename_noreplace(src, dst):
+    """rename(2) that fails with FileExistsError instead of replacing `dst` (an empty
+    directory would otherwise be replaced silently)."""
+    rc = lib.shim_rename_noreplace(src.encode(), dst.encode())
+    if rc < 0:
+        raise OSError(-rc, posix.strerror(-rc), dst)
+
+
 def recv_fd(sock_fd):
     """Receive one fd sent with SCM_RIGHTS (the pty master from a console socket)."""
     name = ffi.new("char[]", 256)

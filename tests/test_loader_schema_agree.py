@@ -26,7 +26,7 @@ INVALID = sorted(glob.glob(os.path.join(SAMPLES, "invalid", "*.json")))
 def test_valid_samples_pass_both(path):
     doc = load.parse(_load(path))
     assert explain.explain(doc) == []
-    load.check(doc)
+    load.check(doc, strict=True)
 
 
 @pytest.mark.parametrize("path", INVALID, ids=os.path.basename)
@@ -44,7 +44,7 @@ def test_invalid_samples_fail_both_at_the_same_path(path):
     with pytest.raises(ConfigError) as e:
         if not isinstance(doc, dict):
             raise ConfigError("", "expected object")
-        load.check(doc)
+        load.check(doc, strict=True)
     assert e.value.path == expected, str(e.value)
 
 

@@ -19,6 +19,7 @@ PATHS = {"memory": "/sys/fs/cgroup/memory/c1", "name=systemd": "/sys/fs/cgroup/s
 
 def host(**kw):
     kw.setdefault("cgroup_host", V1)
+    kw.setdefault("host_netns", "/proc/self/ns/net")
     kw.setdefault("cgroup_paths", PATHS)
     return build.Host(**kw)
 
@@ -505,3 +506,77 @@ def test_ready_opens_the_fifo_by_name_in_the_state_dir():
 
     ready = next(op for op in plan_for(spec()).ops if op.kind == O.OP_READY)
     assert (ready.n1, ready.s1, ready.fdref) == (1, store.FIFO, "fifo")
+
+
+def _ns_without(*types):
+    return [n for n in default.spec()["linux"]["namespaces"] if n["type"] not in types]
+
+
+@pytest.mark.parametrize("sysctl, namespaces, refusal", [
+    # runc's validator (libcontainer/configs/validate), its words
+    ({"kernel.shmmax": "1"}, None, None),
+    ({"fs.mqueue.msg_max": "1"}, None, None),
+    ({"kernel.msgmax": "1"}, _ns_without("ipc"), 'sysctl "kernel.msgmax" is not allowed in the hosts ipc namespace'),
+    ({"fs.mqueue.queues_max": "1"}, _ns_without("ipc"),
+     'sysctl "fs.mqueue.queues_max" is not allowed in the hosts ipc namespace'),
+    ({"net.ipv4.ip_forward": "1"}, None, None),
+    ({"net/ipv4/ip_forward": "1"}, None, None),
+    ({"net.ipv4.ip_forward": "1"}, _ns_without("network"),
+     'sysctl "net.ipv4.ip_forward" not allowed in host network namespace'),
+    ({"net.ipv4.ip_forward": "1"}, _ns_without("network") + [{"type": "network", "path": "/proc/self/ns/net"}],
+     'sysctl "net.ipv4.ip_forward" not allowed in host network namespace'),
+    ({"net.ipv4.ip_forward": "1"}, _ns_without("network") + [{"type": "network", "path": "/run/netns/x"}], None),
+    ({"kernel.domainname": "d"}, None, None),
+    ({"kernel.hostname": "h"}, None,
+     'sysctl "kernel.hostname" is not allowed as it conflicts with the OCI "hostname" field'),
+    ({"kernel.domainname": "d"}, _ns_without("uts"),
+     'sysctl "kernel.domainname" is not in a separate kernel namespace'),
+    ({"kernel.hostname": "h"}, _ns_without("uts"), 'sysctl "kernel.hostname" is not in a separate kernel namespace'),
+    ({"kernel.pid_max": "1"}, None, 'sysctl "kernel.pid_max" is not in a separate kernel namespace'),
+    ({"vm.swappiness": "1"}, None, 'sysctl "vm.swappiness" is not in a separate kernel namespace'),
+    ({"net": "1"}, None, 'sysctl "net" is not in a separate kernel namespace'),
+    ({"net/ipv4/../../kernel/x": "1"}, None, 'invalid sysctl name "net/ipv4/../../kernel/x"'),
+    ({"net.ipv4..x": "1"}, None, 'invalid sysctl name "net.ipv4..x"'),
+])
+def test_sysctl_rules_are_runcs(sysctl, namespaces, refusal):
+    s = spec()
+    s["linux"]["sysctl"] = sysctl
+    if namespaces is not None:
+        s["linux"]["namespaces"] = namespaces
+        if not any(n["type"] == "uts" for n in namespaces):
+            s.pop("hostname", None)
+    if refusal is None:
+        plan_for(s)
+        return
+    with pytest.raises(ConfigError) as e:
+        plan_for(s)
+    assert e.value.path == "linux.sysctl." + next(iter(sysctl)) and e.value.reason == refusal
+
+
+@pytest.mark.parametrize("key, path", [
+    ("net.ipv4.ip_forward", "/proc/sys/net/ipv4/ip_forward"),
+    ("net/ipv4/ip_forward", "/proc/sys/net/ipv4/ip_forward"),
+    # sysctl.d(5): after a "/" first separator, "." is part of a level's name
+    ("net/ipv4/conf/eth0.100/rp_filter", "/proc/sys/net/ipv4/conf/eth0.100/rp_filter"),
+])
+def test_sysctl_slash_names_are_written_where_sysctl_d_says(key, path):
+    s = spec()
+    s["linux"]["sysctl"] = {key: "1"}
+    ops = [op for op in plan_for(s).ops if op.kind == O.OP_SYSCTL]
+    assert [op.s1 for op in ops] == [path]
+
+
+def test_id_mappings_without_a_user_namespace_are_not_read():
+    s = spec()
+    s["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 1000, "size": 1}]
+    assert plan_for(s).ops == plan_for(spec()).ops
+
+
+def test_relative_masked_and_readonly_paths_are_from_the_containers_root():
+    """runc applies them after pivot_root with / as its working directory."""
+    s = spec()
+    s["linux"]["maskedPaths"] = ["proc/kcore"]
+    s["linux"]["readonlyPaths"] = ["proc/sys"]
+    p = plan_for(s)
+    assert [op.s2 for op in p.ops if op.kind == O.OP_MASK_PATH] == ["/proc/kcore"]
+    assert [op.s2 for op in p.ops if op.kind == O.OP_READONLY_PATH] == ["/proc/sys"]

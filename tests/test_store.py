@@ -94,3 +94,22 @@ def test_invalid_ids(cid):
 @pytest.mark.parametrize("cid", ["a", "A_b-c.d+e,f", "0" * 255])
 def test_valid_ids(cid):
     store.validate_id(cid)
+
+
+def test_unwritten_state_is_creating_while_its_creator_holds_the_lock(tmp_path):
+    """A dir without state.json: being created while locked (create locks it before it is
+    visible), a create that died otherwise."""
+    cdir = tmp_path / "c1"
+    cdir.mkdir()
+    st = store.read_state(str(cdir))
+    assert st.get("broken")
+    assert store.reported_status(str(cdir), st) == "stopped"
+    with store.Lock(str(cdir)):
+        pid = os.fork()
+        if pid == 0:  # another process: flock locks are per open file, as between commands
+            seen = (store.reported_status(str(cdir), store.read_state(str(cdir))),
+                    store.status(str(cdir), store.read_state(str(cdir))))
+            os._exit(0 if seen == ("creating", "stopped") else 1)
+        _, code = os.waitpid(pid, 0)
+        assert code == 0
+    assert store.reported_status(str(cdir), st) == "stopped"

@@ -67,7 +67,7 @@ def cmd_state(g, o, pos):
 
     cdir = store.container_dir(g.root, pos[0])
     st = store.read_state(cdir)
-    _out(jsonio.dumps_indent(store.public_state(st, store.status(cdir, st))))
+    _out(jsonio.dumps_indent(store.public_state(st, store.reported_status(cdir, st))))
     return 0
 
 
@@ -107,7 +107,7 @@ def cmd_list(g, o, pos):
             continue
         if not (info.st_mode & 0o040000):
             continue
-        out = store.public_state(st, store.status(cdir, st))
+        out = store.public_state(st, store.reported_status(cdir, st))
         out["owner"] = _owner(info.st_uid)
         rows.append(out)
     if o["quiet"]:

@@ -184,14 +184,8 @@ def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_
     except OSError as e:
         raise errors.from_oserror('create state root "%s"' % g.root, e) from None
     cdir = store.container_dir(g.root, cid)
-    try:
-        posix.mkdir(cdir, 0o711)
-    except FileExistsError:
-        raise errors.ContainerExists() from None
-    except OSError as e:
-        raise errors.from_oserror('create state dir "%s"' % cdir, e) from None
+    lock = _make_locked_dir(g.root, cdir, shim)
     faults.point("create-after-mkdir")
-    lock = store.Lock(cdir)
     mgr = None
     spawned = None
     shared_below = None
@@ -264,7 +258,9 @@ def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_
         def runtime_hooks():
             from pyrunc import hooks
 
-            state = hooks.state_json(st, "creating")
+            # status "created", as crun and the runtime-tools validation suite (runc 1.1.5:
+            # "creating"); `state` itself says "creating" until create returns
+            state = hooks.state_json(st, hooks.CREATE_HOOK_STATUS)
             # runc runs create's hooks in the bundle directory
             hooks.run("prestart", plan.hooks, state, cwd=bundle)
             hooks.run("createRuntime", plan.hooks, state, cwd=bundle)
@@ -311,6 +307,45 @@ def write_id_maps(pid, maps):
                 posix.close(fd)
         except OSError as e:
             raise errors.from_oserror('write %s "%s"' % (name, text.strip().replace("\n", ", ")), e) from None
+
+
+def _make_locked_dir(root, cdir, shim):
+    """The container dir, locked before anyone can see it: made and locked under a private
+    name, then renamed into place unless the id exists. A dir seen without state.json is
+    then either locked (being created: `state` says "creating") or left by a create that
+    died (stopped), never both (a plain mkdir then flock had a window where `state` read
+    a container being created as stopped)."""
+    # "." hides it from `list`; ":" is in no id
+    staging = "%s/.:creating:%d" % (root, posix.getpid())
+    try:
+        try:
+            posix.mkdir(staging, 0o711)
+        except FileExistsError:  # left by a killed create with our (recycled) pid: empty
+            posix.rmdir(staging)
+            posix.mkdir(staging, 0o711)
+    except OSError as e:
+        raise errors.from_oserror('create state dir "%s"' % cdir, e) from None
+    lock = store.Lock(staging)
+    try:
+        shim.rename_noreplace(staging, cdir)
+        return lock
+    except FileExistsError:
+        lock.release()
+        posix.rmdir(staging)
+        raise errors.ContainerExists() from None
+    except OSError as e:
+        lock.release()
+        posix.rmdir(staging)
+        if e.errno not in (22, 38):  # EINVAL, ENOSYS: renameat2 flags not supported there
+            raise errors.from_oserror('create state dir "%s"' % cdir, e) from None
+    # a state root whose filesystem has no RENAME_NOREPLACE: mkdir, then lock
+    try:
+        posix.mkdir(cdir, 0o711)
+    except FileExistsError:
+        raise errors.ContainerExists() from None
+    except OSError as e:
+        raise errors.from_oserror('create state dir "%s"' % cdir, e) from None
+    return store.Lock(cdir)
 
 
 def _now():

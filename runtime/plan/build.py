@@ -11,7 +11,7 @@ With a user namespace, oom_score_adj, rlimits and the joins by path (the user na
 first) move to `pre_ops`, run before the init is cloned into the new namespaces, and the
 init, released once the runtime wrote its maps, first becomes the namespace's root.
 """
-from pyrunc import OCI_VERSION
+from pyrunc import OCI_VERSION, errors
 from pyrunc.errors import ConfigError, PyruncError
 from pyrunc.plan import caps as capsmod
 from pyrunc.plan import labels
@@ -69,12 +69,29 @@ class Host:
     """Host facts the plan depends on. The real one looks at the machine; tests pass
     their own."""
 
-    def __init__(self, cgroup_host=None, cgroup_paths=None, last_cap=40, kcore=False, selinux=False):
+    def __init__(self, cgroup_host=None, cgroup_paths=None, last_cap=40, kcore=False, selinux=False,
+                 host_netns=None):
         self.cgroup_host = cgroup_host
         self.selinux = selinux  # SELinux enabled (pyrunc.lsm.selinux_enabled)
         self.cgroup_paths = cgroup_paths or {}
         self.last_cap = last_cap
         self.kcore = kcore
+        self.host_netns = host_netns  # tests: the path that names the runtime's netns (no stat)
+
+    def is_host_netns(self, path):
+        """True if `path` (a network namespace to join) is the runtime's own: its net
+        sysctls are the host's (runc's check; True in a new namespace means no)."""
+        if path is True:
+            return False
+        if self.host_netns is not None:
+            return path == self.host_netns
+        import posix
+
+        try:
+            a, b = posix.stat("/proc/self/ns/net"), posix.stat(path)
+        except OSError as e:
+            raise PyruncError("invalid netns path: stat %s: %s" % (e.filename, errors.strerror(e.errno))) from None
+        return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
 
 
 class Plan:
@@ -154,29 +171,54 @@ def _namespaces(linux, plan):
     return new, joins
 
 
-def _sysctl_ops(linux, new, joins, spec):
+def sysctl_dotted(name):
+    """sysctl.d(5): a name whose first separator is "/" uses "/" between levels and "."
+    inside them; runc checks the dotted form (net/ipv4/conf/eth0.1/x -> net.ipv4.conf.eth0/1.x)."""
+    first = next((c for c in name if c in "./"), ".")
+    if first == ".":
+        return name
+    return name.translate(_SWAP_DOT_SLASH)
+
+
+_SWAP_DOT_SLASH = str.maketrans("./", "/.")
+
+
+def sysctl_refusal(name, has, host):
+    """runc's rule for one sysctl (dotted name), its words: None if allowed. /proc/sys
+    is not all namespaced; only the ipc, net and uts ones a container may set in its
+    own namespaces. `has(t)`: the container has its own (new or joined) namespace t."""
+    if name in IPC_SYSCTLS or name.startswith("fs.mqueue."):
+        return None if has("ipc") else 'sysctl "%s" is not allowed in the hosts ipc namespace' % name
+    if name.startswith("net."):
+        if has("network") and not host.is_host_netns(has("network")):
+            return None
+        return 'sysctl "%s" not allowed in host network namespace' % name
+    if has("uts"):
+        if name == "kernel.domainname":
+            return None
+        if name == "kernel.hostname":
+            return 'sysctl "%s" is not allowed as it conflicts with the OCI "hostname" field' % name
+    return 'sysctl "%s" is not in a separate kernel namespace' % name
+
+
+def _sysctl_ops(linux, new, joins, host):
     ops = []
-    private = lambda t: t in new or t in joins  # noqa: E731
-    for name in sorted(linux.get("sysctl") or {}):
-        value = linux["sysctl"][name]
-        path = "linux.sysctl." + name
-        if not name or "/" in name or ".." in name.split(".") or name.startswith(".") or "\0" in name:
-            raise ConfigError(path, 'invalid sysctl name "%s"' % name)
-        if name in IPC_SYSCTLS or name.startswith("fs.mqueue."):
-            if not private("ipc"):
-                raise ConfigError(path, 'sysctl "%s" is not allowed in the host\'s ipc namespace' % name)
-        elif name.startswith("net."):
-            if not private("network"):
-                raise ConfigError(path, 'sysctl "%s" is not allowed in the host\'s network namespace' % name)
-        elif name in ("kernel.hostname", "kernel.domainname"):
-            if not private("uts"):
-                raise ConfigError(path, 'sysctl "%s" is not allowed in the host\'s uts namespace' % name)
-            field = "hostname" if name == "kernel.hostname" else "domainname"
-            if spec.get(field) and spec[field] != value:
-                raise ConfigError(path, 'conflicts with "%s"' % field)
-        else:
-            raise ConfigError(path, 'sysctl "%s" is not in a separate kernel namespace' % name)
-        ops.append(Op(O.OP_SYSCTL, 'sysctl "%s"' % name, s1="/proc/sys/" + name.replace(".", "/"), s2=value))
+
+    def has(t):
+        # the joined path, or True for a new namespace
+        return joins.get(t) or (t in new)
+
+    for key in sorted(linux.get("sysctl") or {}):
+        value = linux["sysctl"][key]
+        name = sysctl_dotted(key)
+        rel = name.translate(_SWAP_DOT_SLASH)   # its file under /proc/sys
+        if set(rel.split("/")) & {"", ".", ".."}:
+            raise ConfigError("linux.sysctl." + key, 'invalid sysctl name "%s"' % key)
+        why = sysctl_refusal(name, has, host)
+        if why:
+            raise ConfigError("linux.sysctl." + key, why)
+        path = "/proc/sys/" + rel
+        ops.append(Op(O.OP_SYSCTL, 'sysctl "%s"' % key, s1=path, s2=value))
     return ops
 
 
@@ -445,8 +487,13 @@ def build(spec, opts, host):
     for key in ("hostname", "domainname"):
         if spec.get(key) and "uts" not in new and "uts" not in joins:
             raise ConfigError(key, "unable to set %s without a private UTS namespace" % key)
+    # runc 1.1.5 knows no time namespace; these are runc 1.2's rules and words
+    if linux.get("timeOffsets") and "time" in joins:
+        raise ConfigError("linux.timeOffsets", "time namespace enabled, but both namespace path and time offsets "
+                          "specified -- you may only provide one")
     if linux.get("timeOffsets") and "time" not in new:
-        raise ConfigError("linux.timeOffsets", "time offsets need a new time namespace")
+        raise ConfigError("linux.timeOffsets", "time namespace offsets specified, but time namespace isn't enabled "
+                          "in the config")
 
     plan.clone_flags = 0
     for t in new:
@@ -540,7 +587,9 @@ def build(spec, opts, host):
     hooks = spec.get("hooks") or {}
     if hooks.get("prestart") or hooks.get("createRuntime"):
         ops.append(Op(O.OP_HOOKS_SYNC, "wait for prestart and createRuntime hooks"))
-    ops.extend(_hook_ops(spec, opts, "createContainer", "creating"))
+    from pyrunc.hooks import CREATE_HOOK_STATUS
+
+    ops.extend(_hook_ops(spec, opts, "createContainer", CREATE_HOOK_STATUS))
     # as runc: a missing cwd is created, inside the rootfs, before it can turn read-only
     ops.append(Op(O.OP_MKDIR, 'create cwd "%s"' % proc["cwd"], s1="cwd", s2=mnt.clean_path(proc["cwd"]),
                   n1=0o755))
@@ -574,7 +623,7 @@ def build(spec, opts, host):
         ops.append(Op(O.OP_HOSTNAME, 'sethostname "%s"' % spec["hostname"], s1=spec["hostname"]))
     if spec.get("domainname"):
         ops.append(Op(O.OP_DOMAINNAME, 'setdomainname "%s"' % spec["domainname"], s1=spec["domainname"]))
-    ops.extend(_sysctl_ops(linux, new, joins, spec))
+    ops.extend(_sysctl_ops(linux, new, joins, host))
     for p in linux.get("readonlyPaths") or ():
         ops.append(Op(O.OP_READONLY_PATH, 'make "%s" read-only' % p, s2=mnt.clean_path(p)))
     mask_data = labels.context_option(linux["mountLabel"]) if linux.get("mountLabel") else None

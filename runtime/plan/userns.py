@@ -13,11 +13,7 @@ def check(linux, user_new, user_path):
     uids = linux.get("uidMappings") or []
     gids = linux.get("gidMappings") or []
     if not user_new and not user_path:
-        if uids or gids:
-            # runc 1.1.5 drops them silently; a mapping that is not applied is refused here
-            raise ConfigError("linux.uidMappings" if uids else "linux.gidMappings",
-                              "user namespace mappings specified, but USER namespace isn't enabled in the config")
-        return None
+        return None  # mappings without a user namespace are not read, as by runc
     # runc (configs.HostRootUID/GID) wants both maps and the container's root in them,
     # for a joined namespace too, where it writes nothing
     if not uids:

@@ -39,14 +39,16 @@ HOOK = Obj({"path": Str(nonempty=True), "args": STRS, "env": STRS, "timeout": In
 
 PROCESS = Obj({
     "terminal": Bool(),
-    "consoleSize": Obj({"height": U32, "width": U32}, ("height", "width")),
-    "user": Obj({"uid": U32, "gid": U32, "umask": U32, "additionalGids": Arr(U32), "username": STR}, ("uid", "gid")),
+    "consoleSize": Obj({"height": U32, "width": U32}, ("height", "width"), go_zero={"height": 0, "width": 0}),
+    "user": Obj({"uid": U32, "gid": U32, "umask": U32, "additionalGids": Arr(U32), "username": STR}, ("uid", "gid"),
+                go_zero={"uid": 0, "gid": 0}),
     "args": STRS,
     "commandLine": STR,
     "env": STRS,
     "cwd": STR,
     "capabilities": Obj({k: STRS for k in ("bounding", "effective", "inheritable", "permitted", "ambient")}),
-    "rlimits": Arr(Obj({"type": Str(RLIMITS), "hard": U64, "soft": U64}, ("type", "hard", "soft"))),
+    "rlimits": Arr(Obj({"type": Str(RLIMITS), "hard": U64, "soft": U64}, ("type", "hard", "soft"),
+                       go_zero={"hard": 0, "soft": 0})),
     "noNewPrivileges": Bool(),
     "apparmorProfile": STR,
     "oomScoreAdj": Int((-1000, 1000)),
@@ -68,14 +70,14 @@ WEIGHT_DEVICE = Obj({"major": I64, "minor": I64, "weight": Int(UINT16), "leafWei
 THROTTLE_DEVICE = Obj({"major": I64, "minor": I64, "rate": U64}, ("major", "minor", "rate"))
 
 RESOURCES = Obj({
-    "devices": Arr(Obj({"allow": Bool(), "type": Str(("a", "c", "b")), "major": I64, "minor": I64,
-                        "access": Str(chars="rwm")}, ("allow",))),
+    "devices": Arr(Obj({"allow": Bool(), "type": Str(("a", "c", "b"), go_empty=True), "major": I64, "minor": I64,
+                        "access": Str(chars="rwm")}, ("allow",), go_zero={"allow": False})),
     "memory": Obj({"limit": I64, "reservation": I64, "swap": I64, "kernel": I64, "kernelTCP": I64,
                    "swappiness": U64, "disableOOMKiller": Bool(), "useHierarchy": Bool(),
                    "checkBeforeUpdate": Bool()}),
     "cpu": Obj({"shares": U64, "quota": I64, "burst": U64, "period": U64, "realtimeRuntime": I64,
                 "realtimePeriod": U64, "cpus": STR, "mems": STR, "idle": I64}),
-    "pids": Obj({"limit": I64}, ("limit",)),
+    "pids": Obj({"limit": I64}, ("limit",), go_zero={"limit": None}),  # no limit, as runc
     "blockIO": Obj({"weight": Int(UINT16), "leafWeight": Int(UINT16), "weightDevice": Arr(WEIGHT_DEVICE),
                     "throttleReadBpsDevice": Arr(THROTTLE_DEVICE), "throttleWriteBpsDevice": Arr(THROTTLE_DEVICE),
                     "throttleReadIOPSDevice": Arr(THROTTLE_DEVICE),
@@ -94,13 +96,13 @@ SECCOMP = Obj({
     "listenerPath": STR,
     "listenerMetadata": STR,
     "syscalls": Arr(Obj({
-        "names": Arr(STR, nonempty=True),
+        "names": Arr(STR, nonempty=True, go_empty=True),  # a rule for no syscall: nothing
         "action": Str(SECCOMP_ACTIONS),
         "errnoRet": U32,
         "args": Arr(Obj({"index": Int(UINT32), "value": U64, "valueTwo": U64, "op": Str(SECCOMP_OPS)},
                         ("index", "value", "op"))),
-    }, ("names", "action"))),
-}, ("defaultAction",))
+    }, ("names", "action"), go_zero={"names": []})),
+}, ("defaultAction",), go_zero={"defaultAction": None})  # see check_rules
 
 LINUX = Obj({
     "namespaces": Arr(Obj({"type": Str(NAMESPACES), "path": STR}, ("type",))),
@@ -121,7 +123,7 @@ LINUX = Obj({
                         ("mode",)),
     "sysctl": Map(STR),
     "seccomp": SECCOMP,
-    "rootfsPropagation": Str(PROPAGATION),
+    "rootfsPropagation": Str(PROPAGATION, go_empty=True),
     "maskedPaths": STRS,
     "readonlyPaths": STRS,
     "mountLabel": STR,
@@ -139,7 +141,7 @@ CONFIG = Obj({
     "hooks": Obj({k: Arr(HOOK) for k in HOOK_KINDS}),
     "annotations": Map(STR, nonempty_keys=True),
     "linux": LINUX,
-}, ("ociVersion",))
+}, ("ociVersion",), go_zero={"ociVersion": ""})  # runc never reads it
 
 
 def read_bundle_config(bundle):
@@ -182,14 +184,18 @@ def parse(data, source="config.json"):
         raise ConfigError("", "invalid JSON: " + str(e), source) from None
 
 
-def check(doc):
-    """Types first (shapes), then the rules types cannot say. Returns doc."""
-    CONFIG.check(doc, "")
-    check_rules(doc)
+def check(doc, strict=False):
+    """Types first (shapes), then the rules types cannot say. Returns doc.
+
+    Where runc's decoder reads an absent field as Go's zero value and nothing of runc
+    refuses it, so does this (user without gid, rlimit without soft, ...); `strict`
+    refuses those as the spec's schema does (pyrunc validate, the agreement tests)."""
+    CONFIG.check(doc, "", strict)
+    check_rules(doc, strict)
     return doc
 
 
-def check_rules(doc):
+def check_rules(doc, strict=False):
     proc = doc.get("process")
     if proc is not None:
         cwd = proc.get("cwd", "")
@@ -206,11 +212,8 @@ def check_rules(doc):
                 raise ConfigError("process.env[%d]" % i, "invalid environment variable: name cannot be empty")
             if "\0" in e:
                 raise ConfigError("process.env[%d]" % i, "invalid environment variable: contains a NUL byte")
-        seen = set()
+        # a type given twice is set twice, in order, as runc does
         for i, rl in enumerate(proc.get("rlimits") or []):
-            if rl["type"] in seen:
-                raise ConfigError("process.rlimits[%d].type" % i, 'duplicate rlimit "%s"' % rl["type"])
-            seen.add(rl["type"])
             if rl["soft"] > rl["hard"]:
                 raise ConfigError("process.rlimits[%d]" % i, "soft limit must not exceed the hard limit")
     for i, m in enumerate(doc.get("mounts") or []):
@@ -232,10 +235,17 @@ def check_rules(doc):
                 raise ConfigError("hooks.%s[%d].path" % (kind, i), 'must be an absolute path, got "%s"' % h["path"])
     for key in ("maskedPaths", "readonlyPaths"):
         for i, p in enumerate(linux.get(key) or []):
-            if not p.startswith("/"):
+            # runc takes a relative one as relative to the container's / (its cwd then)
+            if strict and not p.startswith("/"):
                 raise ConfigError("linux.%s[%d]" % (key, i), 'must be an absolute path, got "%s"' % p)
+    seccomp = linux.get("seccomp")
+    if seccomp is not None and "defaultAction" not in seccomp:
+        if strict or seccomp.get("syscalls"):
+            raise ConfigError("linux.seccomp", 'missing required field "defaultAction"')
+        del linux["seccomp"]  # runc: no default action and no rules is no filter
     for i, d in enumerate(linux.get("devices") or []):
-        if d["type"] != "p" and ("major" not in d or "minor" not in d):
+        # runc makes a missing major or minor 0
+        if strict and d["type"] != "p" and ("major" not in d or "minor" not in d):
             raise ConfigError("linux.devices[%d]" % i, "major and minor are required for type \"%s\"" % d["type"])
     return doc
 

@@ -42,17 +42,21 @@ def _join(path, key):
 
 
 class Shape:
-    def check(self, value, path):
+    def check(self, value, path, strict=False):
         raise NotImplementedError
 
 
 class Str(Shape):
-    def __init__(self, enum=None, nonempty=False, chars=None):
+    """`go_empty`: "" is taken outside `enum` (runc reads it as the field's default),
+    except in strict mode."""
+
+    def __init__(self, enum=None, nonempty=False, chars=None, go_empty=False):
+        self.go_empty = go_empty
         self.enum = enum
         self.nonempty = nonempty
         self.chars = frozenset(chars) if chars else None  # every character must be one of these
 
-    def check(self, v, path):
+    def check(self, v, path, strict=False):
         if not isinstance(v, str):
             raise ConfigError(path, "expected string, got " + _type_name(v))
         if "\0" in v:
@@ -60,7 +64,7 @@ class Str(Shape):
             raise ConfigError(path, "must not contain a NUL byte")
         if not v.isascii() and _lone_surrogate(v):
             raise ConfigError(path, "invalid UTF-8: a lone surrogate escape")
-        if self.enum is not None and v not in self.enum:
+        if self.enum is not None and v not in self.enum and (v or strict or not self.go_empty):
             raise ConfigError(path, 'unknown value "%s" (expected one of: %s)' % (v, ", ".join(self.enum)))
         if self.nonempty and not v:
             raise ConfigError(path, "must not be empty")
@@ -74,7 +78,7 @@ class Int(Shape):
         if minimum is not None:
             self.lo = minimum
 
-    def check(self, v, path):
+    def check(self, v, path, strict=False):
         # a float is refused even when integral (1.0), as Go's decoder refuses it for
         # an integer field: the value would reach C as a float
         if not isinstance(v, int) or isinstance(v, bool):
@@ -86,31 +90,34 @@ class Int(Shape):
 
 
 class Bool(Shape):
-    def check(self, v, path):
+    def check(self, v, path, strict=False):
         if not isinstance(v, bool):
             raise ConfigError(path, "expected boolean, got " + _type_name(v))
 
 
 class Any(Shape):
-    def check(self, v, path):
+    def check(self, v, path, strict=False):
         pass
 
 
 class Arr(Shape):
-    def __init__(self, item, nonempty=False):
+    """`go_empty`: the spec wants items but runc takes an empty array (strict mode refuses it)."""
+
+    def __init__(self, item, nonempty=False, go_empty=False):
         self.item = item
         self.nonempty = nonempty
+        self.go_empty = go_empty
 
-    def check(self, v, path):
+    def check(self, v, path, strict=False):
         if v is None:
             return  # Go decodes null as an empty slice
         if not isinstance(v, list):
             raise ConfigError(path, "expected array, got " + _type_name(v))
-        if self.nonempty and not v:
+        if self.nonempty and not v and (strict or not self.go_empty):
             raise ConfigError(path, "must not be empty")
         item = self.item
         for i, x in enumerate(v):
-            item.check(x, "%s[%d]" % (path, i))
+            item.check(x, "%s[%d]" % (path, i), strict)
 
 
 class Map(Shape):
@@ -121,13 +128,13 @@ class Map(Shape):
         self.key_enum = key_enum
         self.nonempty_keys = nonempty_keys
 
-    def check(self, v, path):
+    def check(self, v, path, strict=False):
         if v is None:
             return
         if not isinstance(v, dict):
             raise ConfigError(path, "expected object, got " + _type_name(v))
         for k, x in v.items():
-            if self.nonempty_keys and not k:
+            if self.nonempty_keys and not k and strict:  # runc takes an empty key
                 raise ConfigError(path, "keys must not be empty")
             if "\0" in k:
                 raise ConfigError(path, "keys must not contain a NUL byte")
@@ -135,24 +142,35 @@ class Map(Shape):
                 raise ConfigError(path, "keys must be valid UTF-8")
             if self.key_enum is not None and k not in self.key_enum:
                 raise ConfigError(_join(path, k), "unknown key (expected one of: %s)" % ", ".join(self.key_enum))
-            self.value.check(x, _join(path, k))
+            self.value.check(x, _join(path, k), strict)
 
 
 class Obj(Shape):
     """An object with known fields; unknown fields are allowed (engines add some).
-    `any_of` names fields of which at least one must be present."""
+    `any_of` names fields of which at least one must be present.
 
-    def __init__(self, fields, required=(), any_of=()):
+    `go_zero`: required fields that runc reads as Go's zero value when they are absent
+    (its decoder fills them; no validation refuses them): the value given here is
+    filled in, or None to leave the field absent. `strict` (pyrunc validate, the
+    schema agreement tests) refuses them as the spec's schema does."""
+
+    def __init__(self, fields, required=(), any_of=(), go_zero=None):
         self.fields = fields
         self.required = required
         self.any_of = any_of
+        self.go_zero = go_zero or {}
 
-    def check(self, v, path):
+    def check(self, v, path, strict=False):
         if not isinstance(v, dict):
             raise ConfigError(path, "expected object, got " + _type_name(v))
         for k in self.required:
             if k not in v or v[k] is None:
-                raise ConfigError(path, 'missing required field "%s"' % k)
+                if strict or k not in self.go_zero:
+                    raise ConfigError(path, 'missing required field "%s"' % k)
+                if self.go_zero[k] is None:
+                    v.pop(k, None)
+                else:
+                    v[k] = self.go_zero[k]
         if self.any_of and not any(v.get(k) is not None for k in self.any_of):
             raise ConfigError(path, "needs one of: " + ", ".join('"%s"' % k for k in self.any_of))
         fields = self.fields
@@ -164,7 +182,7 @@ class Obj(Shape):
             if x is None:
                 nulls = (nulls or []) + [k]
             else:
-                s.check(x, _join(path, k))
+                s.check(x, _join(path, k), strict)
         if nulls:
             # null is absent, as for Go's decoder (the field keeps its zero value), so
             # that no later `get(key, default)` sees a None
@@ -178,20 +196,20 @@ class OneOf(Shape):
     def __init__(self, *shapes):
         self.shapes = shapes
 
-    def check(self, v, path):
+    def check(self, v, path, strict=False):
         for sh in self.shapes[:-1]:
             try:
-                sh.check(v, path)
+                sh.check(v, path, strict)
                 return
             except ConfigError:
                 pass
-        self.shapes[-1].check(v, path)
+        self.shapes[-1].check(v, path, strict)
 
 
 class Nullable(Shape):
     def __init__(self, inner):
         self.inner = inner
 
-    def check(self, v, path):
+    def check(self, v, path, strict=False):
         if v is not None:
-            self.inner.check(v, path)
+            self.inner.check(v, path, strict)

@@ -10,7 +10,7 @@ def validate_doc(doc):
     lines = [explain.format_problem(p, m) for p, m in explain.explain(doc)]
     if not lines:
         try:
-            load.check(doc)
+            load.check(doc, strict=True)
         except errors.ConfigError as e:
             lines.append(str(e))
     return lines

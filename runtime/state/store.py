@@ -260,8 +260,41 @@ def init_alive(st):
     return ps[1] == st.get("pidStart")
 
 
+def being_created(cdir):
+    """Someone holds the container dir's lock: a create that has not written state.json
+    yet (it takes the lock right after mkdir), or a command cleaning up what such a
+    create left. Without this, `state` or `list` polling during a create read the
+    unwritten state as "stopped" (pid 0), and a caller would treat a container coming
+    up as dead."""
+    import fcntl
+
+    try:
+        fd = posix.open(cdir, posix.O_RDONLY | posix.O_DIRECTORY | posix.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    finally:
+        posix.close(fd)
+
+
+def reported_status(cdir, st):
+    """The status `state` and `list` print: a dir without (readable) state.json is being
+    created while its creator holds the lock, else a create that died half-way (stopped:
+    delete --force cleans it). The verbs that act on a container use status(): for them
+    such a dir is nothing to signal, exec into or update."""
+    if st.get("broken") and being_created(cdir):
+        return "creating"
+    return status(cdir, st)
+
+
 def status(cdir, st):
-    """created, running, paused or stopped, from the process and the files."""
+    """creating, created, running, paused or stopped, from the process and the files."""
     if st.get("broken"):
         return "stopped"
     if not init_alive(st):
