@@ -163,7 +163,6 @@ V2_CASES = [
     ({"memory": {"limit": G, "swap": G}}, [("", "memory.swap.max", "0"), ("", "memory.max", str(G))]),
     ({"memory": {"limit": G, "swap": -1}}, [("", "memory.swap.max", "max"), ("", "memory.max", str(G))]),
     ({"memory": {"limit": -1}}, [("", "memory.swap.max", "max"), ("", "memory.max", "max")]),
-    ({"memory": {"limit": -1, "swap": 2 * G}}, [("", "memory.swap.max", str(2 * G)), ("", "memory.max", "max")]),
     ({"memory": {"reservation": 512 * M}}, [("", "memory.low", str(512 * M))]),
     ({"memory": {"reservation": -1}}, [("", "memory.low", "max")]),
     ({"memory": {"swappiness": 10, "disableOOMKiller": True, "kernel": 1}}, []),   # no v2 equivalent
@@ -259,7 +258,7 @@ def test_blkio_to_io_weight(blkio, io):
 
 
 @pytest.mark.parametrize("swap,limit,expected", [
-    (0, 0, 0), (0, G, 0), (0, -1, -1), (-1, G, -1), (-1, 0, -1), (-1, -1, -1), (2 * G, -1, 2 * G),
+    (0, 0, 0), (0, G, 0), (0, -1, -1), (-1, G, -1), (-1, 0, -1), (-1, -1, -1),
     (3 * G, G, 2 * G), (G, G, 0),
 ])
 def test_swap_to_v2(swap, limit, expected):
@@ -268,6 +267,8 @@ def test_swap_to_v2(swap, limit, expected):
 
 @pytest.mark.parametrize("swap,limit,path,reason", [
     (G, 0, "linux.resources.memory.swap", "unable to set swap limit without memory limit"),
+    # runc's ConvertMemorySwapToCgroupV2Value: "unlimited" memory with a swap limit
+    (2 * G, -1, "linux.resources.memory.swap", "unable to set swap limit without memory limit"),
     (G, 2 * G, "linux.resources.memory.swap", "memory+swap limit should be >= memory limit"),
     (G, -5, "linux.resources.memory.limit", "invalid memory value: -5"),
 ])
@@ -284,6 +285,7 @@ ERRORS = [
     (1, {"memory": {"swap": G}}, "linux.resources.memory.swap", "without memory limit"),
     (2, {"memory": {"swap": G}}, "linux.resources.memory.swap", "without memory limit"),
     (1, {"memory": {"limit": -1, "swap": G}}, "linux.resources.memory.swap", ">= memory limit"),
+    (2, {"memory": {"limit": -1, "swap": G}}, "linux.resources.memory.swap", "without memory limit"),
     (1, {"memory": {"limit": -2}}, "linux.resources.memory.limit", "invalid memory value"),
     (2, {"memory": {"limit": -2}}, "linux.resources.memory.limit", "invalid memory value"),
     (2, {"memory": {"reservation": -7}}, "linux.resources.memory.reservation", "invalid memory value"),

@@ -178,6 +178,35 @@ class Manager:
             return False
         return v in ("FROZEN", "FREEZING", "1")
 
+    def frozen_for_create(self):
+        """Whether a new init would be frozen as it joins: runc refuses to create into
+        a frozen cgroup ("container's cgroup unexpectedly frozen") rather than wait
+        forever for an init that cannot run. runc 1.1.5 reads the cgroup's own state
+        (v1 freezer.self_freezing, v2 cgroup.freeze) and hangs when only an ancestor
+        is frozen; here the nearest existing directory's effective state (v1) or any
+        frozen ancestor (v2) counts as well, since a new child of a frozen cgroup is
+        frozen too."""
+        d = self.paths.get("") if self.unified else self.dir_for("freezer")
+        if not d:
+            return False
+        while d and not _exists(d):
+            d = d.rpartition("/")[0]
+        if not self.unified:
+            # the root cgroup has no freezer.state: it cannot be frozen
+            try:
+                return fs.read(d + "/freezer.state") != "THAWED"
+            except OSError:
+                return False
+        # v2: cgroup.freeze is each cgroup's own request; the root has none
+        while d:
+            try:
+                if fs.read(d + "/cgroup.freeze") == "1":
+                    return True
+            except OSError:
+                return False
+            d = d.rpartition("/")[0]
+        return False
+
     def freeze(self):
         self._set_frozen(True)
 

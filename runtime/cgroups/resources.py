@@ -453,9 +453,9 @@ def swap_to_v2(swap, limit):
     (runc's ConvertMemorySwapToCgroupV2Value). Raises ConfigError."""
     if limit == -1 and swap == 0:
         return -1   # "unlimited memory" also unlimits swap, as on v1
-    if swap in (-1, 0) or limit == -1:
+    if swap in (-1, 0):
         return swap
-    if limit == 0:
+    if limit in (0, -1):
         raise ConfigError(P + "memory.swap", "unable to set swap limit without memory limit")
     if limit < 0:
         raise ConfigError(P + "memory.limit", "invalid memory value: %d" % limit)

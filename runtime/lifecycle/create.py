@@ -191,6 +191,11 @@ def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_
         raise errors.ContainerExists() from None
     except OSError as e:
         raise errors.from_oserror('create state dir "%s"' % cdir, e) from None
+    try:
+        _refuse_a_frozen_cgroup(host)
+    except BaseException:
+        posix.rmdir(cdir)
+        raise
     faults.point("create-after-mkdir")
     lock = store.Lock(cdir)
     mgr = None
@@ -286,6 +291,15 @@ def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_
             spawned.close()
         lock.release()
     return Created(cdir, st, pid, plan.terminal)
+
+
+def _refuse_a_frozen_cgroup(host):
+    """An init put into a frozen cgroup stops before it can report (in D state on
+    v1): fail at once with runc's words instead."""
+    from pyrunc.cgroups.manager import Manager
+
+    if host.cgroup_paths and Manager(host.cgroup_host.mode, host.cgroup_paths).frozen_for_create():
+        raise errors.PyruncError("container's cgroup unexpectedly frozen")
 
 
 def _now():

@@ -82,6 +82,17 @@ def resources_from_flags(o):
     return res
 
 
+def unlimited_swap_too(new):
+    """`--memory -1` without a swap value lifts the memory+swap limit as well (runc:
+    an unset swap is 0, and its v1 and v2 drivers read limit -1 with swap 0 as
+    "both unlimited"); merged with the current swap limit it would be refused as
+    swap below the limit instead."""
+    mem = new.get("memory")
+    if mem and mem.get("limit") == -1 and not mem.get("swap"):
+        mem["swap"] = -1
+    return new
+
+
 def merge(current, new):
     out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in (current or {}).items()}
     for k, v in new.items():
@@ -100,7 +111,7 @@ def update(root, cid, o):
     with store.Lock(cdir):
         if store.status(cdir, st) == "stopped":
             raise errors.StateError("container not running")
-        new = resources_from_flags(o)
+        new = unlimited_swap_too(resources_from_flags(o))
         spec = store.read_config(cdir)
         linux = spec.setdefault("linux", {})
         merged = merge(linux.get("resources"), new)
