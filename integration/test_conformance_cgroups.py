@@ -138,3 +138,76 @@ def test_create_below_a_frozen_cgroup_fails_in_pyrunc(pyrunc, bundle_factory):
     rc, err, took, left = create_frozen(pyrunc, bundle_factory, below=True)
     assert rc == 1 and "container's cgroup unexpectedly frozen" in err, f"exit {rc} {err!r}"
     assert took < 10 and not left
+
+
+# ---- delete --force with sub-cgroups ----
+
+def own_dirs(pid, below=""):
+    """{hierarchy key: the container's directory} in every mounted hierarchy, for an init
+    that moved itself to `below` under it."""
+    from test_cgroups_v1 import host_dirs
+    out = {k: d.removesuffix(below) for k, d in host_dirs(pid).items()}
+    return {k: d for k, d in out.items() if os.path.isdir(d)}
+
+
+def make_sub(d, rel):
+    """mkdir -p d/rel; a v1 cpuset child gets its parent's cpus and mems (else no task can join)."""
+    cur = d
+    for part in rel.split("/"):
+        cur = f"{cur}/{part}"
+        os.makedirs(cur, exist_ok=True)
+        for f in ("cpuset.cpus", "cpuset.mems"):
+            if os.path.exists(f"{cur}/{f}") and not read(f"{cur}/{f}"):
+                with open(f"{cur}/{f}", "w") as out:
+                    out.write(read(f"{os.path.dirname(cur)}/{f}"))
+
+
+# the workload makes its own sub-cgroup in its rw cgroup mount, moves itself there, then sleeps
+WORKLOAD = ("for d in /sys/fs/cgroup/*/; do mkdir -p $d/wl/inner; "
+            "[ -f $d/cpuset.cpus ] && cat $d/cpuset.cpus > $d/wl/cpuset.cpus && cat $d/cpuset.mems > $d/wl/cpuset.mems "
+            "&& cat $d/cpuset.cpus > $d/wl/inner/cpuset.cpus && cat $d/cpuset.mems > $d/wl/inner/cpuset.mems; "
+            "echo $$ > $d/wl/inner/cgroup.procs; done; echo ready > /dev/shm/ready; exec /probe sleep 600")
+
+
+@pytest.mark.parametrize("pidns", [True, False], ids=["pidns", "host-pidns"])
+def test_delete_force_removes_sub_cgroups_as_runc(runtime, bundle_factory, pidns):
+    """delete --force of a running container whose cgroups have children: one made by the
+    workload (rw cgroup mount) with the workload in it, one made on the host for an
+    `exec --cgroup` process, one empty.  runc kills everything in the tree (the pid
+    namespace, or every pid of every sub-cgroup without one) and removes the
+    sub-cgroups deepest first; pyrunc used to fail with EBUSY and leave them."""
+    ns = [{"type": t} for t in ("network", "ipc", "uts", "mount")] + ([{"type": "pid"}] if pidns else [])
+
+    def rw_cgroups(cfg):
+        for m in cfg["mounts"]:
+            if m["destination"] == "/sys/fs/cgroup":
+                m["options"] = [o for o in m["options"] if o != "ro"]
+    bundle = bundle_factory(args=["/bin/sh", "-c", WORKLOAD], linux={"namespaces": ns}, edit=rw_cgroups)
+    with container(runtime, bundle, "subcg") as (cid, pid):
+        harness.wait_for(lambda: os.path.exists(f"/proc/{pid}/root/dev/shm/ready"), 10, "the workload's sub-cgroups")
+        dirs = own_dirs(pid, "/wl/inner")
+        # the hierarchies mounted in the container (not the hybrid host's empty cgroup2 one)
+        made = [k for k, d in dirs.items() if os.path.isdir(f"{d}/wl/inner")]
+        assert "pids" in made and "memory" in made, f"the workload made no sub-cgroup: {made}"
+        for d in dirs.values():
+            make_sub(d, "exec/deeper")
+            make_sub(d, "empty")
+        r = runtime.cmd("exec", "-d", "--cgroup", "exec", cid, "/probe", "sleep", "600")
+        assert r.returncode == 0, f"{runtime.name} exec --cgroup: {r.stderr}"
+        procs = set()
+        for d in dirs.values():
+            for sub in ("wl/inner", "exec"):
+                if os.path.exists(f"{d}/{sub}/cgroup.procs"):
+                    procs.update(int(p) for p in read(f"{d}/{sub}/cgroup.procs").split())
+        assert len(procs) >= 2, f"no process in the sub-cgroups: {procs}"
+        for p in procs:
+            harness.reap_later(p)
+        # ps lists the processes of the sub-cgroups too (runc's GetAllPids)
+        ps = runtime.cmd("ps", "--format", "json", cid)
+        assert ps.returncode == 0 and procs <= set(json.loads(ps.stdout)), f"{runtime.name} ps: {ps.stdout} {procs}"
+        r = runtime.delete(cid, force=True, timeout=15)
+        assert r.returncode == 0, f"{runtime.name} delete --force: exit {r.returncode}\n{r.stderr}"
+        harness.wait_for(lambda: all((s := harness.proc_stat(p)) is None or s.state == "Z" for p in procs), 5,
+                         f"{runtime.name}: the sub-cgroups' processes to die")
+        left = [d for d in dirs.values() if os.path.exists(d)]
+        assert not left, f"{runtime.name} delete --force left {left}"

@@ -138,17 +138,18 @@ class Manager:
         fs.join(self.paths, pid)
 
     def pids(self):
+        """The container's processes, sub-cgroups included (as runc's GetAllPids)."""
         d = self.primary()
-        return fs.pids(d) if d else []
+        return sorted(set(fs.tree_pids(d))) if d else []
 
     def all_pids(self):
         out = set()
         for d in self.paths.values():
-            out.update(fs.pids(d))
+            out.update(fs.tree_pids(d))
         return sorted(out)
 
     def destroy(self):
-        fs.remove(self.created)
+        fs.remove(self.created, self.paths.values())
 
     def try_destroy(self):
         """Remove the container's cgroups at once when they are all ours and empty: an
