@@ -211,3 +211,118 @@ def test_delete_force_removes_sub_cgroups_as_runc(runtime, bundle_factory, pidns
                          f"{runtime.name}: the sub-cgroups' processes to die")
         left = [d for d in dirs.values() if os.path.exists(d)]
         assert not left, f"{runtime.name} delete --force left {left}"
+
+
+# ---- verdicts: the same config to both runtimes, the same exit status ----
+
+def create_verdict(rt, bundle, files=()):
+    """create (no start): (exit status, error, {file: content} of the devices/other
+    cgroup files asked for when it was created); the container is deleted after."""
+    cid = harness.new_id("verdict")
+    r = rt.create(cid, bundle)
+    seen = {}
+    try:
+        if r.returncode == 0:
+            pid = rt.state(cid)["pid"]
+            harness.reap_later(pid)
+            for controller, name in files:
+                p = f"{dir_of(pid, controller)}/{name}"
+                seen[name] = read(p) if os.path.exists(p) else None
+    finally:
+        if cid in rt.containers():
+            rt.delete(cid, force=True)
+    assert r.returncode != 0 or seen is not None
+    if r.returncode:
+        assert cid not in rt.containers(), f"{rt.name}: a refused create left {cid}"
+    return r.returncode, error_of(r), seen
+
+
+def assert_same_verdicts(runc, pyrunc, bundle_factory, cases, make_linux, files=()):
+    """Every case to both runtimes: the same exit status (and the same files when created)."""
+    diffs, statuses = [], set()
+    for name, case in cases.items():
+        got = {rt.name: create_verdict(rt, bundle_factory(args=SLEEP, linux=make_linux(case)), files)
+               for rt in (runc, pyrunc)}
+        statuses.add(got["runc"][0])
+        a, b = got["runc"], got["pyrunc"]
+        if a[0] != b[0] or a[2] != b[2]:
+            diffs.append(f"  {name}: {case}\n    runc   exit {a[0]} {a[1]!r} {a[2]}\n"
+                         f"    pyrunc exit {b[0]} {b[1]!r} {b[2]}")
+        if b[0]:
+            assert b[0] == 1 and len(b[1].splitlines()) == 1, f"{name}: pyrunc {b}"
+    assert not diffs, "verdicts differ from runc's:\n" + "\n".join(diffs)
+    assert statuses == {0, 1}, f"the table has no accepted or no refused case under runc: {statuses}"
+
+
+def fuse(access, **kw):
+    return dict({"allow": True, "type": "c", "major": 10, "minor": 229, "access": access}, **kw)
+
+
+DEVICE_CASES = {
+    # access: runc keeps the letters r, w, m in any order and number, drops the others
+    "access-empty": fuse(""),
+    "access-mrw": fuse("mrw"),
+    "access-wr": fuse("wr"),
+    "access-rrrr": fuse("rrrr"),
+    "access-rwmr": fuse("rwmr"),
+    "access-rx": fuse("rx"),
+    "access-r-space-w": fuse("r w"),
+    "access-x": fuse("x"),               # nothing left to allow: refused (runc: read-back mismatch)
+    "access-R": fuse("R"),
+    "deny-access-x": fuse("x", allow=False),
+    # type: "" and absent are "a"; only a, b, c are cgroup types
+    "type-empty": {"allow": True, "type": "", "access": "rwm"},
+    "type-a-with-numbers": {"allow": True, "type": "a", "major": 1, "minor": 3, "access": "r"},
+    "type-u": fuse("rwm", type="u"),
+    "type-p": fuse("rwm", type="p"),
+    "type-C": fuse("rwm", type="C"),
+    # major/minor: absent or -1 is any; the v1 kernel reads 4294967295 as any
+    "major-absent": {"allow": True, "type": "c", "minor": 229, "access": "rwm"},
+    "minor-absent": {"allow": True, "type": "c", "major": 10, "access": "rwm"},
+    "major-minus-1": fuse("rwm", major=-1),
+    "major-minus-2": fuse("rwm", major=-2),
+    "major-4095": fuse("rwm", major=4095),
+    "major-4096": fuse("rwm", major=4096),
+    "minor-2^20": fuse("rwm", minor=1 << 20),
+    "major-2^32-1": fuse("rwm", major=(1 << 32) - 1),
+    "minor-2^32-1": fuse("rwm", minor=(1 << 32) - 1),
+    "major-2^32": fuse("rwm", major=1 << 32),
+    # allow absent is false
+    "allow-absent": {"type": "c", "major": 10, "minor": 229, "access": "rwm"},
+    "hole-in-wildcard": [fuse("rwm", minor=None), fuse("w", allow=False)],
+}
+
+
+def test_device_rules_runc_takes(runc, pyrunc, bundle_factory):
+    """linux.resources.devices: each rule after runc's deny-all, to both runtimes; the
+    same verdict, and the same devices.list where created."""
+    def linux(case):
+        rules = case if isinstance(case, list) else [case]
+        rules = [{k: v for k, v in r.items() if v is not None} for r in rules]
+        return {"resources": {"devices": [{"allow": False, "access": "rwm"}] + rules}}
+    assert_same_verdicts(runc, pyrunc, bundle_factory, DEVICE_CASES, linux, [("devices", "devices.list")])
+
+
+LINUX_DEVICE_CASES = {
+    "char": {"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229},
+    "major-absent": {"path": "/dev/fuse", "type": "c", "minor": 229},
+    "numbers-absent": {"path": "/dev/fuse", "type": "c"},
+    "type-u": {"path": "/dev/fuse", "type": "u", "major": 10, "minor": 229},
+    "fifo": {"path": "/dev/fifo", "type": "p"},
+    "fifo-with-numbers": {"path": "/dev/fifo", "type": "p", "major": 1, "minor": 2},
+    "block": {"path": "/dev/loopx", "type": "b", "major": 7, "minor": 0},
+    "type-a": {"path": "/dev/x", "type": "a", "major": 1, "minor": 3},
+    "type-empty": {"path": "/dev/x", "type": "", "major": 1, "minor": 3},
+    "major-minus-1": {"path": "/dev/x", "type": "c", "major": -1, "minor": 3},
+    "relative-path": {"path": "dev/x", "type": "c", "major": 1, "minor": 3},
+    "outside-dev": {"path": "/tmp/x", "type": "c", "major": 1, "minor": 3},
+    "mode-with-type-bits": {"path": "/dev/x", "type": "c", "major": 1, "minor": 3, "fileMode": 0o40755},
+}
+
+
+def test_linux_devices_runc_takes(runc, pyrunc, bundle_factory):
+    """linux.devices entries: the same verdict as runc (left out: a device without a path,
+    which runc 1.1.5 takes and pyrunc refuses, see README)."""
+    def linux(case):
+        return {"devices": [case]}
+    assert_same_verdicts(runc, pyrunc, bundle_factory, LINUX_DEVICE_CASES, linux, [("devices", "devices.list")])

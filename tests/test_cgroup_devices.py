@@ -122,13 +122,55 @@ def test_oci_rule_conversion():
     assert D.from_oci({"allow": True, "type": "c", "major": 4, "access": "mwr"}, "x") == (True, "c", 4, -1, "rwm")
     assert D.from_oci({"allow": False, "access": "wr"}, "x") == (False, "a", -1, -1, "rw")
     for bad, path in [({"allow": True, "access": ""}, "x.access"), ({"allow": True}, "x.access"),
-                      ({"allow": True, "access": "rx"}, "x.access"),
                       ({"allow": True, "type": "u", "access": "r"}, "x.type"),
+                      ({"allow": True, "type": "p", "access": "r"}, "x.type"),
                       ({"allow": True, "major": -2, "access": "r"}, "x.major"),
-                      ({"allow": True, "minor": 1 << 32, "access": "r"}, "x.minor")]:
+                      ({"allow": True, "minor": 1 << 32, "access": "r"}, "x.minor"),
+                      ({"allow": True, "major": (1 << 32) - 1, "access": "r"}, "x.major")]:
         with pytest.raises(ConfigError) as e:
             D.from_oci(bad, "x")
         assert e.value.path == path
+
+
+# runc 1.1.5's verdicts on a v1 host (integration/test_conformance_cgroups.py runs them
+# next to runc): what it takes, and the rule it makes of it
+@pytest.mark.parametrize("oci,expected", [
+    ({"allow": True, "type": "c", "major": 10, "minor": 229, "access": "rrrr"}, (True, "c", 10, 229, "r")),
+    ({"allow": True, "type": "c", "major": 10, "minor": 229, "access": "rwmr"}, (True, "c", 10, 229, "rwm")),
+    ({"allow": True, "type": "c", "major": 10, "minor": 229, "access": "r w"}, (True, "c", 10, 229, "rw")),
+    ({"allow": True, "type": "c", "major": 10, "minor": 229, "access": "rx"}, (True, "c", 10, 229, "r")),
+    ({"allow": True, "type": "", "access": "rwm"}, (True, "a", -1, -1, "rwm")),
+    ({"type": "c", "major": 1, "minor": 3, "access": "rwm"}, (False, "c", 1, 3, "rwm")),   # allow left out
+    ({"allow": True, "type": "c", "minor": 3, "access": "m"}, (True, "c", -1, 3, "m")),
+    ({"allow": True, "type": "b", "major": 4095, "minor": 1 << 20, "access": "r"}, (True, "b", 4095, 1 << 20, "r")),
+])
+def test_oci_rules_runc_takes(oci, expected):
+    assert D.from_oci(oci, "x") == expected
+
+
+def test_an_allow_with_no_access_letter():
+    deny_all = {"allow": False, "access": "rwm"}
+    for access in ("x", "R", " "):
+        rule = {"allow": True, "type": "c", "major": 10, "minor": 229, "access": access}
+        with pytest.raises(ConfigError) as e:
+            D.effective_rules([deny_all, rule])
+        assert e.value.path == "linux.resources.devices[1].access", e.value
+        # runc's v2 driver makes a program that matches nothing for it
+        assert (True, "c", 10, 229, "") not in D.effective_rules([deny_all, rule], cgroup_v1=False)
+        # a deny with no access changes nothing, and an allow that a later rule fills is fine
+        assert D.effective_rules([deny_all, dict(rule, allow=False)]) == D.effective_rules([deny_all])
+        assert D.effective_rules([deny_all, rule, dict(rule, access="r")]) == \
+            D.effective_rules([deny_all, dict(rule, access="r")])
+    # under an allow-all default, a deny with no access is nothing
+    assert D.effective_rules([{"allow": True, "access": "rwm"}, {"allow": False, "type": "c", "access": "x"}]) == \
+        D.effective_rules([{"allow": True, "access": "rwm"}])
+
+
+def test_the_v1_wildcard_number_is_a_number_on_v2():
+    rule = {"allow": True, "type": "c", "major": (1 << 32) - 1, "minor": 0, "access": "r"}
+    with pytest.raises(ConfigError):
+        D.effective_rules([rule])
+    assert (True, "c", (1 << 32) - 1, 0, "r") in D.effective_rules([rule], cgroup_v1=False)
 
 
 # --- v1 writes ------------------------------------------------------------------------

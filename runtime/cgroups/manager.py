@@ -127,7 +127,7 @@ class Manager:
         from pyrunc import shim
         from pyrunc.cgroups import devices
 
-        program = devices.encode(devices.bpf_program(devices.effective_rules(rules, device_paths)))
+        program = devices.encode(devices.bpf_program(devices.effective_rules(rules, device_paths, cgroup_v1=False)))
         fd = posix.open(self.paths[""], posix.O_RDONLY | posix.O_DIRECTORY | posix.O_CLOEXEC)
         try:
             shim.attach_device_filter(fd, program, replace)

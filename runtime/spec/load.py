@@ -68,8 +68,10 @@ WEIGHT_DEVICE = Obj({"major": I64, "minor": I64, "weight": Int(UINT16), "leafWei
 THROTTLE_DEVICE = Obj({"major": I64, "minor": I64, "rate": U64}, ("major", "minor", "rate"))
 
 RESOURCES = Obj({
-    "devices": Arr(Obj({"allow": Bool(), "type": Str(("a", "c", "b")), "major": I64, "minor": I64,
-                        "access": Str(chars="rwm")}, ("allow",))),
+    # runc 1.1.5's set: allow may be left out (false), type "" is "a", access letters
+    # other than r, w, m are dropped (see cgroups.devices.from_oci)
+    "devices": Arr(Obj({"allow": Bool(), "type": Str(("a", "c", "b", "")), "major": I64, "minor": I64,
+                        "access": STR})),
     "memory": Obj({"limit": I64, "reservation": I64, "swap": I64, "kernel": I64, "kernelTCP": I64,
                    "swappiness": U64, "disableOOMKiller": Bool(), "useHierarchy": Bool(),
                    "checkBeforeUpdate": Bool()}),
@@ -234,9 +236,7 @@ def check_rules(doc):
         for i, p in enumerate(linux.get(key) or []):
             if not p.startswith("/"):
                 raise ConfigError("linux.%s[%d]" % (key, i), 'must be an absolute path, got "%s"' % p)
-    for i, d in enumerate(linux.get("devices") or []):
-        if d["type"] != "p" and ("major" not in d or "minor" not in d):
-            raise ConfigError("linux.devices[%d]" % i, "major and minor are required for type \"%s\"" % d["type"])
+    # linux.devices[].major and minor left out are 0 (runc 1.1.5 makes such a node)
     return doc
 
 
