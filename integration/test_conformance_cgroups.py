@@ -228,6 +228,8 @@ def create_verdict(rt, bundle, files=()):
             for controller, name in files:
                 p = f"{dir_of(pid, controller)}/{name}"
                 seen[name] = read(p) if os.path.exists(p) else None
+                if name == "devices.list" and seen[name]:   # the order is crun's, not runc's (below)
+                    seen[name] = sorted(seen[name].splitlines())
     finally:
         if cid in rt.containers():
             rt.delete(cid, force=True)
@@ -326,3 +328,56 @@ def test_linux_devices_runc_takes(runc, pyrunc, bundle_factory):
     def linux(case):
         return {"devices": [case]}
     assert_same_verdicts(runc, pyrunc, bundle_factory, LINUX_DEVICE_CASES, linux, [("devices", "devices.list")])
+
+
+# ---- devices.list in the config's order (crun's way) ----
+
+CRUN_SCRIPT = r"""
+set -e
+# crun refuses a hybrid host: in this private mount namespace only, the cgroup2 mount
+# goes (the host's mounts are not touched)
+if grep -q ' /sys/fs/cgroup/unified ' /proc/self/mountinfo; then umount -l /sys/fs/cgroup/unified; fi
+crun --root "$ROOT" create --bundle "$BUNDLE" "$ID" </dev/null >"$ROOT.out" 2>"$ROOT.err" || { cat "$ROOT.err" >&2; exit 1; }
+pid=$(crun --root "$ROOT" state "$ID" | sed -n 's/.*"pid": *\([0-9]*\).*/\1/p')
+dir=$(sed -n 's/^[0-9]*:devices://p' /proc/$pid/cgroup)
+cat "/sys/fs/cgroup/devices$dir/devices.list"
+crun --root "$ROOT" delete -f "$ID"
+"""
+
+
+def crun_devices_list(bundle, tmp_path):
+    import subprocess
+    cid = harness.new_id("crun")
+    env = dict(os.environ, ROOT=str(tmp_path / "root-crun"), BUNDLE=str(bundle), ID=cid)
+    r = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", CRUN_SCRIPT], env=env,
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, f"crun: {r.stderr}"
+    return r.stdout.splitlines()
+
+
+ORDER_RULES = [{"allow": False, "access": "rwm"},
+               {"allow": True, "type": "c", "major": 10, "minor": 229, "access": "rwm"},
+               {"allow": True, "type": "b", "major": 7, "access": "r"},
+               {"allow": True, "type": "c", "major": 4, "minor": 1, "access": "w"},
+               {"allow": False, "type": "c", "major": 5, "minor": 0, "access": "rwm"},
+               {"allow": True, "type": "c", "major": 1, "minor": 3, "access": "rw"},
+               {"allow": True, "type": "c", "major": 4, "minor": 1, "access": "r"}]
+
+
+def test_devices_list_is_in_the_configs_order_as_crun(runc, pyrunc, bundle_factory, tmp_path):
+    """pyrunc writes deny-all and then each rule in order, as crun does, so devices.list
+    lists the config's exceptions in the config's order, then the default ones.  runc
+    1.1.5 writes the same exceptions sorted by number (README, deliberate differences):
+    the set is runc's, the order crun's.  crun's own default list differs from runc's
+    (it has 5:1, not 10:200), so the config's part is compared with crun's."""
+    lists = {}
+    for rt in (runc, pyrunc):
+        bundle = bundle_factory(args=SLEEP, linux={"resources": {"devices": ORDER_RULES}})
+        with container(rt, bundle, "order", start=False) as (cid, pid):
+            lists[rt.name] = read(f"{dir_of(pid, 'devices')}/devices.list").splitlines()
+    crun = crun_devices_list(bundle_factory(args=SLEEP, linux={"resources": {"devices": ORDER_RULES}}), tmp_path)
+    assert sorted(lists["pyrunc"]) == sorted(lists["runc"]), lists
+    mine = ["c 10:229 rwm", "b 7:* r", "c 4:1 rw", "c 1:3 rwm"]
+    assert lists["pyrunc"][:4] == mine, lists["pyrunc"]
+    assert crun[:4] == mine, crun
+    assert lists["runc"] != lists["pyrunc"], "runc 1.1.5 sorts the list: the order test shows nothing"

@@ -80,8 +80,9 @@ def access_text(bits):
 def rule_text(rule):
     """The kernel's devices.list form: "c 1:3 rwm", "b *:* m", "a *:* rwm"."""
     _, typ, major, minor, access = rule
-    return "%s %s:%s %s" % (typ, "*" if major == WILDCARD else major, "*" if minor == WILDCARD else minor,
-                            access if typ != "a" else "rwm")
+    if typ == "a":   # the kernel reads nothing after the "a"
+        return "a *:* rwm"
+    return "%s %s:%s %s" % (typ, "*" if major == WILDCARD else major, "*" if minor == WILDCARD else minor, access)
 
 
 def _number(value, path, what, cgroup_v1):
@@ -245,10 +246,18 @@ def _transition(source, rules):
 
 
 def v1_writes(rules):
-    """devices.deny/devices.allow writes for a new v1 cgroup. A new cgroup inherits its
-    parent's list, which runc treats as allow-all: so the first write is always the
-    reset ("a *:* rwm" to devices.deny for a deny-by-default list)."""
-    return _transition(_State(default_allow=True), rules)
+    """devices.deny/devices.allow writes for a new v1 cgroup, as crun makes them: deny
+    all (a new cgroup inherits its parent's list), then every rule as written, in
+    order. The kernel applies each write as _State does, so the result is the rules'
+    meaning, and devices.list keeps the config's order (runc 1.1.5 writes the final
+    exceptions sorted by number instead: same access, other order; README, deliberate
+    differences)."""
+    from pyrunc.cgroups.resources import Write
+
+    out = [] if rules and rules[0][1] == "a" else [Write("devices", "devices.deny", "a *:* rwm")]
+    for rule in rules:
+        out.append(Write("devices", "devices.allow" if rule[0] else "devices.deny", rule_text(rule)))
+    return out
 
 
 def v1_update_writes(devices_list, rules):
