@@ -225,9 +225,10 @@ def create_verdict(rt, bundle, files=()):
         if r.returncode == 0:
             pid = rt.state(cid)["pid"]
             harness.reap_later(pid)
+            mounted = {c for key in HIER for c in key.split(",")}
             for controller, name in files:
-                p = f"{dir_of(pid, controller)}/{name}"
-                seen[name] = read(p) if os.path.exists(p) else None
+                p = f"{dir_of(pid, controller)}/{name}" if controller in mounted else None
+                seen[name] = read(p) if p and os.path.exists(p) else None
                 if name == "devices.list" and seen[name]:   # the order is crun's, not runc's (below)
                     seen[name] = sorted(seen[name].splitlines())
     finally:
@@ -381,3 +382,155 @@ def test_devices_list_is_in_the_configs_order_as_crun(runc, pyrunc, bundle_facto
     assert lists["pyrunc"][:4] == mine, lists["pyrunc"]
     assert crun[:4] == mine, crun
     assert lists["runc"] != lists["pyrunc"], "runc 1.1.5 sorts the list: the order test shows nothing"
+
+
+# ---- linux.resources: the boundary of what runc takes, value by value ----
+
+M = MiB
+RESOURCE_CASES = {
+    "mem-limit-0": {"memory": {"limit": 0}},
+    "mem-limit-neg1": {"memory": {"limit": -1}},
+    "mem-limit-neg2": {"memory": {"limit": -2}},
+    "mem-limit-1": {"memory": {"limit": 1}},
+    "mem-limit-4096": {"memory": {"limit": 4096}},
+    "mem-limit-huge": {"memory": {"limit": 1 << 62}},
+    "mem-swap-lt-limit": {"memory": {"limit": 64*M, "swap": 32*M}},
+    "mem-swap-eq-limit": {"memory": {"limit": 64*M, "swap": 64*M}},
+    "mem-swap-only": {"memory": {"swap": 64*M}},
+    "mem-swap-neg1-only": {"memory": {"swap": -1}},
+    "mem-swap-neg2": {"memory": {"limit": 64*M, "swap": -2}},
+    "mem-limit-neg1-swap": {"memory": {"limit": -1, "swap": 64*M}},
+    "mem-res-neg1": {"memory": {"reservation": -1}},
+    "mem-res-neg2": {"memory": {"reservation": -2}},
+    "mem-res-gt-limit": {"memory": {"limit": 32*M, "reservation": 64*M}},
+    "mem-swappiness-101": {"memory": {"swappiness": 101}},
+    "mem-swappiness-100": {"memory": {"swappiness": 100}},
+    "mem-swappiness-0": {"memory": {"swappiness": 0}},
+    "mem-kernel": {"memory": {"kernel": 64*M}},
+    "mem-kernel-tcp": {"memory": {"kernelTCP": 64*M}},
+    "mem-oom-disable": {"memory": {"disableOOMKiller": True}},
+    "mem-usehier": {"memory": {"useHierarchy": True}},
+    "cpu-shares-0": {"cpu": {"shares": 0}},
+    "cpu-shares-1": {"cpu": {"shares": 1}},
+    "cpu-shares-2": {"cpu": {"shares": 2}},
+    "cpu-shares-262144": {"cpu": {"shares": 262144}},
+    "cpu-shares-262145": {"cpu": {"shares": 262145}},
+    "cpu-quota-neg1": {"cpu": {"quota": -1}},
+    "cpu-quota-neg2": {"cpu": {"quota": -2}},
+    "cpu-quota-999": {"cpu": {"quota": 999}},
+    "cpu-quota-1000": {"cpu": {"quota": 1000}},
+    "cpu-quota-huge": {"cpu": {"quota": 1 << 50}},
+    "cpu-period-999": {"cpu": {"period": 999}},
+    "cpu-period-1000": {"cpu": {"period": 1000}},
+    "cpu-period-1000000": {"cpu": {"period": 1000000}},
+    "cpu-period-1000001": {"cpu": {"period": 1000001}},
+    "cpu-quota-period": {"cpu": {"quota": 50000, "period": 100000}},
+    "cpu-quota-lt-period": {"cpu": {"quota": 500, "period": 100000}},
+    "cpu-burst-gt-quota": {"cpu": {"quota": 50000, "period": 100000, "burst": 60000}},
+    "cpu-burst-no-quota": {"cpu": {"burst": 1000}},
+    "cpu-burst-0": {"cpu": {"burst": 0}},
+    "cpu-idle-1": {"cpu": {"idle": 1}},
+    "cpu-idle-0": {"cpu": {"idle": 0}},
+    "cpu-idle-2": {"cpu": {"idle": 2}},
+    "cpu-idle-neg1": {"cpu": {"idle": -1}},
+    "cpu-idle-shares": {"cpu": {"idle": 1, "shares": 512}},
+    "cpu-rt-runtime": {"cpu": {"realtimeRuntime": 1000}},
+    "cpu-rt-runtime-neg1": {"cpu": {"realtimeRuntime": -1}},
+    "cpu-rt-runtime-gt-period": {"cpu": {"realtimeRuntime": 2000000, "realtimePeriod": 1000000}},
+    "cpu-rt-period-only": {"cpu": {"realtimePeriod": 500000}},
+    "cpu-rt-runtime-neg2": {"cpu": {"realtimeRuntime": -2}},
+    "cpuset-0": {"cpu": {"cpus": "0"}},
+    "cpuset-0-1": {"cpu": {"cpus": "0-1"}},
+    "cpuset-0,1": {"cpu": {"cpus": "0,1"}},
+    "cpuset-99": {"cpu": {"cpus": "99"}},
+    "cpuset-abc": {"cpu": {"cpus": "abc"}},
+    "cpuset-space": {"cpu": {"cpus": " 0 "}},
+    "cpuset-1-0": {"cpu": {"cpus": "1-0"}},
+    "cpuset-empty": {"cpu": {"cpus": ""}},
+    "cpuset-trailing-comma": {"cpu": {"cpus": "0,"}},
+    "mems-0": {"cpu": {"mems": "0"}},
+    "mems-5": {"cpu": {"mems": "5"}},
+    "pids-0": {"pids": {"limit": 0}},
+    "pids-neg1": {"pids": {"limit": -1}},
+    "pids-neg2": {"pids": {"limit": -2}},
+    "pids-1": {"pids": {"limit": 1}},
+    "pids-huge": {"pids": {"limit": 1 << 40}},
+    "blkio-weight-10": {"blockIO": {"weight": 10}},
+    "blkio-weight-5": {"blockIO": {"weight": 5}},
+    "blkio-weight-1000": {"blockIO": {"weight": 1000}},
+    "blkio-weight-1001": {"blockIO": {"weight": 1001}},
+    "blkio-leaf-weight": {"blockIO": {"leafWeight": 500}},
+    "blkio-weight-dev": {"blockIO": {"weightDevice": [{"major": 8, "minor": 0, "weight": 500}]}},
+    "blkio-throttle": {"blockIO": {"throttleReadBpsDevice": [{"major": 8, "minor": 0, "rate": 1000000}]}},
+    "blkio-throttle-0": {"blockIO": {"throttleReadBpsDevice": [{"major": 8, "minor": 0, "rate": 0}]}},
+    "blkio-throttle-nodev": {"blockIO": {"throttleReadBpsDevice": [{"major": 250, "minor": 99, "rate": 1000}]}},
+    "blkio-throttle-neg-major": {"blockIO": {"throttleReadBpsDevice": [{"major": -1, "minor": 0, "rate": 1000}]}},
+    "huge-2MB": {"hugepageLimits": [{"pageSize": "2MB", "limit": 2 * M}]},
+    "huge-1GB": {"hugepageLimits": [{"pageSize": "1GB", "limit": 1 << 30}]},
+    "huge-3MB": {"hugepageLimits": [{"pageSize": "3MB", "limit": 2 * M}]},
+    "huge-bad": {"hugepageLimits": [{"pageSize": "2mb", "limit": 2 * M}]},
+    "net-classid": {"network": {"classID": 1048577}},
+    "net-prio": {"network": {"priorities": [{"name": "lo", "priority": 5}]}},
+    "net-prio-noif": {"network": {"priorities": [{"name": "nosuchif0", "priority": 5}]}},
+    "rdma": {"rdma": {"mlx5_0": {"hcaHandles": 3}}},
+    "unified-empty": {"unified": {}},
+}
+
+# runc 1.1.5 has no cpu.idle and no cpu.burst (runc 1.2 does) and ignores them; pyrunc
+# writes them as runc 1.2, so the kernel's refusals are pyrunc's (README)
+RUNC_1_2_CASES = {"cpu-burst-gt-quota": "burst 60000 is larger than quota 50000",
+                  "cpu-idle-2": "must be 0 or 1", "cpu-idle-neg1": "must be 0 or 1"}
+# files where pyrunc deliberately differs after a create both accept: cpu.idle and
+# cpu.cfs_burst_us as runc 1.2; pids.max for a limit of 0 as runtime-spec 1.3 (runc
+# 1.1.5 leaves 0 unset)
+DIFFERENT_FILES = {"cpu.idle", "cpu.cfs_burst_us", "cpu.shares", "pids.max"}
+RESOURCE_FILES = [("memory", f) for f in ("memory.limit_in_bytes", "memory.memsw.limit_in_bytes", "memory.soft_limit_in_bytes", "memory.swappiness", "memory.oom_control", "memory.kmem.limit_in_bytes", "memory.kmem.tcp.limit_in_bytes", "memory.use_hierarchy")] + \
+    [("cpu", f) for f in ("cpu.shares", "cpu.cfs_quota_us", "cpu.cfs_period_us", "cpu.rt_runtime_us", "cpu.rt_period_us", "cpu.cfs_burst_us", "cpu.idle")] + \
+    [("cpuset", "cpuset.cpus"), ("cpuset", "cpuset.mems"), ("pids", "pids.max"), ("blkio", "blkio.bfq.weight"), ("blkio", "blkio.weight"), ("blkio", "blkio.throttle.read_bps_device"), ("blkio", "blkio.bfq.weight_device"), ("net_cls", "net_cls.classid"), ("net_prio", "net_prio.ifpriomap")]
+
+
+def test_resources_boundary_is_runcs(runc, pyrunc, bundle_factory):
+    """Each linux.resources value to both runtimes: the same exit status and, where both
+    create, the same cgroup files (the host decides what exists: a case the host cannot
+    do fails under both)."""
+    same = {k: v for k, v in RESOURCE_CASES.items() if k not in RUNC_1_2_CASES}
+    plain = [f for f in RESOURCE_FILES if f[1] not in DIFFERENT_FILES]
+    assert_same_verdicts(runc, pyrunc, bundle_factory, same, lambda res: {"resources": res}, plain)
+    for name, words in RUNC_1_2_CASES.items():
+        bundle = bundle_factory(args=SLEEP, linux={"resources": RESOURCE_CASES[name]})
+        assert create_verdict(runc, bundle)[0] == 0, f"runc 1.1.5 now refuses {name}: compare pyrunc with it"
+        rc, err, _ = create_verdict(pyrunc, bundle)
+        assert rc == 1 and words in err, f"{name}: pyrunc exit {rc} {err!r}"
+
+
+def test_unified_on_v1_is_runcs_invalid_configuration(runc, pyrunc, bundle_factory, tmp_path):
+    """runc's words for a unified key on a v1 host, at create and at update."""
+    for rt in (runc, pyrunc):
+        r = rt.create(harness.new_id("unif"), bundle_factory(args=SLEEP, linux={"resources": {
+            "unified": {"pids.max": "10"}}}))
+        assert r.returncode == 1 and "invalid configuration: cannot use unified on cgroup v1" in error_of(r), \
+            f"{rt.name}: {r.stderr}"
+        with container(rt, bundle_factory(args=SLEEP), "unifupd") as (cid, pid):
+            r = rt.cmd("update", "--resources", "-", cid, input=json.dumps({"unified": {"pids.max": "10"}}))
+            assert r.returncode == 1 and "cannot use unified on cgroup v1" in error_of(r), f"{rt.name}: {r.stderr}"
+
+
+def test_memory_limit_below_usage_is_runcs_error(runc, pyrunc, bundle_factory):
+    """A limit the kernel cannot reclaim down to (EBUSY): runc's "unable to set memory
+    limit to N (current usage: ..., peak usage: ...)", which callers match on.  The
+    container holds 16 MiB of tmpfs pages; without swap they cannot be reclaimed, with
+    swap the kernel may make room, then both succeed."""
+    seen = {}
+    fill = ["/bin/sh", "-c", "dd if=/dev/zero of=/dev/shm/fill bs=1M count=16 2>/dev/null; echo ok > /dev/shm/ready; "
+                             "exec /probe sleep 600"]
+    for rt in (runc, pyrunc):
+        bundle = bundle_factory(args=fill, linux={"resources": {"memory": {"limit": 64 * MiB}}})
+        with container(rt, bundle, "ebusy") as (cid, pid):
+            harness.wait_for(lambda: os.path.exists(f"/proc/{pid}/root/dev/shm/ready"), 10, "the tmpfs fill")
+            r = rt.cmd("update", "--memory", "4m", cid)
+            seen[rt.name] = (r.returncode, error_of(r) if r.returncode else "", memory_files(pid))
+    assert seen["runc"][0] == seen["pyrunc"][0], seen
+    if seen["runc"][0]:
+        for name, (rc, err, files) in seen.items():
+            assert rc == 1 and f"unable to set memory limit to {4 * MiB} (current usage: " in err, (name, err)
+            assert files["memory.limit_in_bytes"] == str(64 * MiB), (name, files)

@@ -247,7 +247,8 @@ def test_v2_no_swap_accounting():
     assert e.path == "linux.resources.memory.swap"
 
 
-@pytest.mark.parametrize("shares,weight", [(0, 0), (2, 1), (3, 1), (1024, 39), (262144, 10000)])
+@pytest.mark.parametrize("shares,weight", [(0, 0), (1, 1), (2, 1), (3, 1), (1024, 39), (262144, 10000),
+                                           (262170, 10000), (262171, 10001)])
 def test_shares_to_weight(shares, weight):
     assert R.shares_to_weight(shares) == weight
 
@@ -290,9 +291,11 @@ ERRORS = [
     (2, {"memory": {"limit": -2}}, "linux.resources.memory.limit", "invalid memory value"),
     (2, {"memory": {"reservation": -7}}, "linux.resources.memory.reservation", "invalid memory value"),
     (2, {"memory": {"limit": G, "swap": -3}}, "linux.resources.memory.swap", "invalid memory value"),
-    (1, {"cpu": {"shares": 1}}, "linux.resources.cpu.shares", "from 2 to 262144"),
-    (2, {"cpu": {"shares": 1}}, "linux.resources.cpu.shares", "from 2 to 262144"),
-    (2, {"cpu": {"shares": 262145}}, "linux.resources.cpu.shares", "out of range"),
+    # runc's words after the v1 kernel clamped the value it wrote
+    (1, {"cpu": {"shares": 1}}, "linux.resources.cpu.shares", "the minimum allowed cpu-shares is 2"),
+    (1, {"cpu": {"shares": 262145}}, "linux.resources.cpu.shares", "the maximum allowed cpu-shares is 262144"),
+    # v2: the converted cpu.weight is what the kernel bounds (shares 1 is weight 1)
+    (2, {"cpu": {"shares": 262171}}, "linux.resources.cpu.shares", "above its maximum 10000"),
     (1, {"cpu": {"idle": 2}}, "linux.resources.cpu.idle", "0 or 1"),
     (2, {"cpu": {"idle": -1}}, "linux.resources.cpu.idle", "0 or 1"),
     (1, {"cpu": {"quota": 1000, "burst": 2000}}, "linux.resources.cpu.burst", "larger than quota"),
@@ -316,7 +319,8 @@ ERRORS = [
     (1, {"network": {"priorities": [{"name": "eth0 9\nlo", "priority": 1}]}},
      "linux.resources.network.priorities[0].name", "one word"),
     (2, {"rdma": {"mlx5 0": {"hcaHandles": 1}}}, "linux.resources.rdma", "one word"),
-    (1, {"unified": {"memory.max": "1"}}, "linux.resources.unified", "cannot use unified on cgroup v1"),
+    (1, {"unified": {"memory.max": "1"}}, "linux.resources.unified",
+     "invalid configuration: cannot use unified on cgroup v1"),
     (1, {"devices": [{"allow": True}]}, "linux.resources.devices[0].access", "must not be empty"),
 ]
 

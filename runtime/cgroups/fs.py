@@ -24,7 +24,9 @@ def write(path, value):
             posix.close(fd)
     except OSError as e:
         d, _, f = path.rpartition("/")
-        raise CgroupError('write "%s"="%s" in "%s": %s' % (f, value, d, strerror(e.errno))) from None
+        err = CgroupError('write "%s"="%s" in "%s": %s' % (f, value, d, strerror(e.errno)))
+        err.errno = e.errno
+        raise err from None
 
 
 def _copy_cpuset(parent, child):

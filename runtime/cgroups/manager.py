@@ -99,7 +99,12 @@ class Manager:
             path = d + "/" + w.file
             if w.optional and not _exists(path):
                 continue
-            fs.write(path, w.value)
+            try:
+                fs.write(path, w.value)
+            except CgroupError as e:
+                if w.file == "memory.limit_in_bytes" and getattr(e, "errno", 0) == 16:
+                    raise _below_usage(d, w.value) from None
+                raise
         if self.unified and devices:
             self._apply_device_filter(resources.get("devices"), update, device_paths)
 
@@ -242,6 +247,18 @@ class Manager:
                 return
             time.sleep(0.001 if attempt < 100 else 0.01)
         raise CgroupError('cgroup "%s" did not reach %s' % (f, target))
+
+
+def _below_usage(d, value):
+    """EBUSY on a v1 memory limit: the kernel could not reclaim down to it. runc's
+    words, which callers match on (its v2 driver has none: the write's error)."""
+    usage = []
+    for name in ("memory.usage_in_bytes", "memory.max_usage_in_bytes"):
+        try:
+            usage.append(int(fs.read(d + "/" + name)))
+        except (OSError, ValueError):
+            usage.append(0)
+    return CgroupError("unable to set memory limit to %s (current usage: %d, peak usage: %d)" % (value, *usage))
 
 
 def _exists(path):

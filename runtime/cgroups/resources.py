@@ -163,11 +163,24 @@ def _memory_value(mem, name):
 
 
 def _shares(cpu):
+    """v1 cpu.shares: the kernel clamps a value out of [2, 262144], and runc, reading
+    it back, fails with these words."""
     shares = cpu.get("shares") or 0
-    if shares and not MIN_SHARES <= shares <= MAX_SHARES:
-        raise ConfigError(P + "cpu.shares", "%d is out of range: cpu shares go from %d to %d"
-                          % (shares, MIN_SHARES, MAX_SHARES))
+    if shares and shares < MIN_SHARES:
+        raise ConfigError(P + "cpu.shares", "the minimum allowed cpu-shares is %d" % MIN_SHARES)
+    if shares > MAX_SHARES:
+        raise ConfigError(P + "cpu.shares", "the maximum allowed cpu-shares is %d" % MAX_SHARES)
     return shares
+
+
+def _v2_weight(cpu):
+    """cpu.shares as v2 cpu.weight; the kernel takes 1..10000 (runc passes the
+    converted value on, and the write fails above that)."""
+    weight = shares_to_weight(cpu.get("shares") or 0)
+    if weight > 10000:
+        raise ConfigError(P + "cpu.shares", "%d is cpu.weight %d on cgroup v2, above its maximum 10000"
+                          % (cpu["shares"], weight))
+    return weight
 
 
 def _idle(cpu, facts):
@@ -417,7 +430,7 @@ def plan_v1(resources, host_facts=None, device_paths=()):
     r = resources or {}
     facts = _facts(host_facts)
     if r.get("unified"):
-        raise ConfigError(P + "unified", "cannot use unified on cgroup v1")
+        raise ConfigError(P + "unified", "invalid configuration: cannot use unified on cgroup v1")
     out = _cpuset(r, "cpuset")
     out.extend(_devices.v1_writes(_devices.effective_rules(r.get("devices"), device_paths)))
     out.extend(_v1_memory(r, facts))
@@ -434,10 +447,12 @@ def plan_v1(resources, host_facts=None, device_paths=()):
 
 def shares_to_weight(shares):
     """cpu.shares [2, 262144] -> cpu.weight [1, 10000], linearly; 0 = unset (runc's
-    ConvertCPUSharesToCgroupV2Value)."""
+    ConvertCPUSharesToCgroupV2Value, with Go's division, which rounds toward zero:
+    shares 1 is weight 1)."""
     if not shares:
         return 0
-    return 1 + ((shares - 2) * 9999) // 262142
+    n = (shares - 2) * 9999
+    return 1 + (n // 262142 if n >= 0 else -(-n // 262142))
 
 
 def blkio_to_io_weight(weight):
@@ -535,7 +550,7 @@ def _v2_cpu(r, facts):
     idle = _idle(cpu, facts)
     if idle is not None:
         out.append(Write("", "cpu.idle", str(idle)))
-    weight = shares_to_weight(_shares(cpu))
+    weight = _v2_weight(cpu)
     if weight and not idle:   # the kernel refuses cpu.weight while cpu.idle is 1
         out.append(Write("", "cpu.weight", str(weight)))
     quota = cpu.get("quota") or 0
