@@ -534,3 +534,36 @@ def test_memory_limit_below_usage_is_runcs_error(runc, pyrunc, bundle_factory):
         for name, (rc, err, files) in seen.items():
             assert rc == 1 and f"unable to set memory limit to {4 * MiB} (current usage: " in err, (name, err)
             assert files["memory.limit_in_bytes"] == str(64 * MiB), (name, files)
+
+
+def test_create_into_a_cgroup_with_processes_warns_as_runc(runtime, bundle_factory):
+    """runc 1.1.5 takes a cgroup that already has processes, with a warning (and a
+    deprecation notice); the warning is the same under pyrunc."""
+    import subprocess
+    top = harness.new_id("busy")
+    dirs = [f"{mnt}/{top}" for mnt in HIER.values()]
+    sleeper = subprocess.Popen(["/bin/sleep", "600"])
+    cid = harness.new_id("inbusy")
+    try:
+        for d in dirs:
+            make_sub(os.path.dirname(d), os.path.basename(d))
+            with open(f"{d}/cgroup.procs", "w") as f:
+                f.write(str(sleeper.pid))
+        r = runtime.create(cid, bundle_factory(args=SLEEP, linux={"cgroupsPath": f"/{top}"}))
+        assert r.returncode == 0, f"{runtime.name}: {r.stderr}"
+        assert "container's cgroup is not empty: 1 process(es) found" in r.stderr, r.stderr
+        harness.reap_later(runtime.state(cid)["pid"])
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+        if cid in runtime.containers():
+            runtime.delete(cid, force=True)
+        for d in dirs:
+            for _ in range(100):
+                try:
+                    os.rmdir(d)
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.02)

@@ -192,7 +192,7 @@ def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_
     except OSError as e:
         raise errors.from_oserror('create state dir "%s"' % cdir, e) from None
     try:
-        _refuse_a_frozen_cgroup(host)
+        _check_an_existing_cgroup(host)
     except BaseException:
         posix.rmdir(cdir)
         raise
@@ -293,12 +293,21 @@ def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_
     return Created(cdir, st, pid, plan.terminal)
 
 
-def _refuse_a_frozen_cgroup(host):
-    """An init put into a frozen cgroup stops before it can report (in D state on
-    v1): fail at once with runc's words instead."""
+def _check_an_existing_cgroup(host):
+    """runc 1.1.5's checks of a cgroup that is already there: processes in it are
+    only warned about; a frozen one fails at once, since an init put into it stops
+    before it can report (in D state on v1)."""
     from pyrunc.cgroups.manager import Manager
 
-    if host.cgroup_paths and Manager(host.cgroup_host.mode, host.cgroup_paths).frozen_for_create():
+    if not host.cgroup_paths:
+        return
+    mgr = Manager(host.cgroup_host.mode, host.cgroup_paths)
+    pids = mgr.pids()
+    if pids:
+        log.warning("container's cgroup is not empty: %d process(es) found" % len(pids))
+        log.warning("DEPRECATED: running container in a non-empty cgroup won't be supported in runc 1.2; "
+                    "https://github.com/opencontainers/runc/issues/3132")
+    if mgr.frozen_for_create():
         raise errors.PyruncError("container's cgroup unexpectedly frozen")
 
 
