@@ -567,3 +567,25 @@ def test_create_into_a_cgroup_with_processes_warns_as_runc(runtime, bundle_facto
                     break
                 except OSError:
                     time.sleep(0.02)
+
+
+def test_kernel_memory_is_ignored_with_runcs_warning(runtime, bundle_factory):
+    """memory.kernel and kernelTCP: accepted, ignored, and warned about in runc's words,
+    at create and at update --kernel-memory."""
+    words = "Kernel memory settings are ignored and will be removed"
+    bundle = bundle_factory(args=SLEEP, linux={"resources": {"memory": {"limit": 64 * MiB, "kernel": 32 * MiB,
+                                                                        "kernelTCP": 16 * MiB}}})
+    cid = harness.new_id("kmem")
+    r = runtime.create(cid, bundle)
+    try:
+        assert r.returncode == 0 and words in r.stderr, f"{runtime.name}: {r.stderr}"
+        pid = runtime.state(cid)["pid"]
+        harness.reap_later(pid)
+        kmem = f"{dir_of(pid, 'memory')}/memory.kmem.limit_in_bytes"
+        before = read(kmem) if os.path.exists(kmem) else None
+        u = runtime.cmd("update", "--kernel-memory", "8m", cid)
+        assert u.returncode == 0 and words in u.stderr, f"{runtime.name} update: {u.stderr}"
+        assert (read(kmem) if os.path.exists(kmem) else None) == before, "the kernel memory limit was written"
+    finally:
+        if cid in runtime.containers():
+            runtime.delete(cid, force=True)

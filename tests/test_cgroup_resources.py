@@ -300,9 +300,6 @@ ERRORS = [
     (2, {"cpu": {"idle": -1}}, "linux.resources.cpu.idle", "0 or 1"),
     (1, {"cpu": {"quota": 1000, "burst": 2000}}, "linux.resources.cpu.burst", "larger than quota"),
     (2, {"cpu": {"quota": 1000, "burst": 2000}}, "linux.resources.cpu.burst", "larger than quota"),
-    (2, {"cpu": {"realtimeRuntime": 950000}}, "linux.resources.cpu.realtimeRuntime",
-     "realtime scheduling is not supported on cgroup v2"),
-    (2, {"cpu": {"realtimePeriod": 1000000}}, "linux.resources.cpu.realtimePeriod", "not supported on cgroup v2"),
     (1, {"blockIO": {"weight": 5}}, "linux.resources.blockIO.weight", "from 10 to 1000"),
     (2, {"blockIO": {"weight": 1001}}, "linux.resources.blockIO.weight", "from 10 to 1000"),
     (1, {"blockIO": {"leafWeight": 9}}, "linux.resources.blockIO.leafWeight", "from 10 to 1000"),
@@ -430,10 +427,17 @@ def test_write_is_plain_data():
     assert not hasattr(w, "__dict__")
 
 
+def test_realtime_is_ignored_on_v2_as_runc():
+    # runc's fs2 driver has no cpu.rt_* (v2 has none): it takes and ignores them
+    res = {"cpu": {"realtimeRuntime": 950000, "realtimePeriod": 1000000, "shares": 1024}}
+    assert [w.file for w in R.plan_v2(res, None)] == ["cpu.weight"]
+    assert R.ignored_settings(res, 2) == ["linux.resources.cpu realtime settings are ignored on cgroup v2"]
+
+
 def test_ignored_settings():
     r = {"memory": {"kernel": 1, "swappiness": 1, "disableOOMKiller": True}, "network": {"classID": 1},
          "blockIO": {"leafWeight": 100}}
-    assert R.ignored_settings(r, 1) == ["kernel memory settings are ignored and will be removed"]
+    assert R.ignored_settings(r, 1) == ["Kernel memory settings are ignored and will be removed"]
     w2 = R.ignored_settings(r, 2)
     assert len(w2) == 5 and any("swappiness" in w for w in w2) and any("network" in w for w in w2)
     assert R.ignored_settings(None, 2) == []

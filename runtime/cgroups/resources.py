@@ -132,19 +132,31 @@ FRESH_MEMORY_LIMIT = 9223372036854771712  # memory.limit_in_bytes of a new v1 cg
 MIN_SHARES, MAX_SHARES = 2, 262144  # kernel MIN_SHARES, MAX_SHARES (1 << 18)
 
 
+KERNEL_MEMORY_IGNORED = "Kernel memory settings are ignored and will be removed"   # runc's warning
+
+
+def runc_warnings(resources):
+    """What runc 1.1.5 warns about in linux.resources as it converts them (create)."""
+    mem = (resources or {}).get("memory") or {}
+    return [KERNEL_MEMORY_IGNORED] if mem.get("kernel") is not None or mem.get("kernelTCP") is not None else []
+
+
 def ignored_settings(resources, version):
     """Settings runc accepts but ignores, as log lines (version 1 or 2)."""
     r = resources or {}
     out = []
     mem = r.get("memory") or {}
     if mem.get("kernel") is not None or mem.get("kernelTCP") is not None:
-        out.append("kernel memory settings are ignored and will be removed")
+        out.append(KERNEL_MEMORY_IGNORED)
     if mem.get("useHierarchy") is not None:
         out.append("linux.resources.memory.useHierarchy is ignored")
     if version == 2:
         for name in ("swappiness", "disableOOMKiller"):
             if mem.get(name) is not None:
                 out.append("linux.resources.memory.%s is ignored on cgroup v2" % name)
+        cpu = r.get("cpu") or {}
+        if cpu.get("realtimeRuntime") or cpu.get("realtimePeriod"):
+            out.append("linux.resources.cpu realtime settings are ignored on cgroup v2")
         net = r.get("network") or {}
         if net.get("classID") or net.get("priorities"):
             out.append("linux.resources.network is ignored on cgroup v2")
@@ -543,9 +555,8 @@ def _v2_io(r, facts):
 
 def _v2_cpu(r, facts):
     cpu = r.get("cpu") or {}
-    for name in ("realtimeRuntime", "realtimePeriod"):
-        if cpu.get(name):
-            raise ConfigError(P + "cpu." + name, "realtime scheduling is not supported on cgroup v2")
+    # realtimeRuntime and realtimePeriod: v2 has no cpu.rt_* files; runc's v2 driver
+    # ignores them (see ignored_settings())
     out = []
     idle = _idle(cpu, facts)
     if idle is not None:

@@ -211,6 +211,10 @@ def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_
         mgr.create()
         faults.point("create-after-cgroups")
         linux = spec.get("linux") or {}
+        from pyrunc.cgroups.resources import runc_warnings
+
+        for line in runc_warnings(linux.get("resources")):
+            log.warning(line)
         mgr.apply(linux.get("resources"), device_paths=[d["path"] for d in linux.get("devices") or ()])
         fifo = cdir + "/" + store.FIFO
         posix.mkfifo(fifo, 0o622)

@@ -112,6 +112,11 @@ def update(root, cid, o):
         if store.status(cdir, st) == "stopped":
             raise errors.StateError("container not running")
         new = unlimited_swap_too(resources_from_flags(o))
+        mem = new.get("memory") or {}
+        if mem.get("kernel") or mem.get("kernelTCP"):   # runc: a value of 0 is no value
+            from pyrunc import log
+
+            log.warning("Kernel memory settings are ignored and will be removed")
         spec = store.read_config(cdir)
         linux = spec.setdefault("linux", {})
         merged = merge(linux.get("resources"), new)
