@@ -589,3 +589,33 @@ def test_kernel_memory_is_ignored_with_runcs_warning(runtime, bundle_factory):
     finally:
         if cid in runtime.containers():
             runtime.delete(cid, force=True)
+
+
+UPDATE_FLAG_CASES = [
+    "--cpu-share 1", "--cpu-share 0", "--cpu-share -1", "--cpu-share abc", "--cpu-share 262145",
+    "--cpu-quota -2", "--cpu-quota -1", "--cpu-period 0", "--cpu-period 999", "--cpu-period -5",
+    "--pids-limit -1", "--pids-limit abc", "--pids-limit -5",
+    "--memory 1k", "--memory abc", "--memory -2", "--memory 0", "--memory 100MiB", "--memory 100mb",
+    "--memory 100M", "--memory 5G", "--memory 96_m", "--memory 1e3", "--memory 0x10", "--memory 1.2.3",
+    "--memory 64mm", "--memory-swap 0", "--memory-reservation -1", "--memory-reservation 32m",
+    "--cpuset-cpus 99", "--cpuset-cpus abc", "--blkio-weight 0", "--blkio-weight -1",
+    "--cpu-rt-runtime -1", "--cpu-rt-period 0", "--kernel-memory 1m", "--kernel-memory abc",
+]
+
+
+def test_update_flag_values_runc_takes(runc, pyrunc, bundle_factory):
+    """Each `update` flag value to both runtimes, one after the other on one container:
+    the same exit status at each step (the values are parsed as runc parses them:
+    go-units sizes, "-1" exactly, unsigned and signed integers)."""
+    import shlex
+    cases = UPDATE_FLAG_CASES + [["--memory", " 64m"], ["--memory", "64m "], ["--memory", " -1"]]
+    seen = {}
+    for rt in (runc, pyrunc):
+        bundle = bundle_factory(args=SLEEP, linux={"resources": {"memory": {"limit": 256 * MiB}}})
+        with container(rt, bundle, "updflag") as (cid, pid):
+            seen[rt.name] = [(rt.cmd("update", *(shlex.split(c) if isinstance(c, str) else c), cid), c)
+                             for c in cases]
+    diffs = [f"  {c!r}: runc exit {a.returncode} {error_of(a)!r}, pyrunc exit {b.returncode} {error_of(b)!r}"
+             for (a, c), (b, _) in zip(seen["runc"], seen["pyrunc"]) if a.returncode != b.returncode]
+    assert not diffs, "update verdicts differ from runc's:\n" + "\n".join(diffs)
+    assert {r.returncode for r, _ in seen["runc"]} == {0, 1}

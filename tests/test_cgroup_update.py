@@ -21,3 +21,22 @@ def test_merged_unlimited_memory_replaces_the_stored_swap():
     current = {"memory": {"limit": 64 << 20, "swap": 128 << 20}, "pids": {"limit": 10}}
     merged = U.merge(current, U.unlimited_swap_too({"memory": {"limit": -1}}))
     assert merged == {"memory": {"limit": -1, "swap": -1}, "pids": {"limit": 10}}
+
+
+@pytest.mark.parametrize("text,value", [
+    ("100", 100), ("64m", 64 << 20), ("64M", 64 << 20), ("64 m", 64 << 20), ("1.5m", 3 << 19), ("512KiB", 512 << 10),
+    ("100mb", 100 << 20), ("100MB", 100 << 20), ("1g", 1 << 30), ("2T", 2 << 40), ("1p", 1 << 50), ("0", 0), ("7b", 7),
+    ("7i", 7), ("1kib", 1024), ("10.", None), (" 64m", None), ("64m ", None), ("64  m", None), ("1e3", None),
+    ("0x10", None), ("-2", None), ("abc", None), ("", None), ("1.2.3", None), ("64mm", None), ("64x", None),
+    ("١٢", None),
+])
+def test_ram_in_bytes_is_go_units(text, value):
+    """go-units v0.4.0's RAMInBytes, which runc 1.1.5's update uses (its regexp: ASCII
+    digits, an optional fraction, one optional space, [kmgtp], [i], [b])."""
+    from pyrunc.errors import PyruncError
+    if value is None:
+        with pytest.raises(PyruncError) as e:
+            U.ram_in_bytes(text, "memory")
+        assert str(e.value).startswith("invalid value for memory: ")
+    else:
+        assert U.ram_in_bytes(text) == value
