@@ -631,3 +631,14 @@ def test_update_flag_values_runc_takes(runc, pyrunc, bundle_factory):
              for (a, c), (b, _) in zip(seen["runc"], seen["pyrunc"]) if a.returncode != b.returncode]
     assert not diffs, "update verdicts differ from runc's:\n" + "\n".join(diffs)
     assert {r.returncode for r, _ in seen["runc"]} == {0, 1}
+
+
+def test_update_pids_limit_0_changes_nothing_as_runc(runc, pyrunc, bundle_factory):
+    """`update --pids-limit 0` is no flag to runc 1.1.5 (context.Int's default): the
+    limit stays; -1 lifts it; a number sets it."""
+    from test_cgroups_v1 import assert_same_series, update_series
+    steps = [["--pids-limit", "0"], ["--pids-limit", "-1"], ["--pids-limit", "0"], ["--pids-limit", "20"]]
+    seen = {rt.name: update_series(rt, bundle_factory(args=SLEEP, linux={"resources": {"pids": {"limit": 50}}}),
+                                   steps, {"pids": ["pids.max"]}) for rt in (runc, pyrunc)}
+    assert [s[3]["pids.max"] for s in seen["pyrunc"]] == ["50", "50", "max", "max", "20"], seen["pyrunc"]
+    assert_same_series(seen)

@@ -40,3 +40,11 @@ def test_ram_in_bytes_is_go_units(text, value):
         assert str(e.value).startswith("invalid value for memory: ")
     else:
         assert U.ram_in_bytes(text) == value
+
+
+def test_pids_limit_flag_0_is_no_flag():
+    """runc 1.1.5 reads --pids-limit with context.Int: 0 is the flag's default, nothing."""
+    assert U.resources_from_flags({"pids-limit": "0"}) == {}
+    assert U.resources_from_flags({"pids-limit": "-1"}) == {"pids": {"limit": -1}}
+    assert U.resources_from_flags({"pids-limit": "7", "memory": "-1"}) == {"pids": {"limit": 7},
+                                                                          "memory": {"limit": -1}}

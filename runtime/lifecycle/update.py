@@ -88,7 +88,12 @@ def resources_from_flags(o):
     for flag, (section, field, parse) in FLAGS.items():
         v = o.get(flag)
         if v:
-            res.setdefault(section, {})[field] = parse("--" + flag, v)
+            value = parse("--" + flag, v)
+            if flag == "pids-limit" and value == 0:
+                # runc 1.1.5 cannot tell --pids-limit 0 from no flag: nothing changes (a
+                # limit of 0 in a --resources file is a limit, as at create)
+                continue
+            res.setdefault(section, {})[field] = value
     return res
 
 
