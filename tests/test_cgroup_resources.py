@@ -347,7 +347,8 @@ def test_facts_turn_write_failures_into_config_errors():
     ("", "file name"), (".", "file name"), ("..", "file name"), ("../memory.max", "file name"),
     ("memory/../../x.max", "file name"), ("/etc/passwd", "file name"), ("memory.max\0", "file name"),
     ("memorymax", "CONTROLLER.PARAMETER"), (".max", "CONTROLLER.PARAMETER"), ("memory.", "CONTROLLER.PARAMETER"),
-    ("freezer.state", 'controller "freezer" is not available'), ("memory.nonexistent", "no such file"),
+    ("freezer.state", 'unified resource "freezer.state" can\'t be set: controller "freezer" not available'),
+    ("memory.nonexistent", "no such file"),
 ])
 def test_unified_keys_are_validated(key, words):
     e = error(R.plan_v2, {"unified": {key: "1"}}, V2)

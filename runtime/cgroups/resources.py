@@ -583,13 +583,15 @@ def _unified(r, facts):
     out = []
     for key, value in (r.get("unified") or {}).items():
         path = P + "unified." + key
+        # runc's words (fs2 setUnified), which callers match on
         if not key or "/" in key or "\0" in key or key in (".", ".."):
-            raise ConfigError(path, "must be a file name in the container's cgroup directory")
+            raise ConfigError(path, 'unified resource "%s" must be a file name (no slashes)' % key.replace("\0", "\\0"))
         controller, dot, param = key.partition(".")
         if not controller or not dot or not param:
-            raise ConfigError(path, "must be in the form CONTROLLER.PARAMETER")
+            raise ConfigError(path, 'unified resource "%s" must be in the form CONTROLLER.PARAMETER' % key)
         if facts.controllers is not None and controller != "cgroup" and controller not in facts.controllers:
-            raise ConfigError(path, 'controller "%s" is not available' % controller)
+            raise ConfigError(path, 'unified resource "%s" can\'t be set: controller "%s" not available'
+                              % (key, controller))
         if facts.has(key) is False:
             raise ConfigError(path, "no such file in the container's cgroup")
         if "\0" in value:
