@@ -642,3 +642,28 @@ def test_update_pids_limit_0_changes_nothing_as_runc(runc, pyrunc, bundle_factor
                                    steps, {"pids": ["pids.max"]}) for rt in (runc, pyrunc)}
     assert [s[3]["pids.max"] for s in seen["pyrunc"]] == ["50", "50", "max", "max", "20"], seen["pyrunc"]
     assert_same_series(seen)
+
+
+def test_delete_force_with_a_frozen_sub_cgroup_in_pyrunc(pyrunc, bundle_factory):
+    """pyrunc only: a sub-cgroup frozen on its own holds its tasks (and so the pid
+    namespace's init) past SIGKILL; pyrunc thaws it and the delete completes.  runc
+    1.1.5 waits 10 s and fails with "container init still running" (README)."""
+    with container(pyrunc, bundle_factory(args=SLEEP), "frzsub") as (cid, pid):
+        dirs = own_dirs(pid)
+        for d in dirs.values():
+            make_sub(d, "sub")
+        r = pyrunc.cmd("exec", "-d", "--cgroup", "sub", cid, "/probe", "sleep", "600")
+        assert r.returncode == 0, r.stderr
+        fz = f"{dir_of(pid, 'freezer')}/sub/freezer.state"
+        procs = [int(p) for p in read(f"{dir_of(pid, 'freezer')}/sub/cgroup.procs").split()]
+        assert procs, "no process in the sub-cgroup"
+        for p in procs:
+            harness.reap_later(p)
+        with open(fz, "w") as f:
+            f.write("FROZEN")
+        harness.wait_for(lambda: read(fz) == "FROZEN", 5, "the sub-cgroup to freeze")
+        t = time.monotonic()
+        r = pyrunc.delete(cid, force=True, timeout=20)
+        assert r.returncode == 0, r.stderr
+        assert time.monotonic() - t < 8, "delete waited for the frozen task"
+        assert not [d for d in dirs.values() if os.path.exists(d)]

@@ -49,3 +49,21 @@ def test_v2(tmp_path, files, path, frozen):
 def test_no_freezer():
     assert Manager("hybrid", {"memory": "/nonexistent/memory/x"}).frozen_for_create() is False
     assert Manager("none", {}).frozen_for_create() is False
+
+
+@pytest.mark.parametrize("mode,key,name,on,off", [
+    ("hybrid", "freezer", "freezer.state", "FROZEN", "THAWED"),
+    ("v2", "", "cgroup.freeze", "1", "0"),
+])
+def test_thaw_sub_cgroups(tmp_path, mode, key, name, on, off):
+    """Every frozen cgroup below the container's is thawed (delete --force), the
+    container's own is left to its caller; what is not frozen is not written."""
+    files = {f"ctr/{name}": on, f"ctr/a/{name}": on, f"ctr/a/b/{name}": on, f"ctr/c/{name}": off}
+    if mode != "v2":
+        files.update({"ctr/freezer.self_freezing": "1", "ctr/a/freezer.self_freezing": "1",
+                      "ctr/a/b/freezer.self_freezing": "1", "ctr/c/freezer.self_freezing": "0"})
+    root = tree(tmp_path, files)
+    paths = {key: root + "/ctr"} if mode == "v2" else {"memory": root + "/m", key: root + "/ctr"}
+    Manager(mode, paths).thaw_sub_cgroups()
+    got = {rel: (tmp_path / rel).read_text().strip() for rel in files if rel.endswith(name)}
+    assert got == {f"ctr/{name}": on, f"ctr/a/{name}": off, f"ctr/a/b/{name}": off, f"ctr/c/{name}": off}

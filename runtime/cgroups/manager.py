@@ -213,6 +213,25 @@ class Manager:
             d = d.rpartition("/")[0]
         return False
 
+    def thaw_sub_cgroups(self):
+        """Thaw every frozen cgroup below the container's: a task frozen there cannot
+        die of SIGKILL (v1), nor can the init of its pid namespace, so `delete --force`
+        would wait for nothing (runc 1.1.5 fails with "container init still running")."""
+        f = self.freezer_file()
+        if not f:
+            return
+        name, on, off = ("cgroup.freeze", "1", "0") if self.unified else ("freezer.state", "FROZEN", "THAWED")
+        todo = fs.subdirs(f.rpartition("/")[0])
+        while todo:
+            d = todo.pop()
+            try:
+                if fs.read(d + "/" + name) in (on, "FREEZING") or (not self.unified and
+                                                                  fs.read(d + "/freezer.self_freezing") == "1"):
+                    fs.write(d + "/" + name, off)
+            except (OSError, CgroupError):
+                pass
+            todo.extend(fs.subdirs(d))
+
     def freeze(self):
         self._set_frozen(True)
 
