@@ -122,55 +122,116 @@ def test_oci_rule_conversion():
     assert D.from_oci({"allow": True, "type": "c", "major": 4, "access": "mwr"}, "x") == (True, "c", 4, -1, "rwm")
     assert D.from_oci({"allow": False, "access": "wr"}, "x") == (False, "a", -1, -1, "rw")
     for bad, path in [({"allow": True, "access": ""}, "x.access"), ({"allow": True}, "x.access"),
-                      ({"allow": True, "access": "rx"}, "x.access"),
                       ({"allow": True, "type": "u", "access": "r"}, "x.type"),
+                      ({"allow": True, "type": "p", "access": "r"}, "x.type"),
                       ({"allow": True, "major": -2, "access": "r"}, "x.major"),
-                      ({"allow": True, "minor": 1 << 32, "access": "r"}, "x.minor")]:
+                      ({"allow": True, "minor": 1 << 32, "access": "r"}, "x.minor"),
+                      ({"allow": True, "major": (1 << 32) - 1, "access": "r"}, "x.major")]:
         with pytest.raises(ConfigError) as e:
             D.from_oci(bad, "x")
         assert e.value.path == path
 
 
+# runc 1.1.5's verdicts on a v1 host (integration/test_conformance_cgroups.py runs them
+# next to runc): what it takes, and the rule it makes of it
+@pytest.mark.parametrize("oci,expected", [
+    ({"allow": True, "type": "c", "major": 10, "minor": 229, "access": "rrrr"}, (True, "c", 10, 229, "r")),
+    ({"allow": True, "type": "c", "major": 10, "minor": 229, "access": "rwmr"}, (True, "c", 10, 229, "rwm")),
+    ({"allow": True, "type": "c", "major": 10, "minor": 229, "access": "r w"}, (True, "c", 10, 229, "rw")),
+    ({"allow": True, "type": "c", "major": 10, "minor": 229, "access": "rx"}, (True, "c", 10, 229, "r")),
+    ({"allow": True, "type": "", "access": "rwm"}, (True, "a", -1, -1, "rwm")),
+    ({"type": "c", "major": 1, "minor": 3, "access": "rwm"}, (False, "c", 1, 3, "rwm")),   # allow left out
+    ({"allow": True, "type": "c", "minor": 3, "access": "m"}, (True, "c", -1, 3, "m")),
+    ({"allow": True, "type": "b", "major": 4095, "minor": 1 << 20, "access": "r"}, (True, "b", 4095, 1 << 20, "r")),
+])
+def test_oci_rules_runc_takes(oci, expected):
+    assert D.from_oci(oci, "x") == expected
+
+
+def test_an_allow_with_no_access_letter():
+    deny_all = {"allow": False, "access": "rwm"}
+    for access in ("x", "R", " "):
+        rule = {"allow": True, "type": "c", "major": 10, "minor": 229, "access": access}
+        with pytest.raises(ConfigError) as e:
+            D.effective_rules([deny_all, rule])
+        assert e.value.path == "linux.resources.devices[1].access", e.value
+        # runc's v2 driver makes a program that matches nothing for it
+        assert (True, "c", 10, 229, "") not in D.effective_rules([deny_all, rule], cgroup_v1=False)
+        # a deny with no access changes nothing, and an allow that a later rule fills is fine
+        assert D.effective_rules([deny_all, dict(rule, allow=False)]) == D.effective_rules([deny_all])
+        assert D.effective_rules([deny_all, rule, dict(rule, access="r")]) == \
+            D.effective_rules([deny_all, dict(rule, access="r")])
+    # under an allow-all default, a deny with no access is nothing
+    assert D.effective_rules([{"allow": True, "access": "rwm"}, {"allow": False, "type": "c", "access": "x"}]) == \
+        D.effective_rules([{"allow": True, "access": "rwm"}])
+
+
+def test_the_v1_wildcard_number_is_a_number_on_v2():
+    rule = {"allow": True, "type": "c", "major": (1 << 32) - 1, "minor": 0, "access": "r"}
+    with pytest.raises(ConfigError):
+        D.effective_rules([rule])
+    assert (True, "c", (1 << 32) - 1, 0, "r") in D.effective_rules([rule], cgroup_v1=False)
+
+
 # --- v1 writes ------------------------------------------------------------------------
 
+# runc's defaults in the order its specconv lists them (and pyrunc writes them)
+DEFAULTS_IN_ORDER = ["c *:* m", "b *:* m", "c 1:3 rwm", "c 1:8 rwm", "c 1:7 rwm", "c 5:0 rwm", "c 1:5 rwm",
+                     "c 1:9 rwm", "c 136:* rwm", "c 5:2 rwm", "c 10:200 rwm"]
+
+
 def test_v1_writes_for_runc_spec():
-    assert writes(RUNC_SPEC) == [("devices.deny", "a *:* rwm")] + [("devices.allow", a) for a in DEFAULT_ALLOWS]
+    # crun's way: deny all, then every rule in order (runc's defaults after the config's)
+    assert writes(RUNC_SPEC) == [("devices.deny", "a *:* rwm")] + [("devices.allow", a) for a in DEFAULTS_IN_ORDER]
+    assert sorted(DEFAULTS_IN_ORDER) == sorted(DEFAULT_ALLOWS)
     assert all(w.controller == "devices" and not w.optional for w in D.v1_writes(D.effective_rules(RUNC_SPEC)))
 
 
 def test_v1_writes_for_allow_all():
-    # the defaults only remove deny exceptions that are not there: nothing left to write
-    assert writes([rule(True)]) == [("devices.allow", "a *:* rwm")]
+    # the defaults remove deny exceptions that are not there: the kernel ignores them
+    assert writes([rule(True)]) == [("devices.allow", "a *:* rwm")] + \
+        [("devices.allow", a) for a in DEFAULTS_IN_ORDER]
+    assert kernel_list(D.v1_writes(D.effective_rules([rule(True)]))) == (True, [])
     assert D.bpf_program(D.effective_rules([rule(True)]))[-2:] == [(D.MOV32_K, 0, 0, 0, 1), (D.EXIT, 0, 0, 0, 0)]
+
+
+def kernel_list(ws):
+    """(allow-all default, devices.list exception lines in the kernel's order) after the writes."""
+    k = kernel_after_writes(ws)
+    return k.allow_default, ["%s %s:%s %s" % (t, "*" if ma == -1 else ma, "*" if mi == -1 else mi, D.access_text(b))
+                             for t, ma, mi, b in k.exceptions]
 
 
 def test_v1_writes_for_overlapping_rules():
     oci = [rule(False),
+           rule(True, "c", 13, 64, "rw"),        # added (first), removed below, added again at the end
            rule(True, "b", 7, None, "rw"),       # loop devices: read and write
            rule(False, "b", 7, None, "w"),       # ... then not write after all
            rule(True, "b", 7, 3, "w"),           # ... except loop3
            rule(True, "c", 4, 1, "r"), rule(True, "c", 4, 1, "w"),   # merged into one exception
-           rule(True, "c", 13, 64, "rw"), rule(False, "c", 13, 64, "rw")]  # added and removed
-    assert writes(oci) == [("devices.deny", "a *:* rwm"),
-                           ("devices.allow", "b *:* m"), ("devices.allow", "c *:* m"),
-                           ("devices.allow", "c 1:3 rwm"), ("devices.allow", "c 1:5 rwm"),
-                           ("devices.allow", "c 1:7 rwm"), ("devices.allow", "c 1:8 rwm"),
-                           ("devices.allow", "c 1:9 rwm"), ("devices.allow", "c 4:1 rw"),
-                           ("devices.allow", "c 5:0 rwm"), ("devices.allow", "c 5:2 rwm"),
-                           ("devices.allow", "b 7:* r"), ("devices.allow", "b 7:3 w"),
-                           ("devices.allow", "c 10:200 rwm"), ("devices.allow", "c 136:* rwm")]
+           rule(False, "c", 13, 64, "rw"), rule(True, "c", 13, 64, "r")]
+    ws = writes(oci)
+    assert ws[:9] == [("devices.deny", "a *:* rwm"),
+                       ("devices.allow", "c 13:64 rw"), ("devices.allow", "b 7:* rw"), ("devices.deny", "b 7:* w"),
+                       ("devices.allow", "b 7:3 w"), ("devices.allow", "c 4:1 r"), ("devices.allow", "c 4:1 w"),
+                       ("devices.deny", "c 13:64 rw"), ("devices.allow", "c 13:64 r")]
+    # devices.list: the config's exceptions in the order they were made, then runc's defaults
+    assert kernel_list(D.v1_writes(D.effective_rules(oci))) == (
+        False, ["b 7:* r", "b 7:3 w", "c 4:1 rw", "c 13:64 r"] + DEFAULTS_IN_ORDER)
 
 
 def test_v1_writes_for_a_deny_list():
     oci = [rule(True), rule(False, "c", 10, 229, "rwm"), rule(False, "b", None, None, "w")]
-    assert writes(oci) == [("devices.allow", "a *:* rwm"), ("devices.deny", "b *:* w"),
-                           ("devices.deny", "c 10:229 rwm")]
+    assert writes(oci)[:3] == [("devices.allow", "a *:* rwm"),
+                               ("devices.deny", "c 10:229 rwm"), ("devices.deny", "b *:* w")]
+    assert kernel_list(D.v1_writes(D.effective_rules(oci))) == (True, ["c 10:229 rwm", "b *:* w"])
 
 
 def test_a_rule_resets_whatever_its_numbers():
     # the kernel reads only the "a": "a 5:* r" to devices.deny is a full deny-all
     oci = [rule(True), rule(False, "a", 5, None, "r"), rule(True, "c", 1, 3, "r")]
-    assert writes(oci)[:2] == [("devices.deny", "a *:* rwm"), ("devices.allow", "b *:* m")]
+    assert writes(oci)[:3] == [("devices.allow", "a *:* rwm"),
+                               ("devices.deny", "a *:* rwm"), ("devices.allow", "c 1:3 r")]
 
 
 def test_holes_in_wildcards_are_refused():

@@ -129,7 +129,7 @@ def test_v1_device_writes():
     assert Write("devices", "devices.allow", "c 1:5 rwm") in plan
     assert Write("devices", "devices.allow", "c 1:3 rwm") not in plan    # linux.devices has /dev/null
     # no OCI rules at all: runc still starts from deny-all and adds its defaults
-    assert [w.value for w in R.plan_v1({}, V1)][:2] == ["a *:* rwm", "b *:* m"]
+    assert [w.value for w in R.plan_v1({}, V1)][:2] == ["a *:* rwm", "c *:* m"]
 
 
 def test_v1_optional_writes():
@@ -163,7 +163,6 @@ V2_CASES = [
     ({"memory": {"limit": G, "swap": G}}, [("", "memory.swap.max", "0"), ("", "memory.max", str(G))]),
     ({"memory": {"limit": G, "swap": -1}}, [("", "memory.swap.max", "max"), ("", "memory.max", str(G))]),
     ({"memory": {"limit": -1}}, [("", "memory.swap.max", "max"), ("", "memory.max", "max")]),
-    ({"memory": {"limit": -1, "swap": 2 * G}}, [("", "memory.swap.max", str(2 * G)), ("", "memory.max", "max")]),
     ({"memory": {"reservation": 512 * M}}, [("", "memory.low", str(512 * M))]),
     ({"memory": {"reservation": -1}}, [("", "memory.low", "max")]),
     ({"memory": {"swappiness": 10, "disableOOMKiller": True, "kernel": 1}}, []),   # no v2 equivalent
@@ -248,7 +247,8 @@ def test_v2_no_swap_accounting():
     assert e.path == "linux.resources.memory.swap"
 
 
-@pytest.mark.parametrize("shares,weight", [(0, 0), (2, 1), (3, 1), (1024, 39), (262144, 10000)])
+@pytest.mark.parametrize("shares,weight", [(0, 0), (1, 1), (2, 1), (3, 1), (1024, 39), (262144, 10000),
+                                           (262170, 10000), (262171, 10001)])
 def test_shares_to_weight(shares, weight):
     assert R.shares_to_weight(shares) == weight
 
@@ -259,7 +259,7 @@ def test_blkio_to_io_weight(blkio, io):
 
 
 @pytest.mark.parametrize("swap,limit,expected", [
-    (0, 0, 0), (0, G, 0), (0, -1, -1), (-1, G, -1), (-1, 0, -1), (-1, -1, -1), (2 * G, -1, 2 * G),
+    (0, 0, 0), (0, G, 0), (0, -1, -1), (-1, G, -1), (-1, 0, -1), (-1, -1, -1),
     (3 * G, G, 2 * G), (G, G, 0),
 ])
 def test_swap_to_v2(swap, limit, expected):
@@ -268,6 +268,8 @@ def test_swap_to_v2(swap, limit, expected):
 
 @pytest.mark.parametrize("swap,limit,path,reason", [
     (G, 0, "linux.resources.memory.swap", "unable to set swap limit without memory limit"),
+    # runc's ConvertMemorySwapToCgroupV2Value: "unlimited" memory with a swap limit
+    (2 * G, -1, "linux.resources.memory.swap", "unable to set swap limit without memory limit"),
     (G, 2 * G, "linux.resources.memory.swap", "memory+swap limit should be >= memory limit"),
     (G, -5, "linux.resources.memory.limit", "invalid memory value: -5"),
 ])
@@ -284,20 +286,20 @@ ERRORS = [
     (1, {"memory": {"swap": G}}, "linux.resources.memory.swap", "without memory limit"),
     (2, {"memory": {"swap": G}}, "linux.resources.memory.swap", "without memory limit"),
     (1, {"memory": {"limit": -1, "swap": G}}, "linux.resources.memory.swap", ">= memory limit"),
+    (2, {"memory": {"limit": -1, "swap": G}}, "linux.resources.memory.swap", "without memory limit"),
     (1, {"memory": {"limit": -2}}, "linux.resources.memory.limit", "invalid memory value"),
     (2, {"memory": {"limit": -2}}, "linux.resources.memory.limit", "invalid memory value"),
     (2, {"memory": {"reservation": -7}}, "linux.resources.memory.reservation", "invalid memory value"),
     (2, {"memory": {"limit": G, "swap": -3}}, "linux.resources.memory.swap", "invalid memory value"),
-    (1, {"cpu": {"shares": 1}}, "linux.resources.cpu.shares", "from 2 to 262144"),
-    (2, {"cpu": {"shares": 1}}, "linux.resources.cpu.shares", "from 2 to 262144"),
-    (2, {"cpu": {"shares": 262145}}, "linux.resources.cpu.shares", "out of range"),
+    # runc's words after the v1 kernel clamped the value it wrote
+    (1, {"cpu": {"shares": 1}}, "linux.resources.cpu.shares", "the minimum allowed cpu-shares is 2"),
+    (1, {"cpu": {"shares": 262145}}, "linux.resources.cpu.shares", "the maximum allowed cpu-shares is 262144"),
+    # v2: the converted cpu.weight is what the kernel bounds (shares 1 is weight 1)
+    (2, {"cpu": {"shares": 262171}}, "linux.resources.cpu.shares", "above its maximum 10000"),
     (1, {"cpu": {"idle": 2}}, "linux.resources.cpu.idle", "0 or 1"),
     (2, {"cpu": {"idle": -1}}, "linux.resources.cpu.idle", "0 or 1"),
     (1, {"cpu": {"quota": 1000, "burst": 2000}}, "linux.resources.cpu.burst", "larger than quota"),
     (2, {"cpu": {"quota": 1000, "burst": 2000}}, "linux.resources.cpu.burst", "larger than quota"),
-    (2, {"cpu": {"realtimeRuntime": 950000}}, "linux.resources.cpu.realtimeRuntime",
-     "realtime scheduling is not supported on cgroup v2"),
-    (2, {"cpu": {"realtimePeriod": 1000000}}, "linux.resources.cpu.realtimePeriod", "not supported on cgroup v2"),
     (1, {"blockIO": {"weight": 5}}, "linux.resources.blockIO.weight", "from 10 to 1000"),
     (2, {"blockIO": {"weight": 1001}}, "linux.resources.blockIO.weight", "from 10 to 1000"),
     (1, {"blockIO": {"leafWeight": 9}}, "linux.resources.blockIO.leafWeight", "from 10 to 1000"),
@@ -314,7 +316,8 @@ ERRORS = [
     (1, {"network": {"priorities": [{"name": "eth0 9\nlo", "priority": 1}]}},
      "linux.resources.network.priorities[0].name", "one word"),
     (2, {"rdma": {"mlx5 0": {"hcaHandles": 1}}}, "linux.resources.rdma", "one word"),
-    (1, {"unified": {"memory.max": "1"}}, "linux.resources.unified", "cannot use unified on cgroup v1"),
+    (1, {"unified": {"memory.max": "1"}}, "linux.resources.unified",
+     "invalid configuration: cannot use unified on cgroup v1"),
     (1, {"devices": [{"allow": True}]}, "linux.resources.devices[0].access", "must not be empty"),
 ]
 
@@ -344,7 +347,8 @@ def test_facts_turn_write_failures_into_config_errors():
     ("", "file name"), (".", "file name"), ("..", "file name"), ("../memory.max", "file name"),
     ("memory/../../x.max", "file name"), ("/etc/passwd", "file name"), ("memory.max\0", "file name"),
     ("memorymax", "CONTROLLER.PARAMETER"), (".max", "CONTROLLER.PARAMETER"), ("memory.", "CONTROLLER.PARAMETER"),
-    ("freezer.state", 'controller "freezer" is not available'), ("memory.nonexistent", "no such file"),
+    ("freezer.state", 'unified resource "freezer.state" can\'t be set: controller "freezer" not available'),
+    ("memory.nonexistent", "no such file"),
 ])
 def test_unified_keys_are_validated(key, words):
     e = error(R.plan_v2, {"unified": {key: "1"}}, V2)
@@ -424,10 +428,17 @@ def test_write_is_plain_data():
     assert not hasattr(w, "__dict__")
 
 
+def test_realtime_is_ignored_on_v2_as_runc():
+    # runc's fs2 driver has no cpu.rt_* (v2 has none): it takes and ignores them
+    res = {"cpu": {"realtimeRuntime": 950000, "realtimePeriod": 1000000, "shares": 1024}}
+    assert [w.file for w in R.plan_v2(res, None)] == ["cpu.weight"]
+    assert R.ignored_settings(res, 2) == ["linux.resources.cpu realtime settings are ignored on cgroup v2"]
+
+
 def test_ignored_settings():
     r = {"memory": {"kernel": 1, "swappiness": 1, "disableOOMKiller": True}, "network": {"classID": 1},
          "blockIO": {"leafWeight": 100}}
-    assert R.ignored_settings(r, 1) == ["kernel memory settings are ignored and will be removed"]
+    assert R.ignored_settings(r, 1) == ["Kernel memory settings are ignored and will be removed"]
     w2 = R.ignored_settings(r, 2)
     assert len(w2) == 5 and any("swappiness" in w for w in w2) and any("network" in w for w in w2)
     assert R.ignored_settings(None, 2) == []

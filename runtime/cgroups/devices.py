@@ -80,50 +80,73 @@ def access_text(bits):
 def rule_text(rule):
     """The kernel's devices.list form: "c 1:3 rwm", "b *:* m", "a *:* rwm"."""
     _, typ, major, minor, access = rule
-    return "%s %s:%s %s" % (typ, "*" if major == WILDCARD else major, "*" if minor == WILDCARD else minor,
-                            access if typ != "a" else "rwm")
+    if typ == "a":   # the kernel reads nothing after the "a"
+        return "a *:* rwm"
+    return "%s %s:%s %s" % (typ, "*" if major == WILDCARD else major, "*" if minor == WILDCARD else minor, access)
 
 
-def _number(value, path, what):
+def _number(value, path, what, cgroup_v1):
+    # the v1 kernel reads ~0 (4294967295) as "*": a rule for that number would cover
+    # every device (runc fails on it, when the list read back differs); on v2 it is
+    # only a number the BPF program compares
     if value is None:
         return WILDCARD
-    if not isinstance(value, int) or isinstance(value, bool) or value < WILDCARD or value > _U32:
-        raise ConfigError(path, "%s must be -1 (any) or a number up to %d, got %r" % (what, _U32, value))
+    top = _U32 - 1 if cgroup_v1 else _U32
+    if not isinstance(value, int) or isinstance(value, bool) or value < WILDCARD or value > top:
+        raise ConfigError(path, "%s must be -1 (any) or a number up to %d, got %r" % (what, top, value))
     return value
 
 
-def from_oci(rule, path):
-    """One linux.resources.devices entry -> a rule tuple (runc's specconv defaults:
-    type "a", major and minor any; an empty access is refused)."""
+def from_oci(rule, path, cgroup_v1=True):
+    """One linux.resources.devices entry -> a rule tuple, taking what runc 1.1.5 takes:
+    type "" or absent is "a", allow absent is false, major and minor absent are any;
+    an empty access is refused, and in a non-empty one the letters other than r, w
+    and m are dropped (runc's Permissions set ignores them). What is left may be no
+    access at all: see effective_rules."""
     typ = rule.get("type") or "a"
     if typ not in ("a", "c", "b"):
-        raise ConfigError(path + ".type", 'invalid device type "%s" (expected "a", "c" or "b")' % typ)
+        raise ConfigError(path + ".type", 'invalid cgroup device type "%s" (expected "a", "c" or "b")' % typ)
     access = rule.get("access") or ""
     if not access:
         raise ConfigError(path + ".access", "must not be empty")
+    bits = 0
     for ch in access:
-        if ch not in _BITS:
-            raise ConfigError(path + ".access", 'invalid access "%s" (expected letters of "rwm")' % access)
-    return (bool(rule.get("allow")), typ, _number(rule.get("major"), path + ".major", "major"),
-            _number(rule.get("minor"), path + ".minor", "minor"), access_text(access_bits(access)))
+        bits |= _BITS.get(ch, 0)
+    return (bool(rule.get("allow")), typ, _number(rule.get("major"), path + ".major", "major", cgroup_v1),
+            _number(rule.get("minor"), path + ".minor", "minor", cgroup_v1), access_text(bits))
 
 
-def effective_rules(oci_rules, device_paths=()):
+def effective_rules(oci_rules, device_paths=(), cgroup_v1=True):
     """The OCI list followed by runc's default allow list, checked: a rule cgroup v1
-    cannot express (a hole in a wildcard exception) is refused with its JSON path."""
-    rules = [from_oci(r, "linux.resources.devices[%d]" % i) for i, r in enumerate(oci_rules or ())]
+    cannot express (a hole in a wildcard exception) is refused with its JSON path, on
+    v2 too (runc runs the same emulator for both). cgroup_v1 False: the checks only
+    the v1 kernel makes (a number it reads as "*", an allow with no access) are left
+    out, as runc's v2 driver leaves them."""
+    rules = [from_oci(r, "linux.resources.devices[%d]" % i, cgroup_v1) for i, r in enumerate(oci_rules or ())]
     skip = set(device_paths or ())
     user = len(rules)
     rules.extend(rule for p, rule in DEFAULT_ALLOWED if p is None or p not in skip)
     state = _State()
+    empty = {}   # exception key -> the user rule that left it with no access
     for i, rule in enumerate(rules):
+        if rule[0] != state.default_allow and not rule[4]:
+            empty[rule[1:4]] = i
         problem = state.apply(rule)
         if problem:
             if i < user:
                 raise ConfigError("linux.resources.devices[%d]" % i, problem)
             raise ConfigError("linux.resources.devices", "runc's default rule %s%s: %s"
                               % ("allow " if rule[0] else "deny ", rule_text(rule), problem))
-    return rules
+    # an allow exception with no access cannot be written to cgroup v1 (runc writes it,
+    # then fails: the list read back "doesn't precisely match target"); a deny one
+    # under an allow-all default changes nothing and is dropped, as the kernel does
+    if cgroup_v1 and not state.default_allow:
+        for key, bits in state.exceptions.items():
+            if not bits and key in empty:
+                i = empty[key]
+                raise ConfigError("linux.resources.devices[%d].access" % i, 'no access to allow in "%s": '
+                                  'expected some of the letters r, w and m' % oci_rules[i].get("access"))
+    return [r for r in rules if r[1] == "a" or r[4]]
 
 
 class _State:
@@ -223,10 +246,18 @@ def _transition(source, rules):
 
 
 def v1_writes(rules):
-    """devices.deny/devices.allow writes for a new v1 cgroup. A new cgroup inherits its
-    parent's list, which runc treats as allow-all: so the first write is always the
-    reset ("a *:* rwm" to devices.deny for a deny-by-default list)."""
-    return _transition(_State(default_allow=True), rules)
+    """devices.deny/devices.allow writes for a new v1 cgroup, as crun makes them: deny
+    all (a new cgroup inherits its parent's list), then every rule as written, in
+    order. The kernel applies each write as _State does, so the result is the rules'
+    meaning, and devices.list keeps the config's order (runc 1.1.5 writes the final
+    exceptions sorted by number instead: same access, other order; README, deliberate
+    differences)."""
+    from pyrunc.cgroups.resources import Write
+
+    out = [] if rules and rules[0][1] == "a" else [Write("devices", "devices.deny", "a *:* rwm")]
+    for rule in rules:
+        out.append(Write("devices", "devices.allow" if rule[0] else "devices.deny", rule_text(rule)))
+    return out
 
 
 def v1_update_writes(devices_list, rules):

@@ -24,7 +24,9 @@ def write(path, value):
             posix.close(fd)
     except OSError as e:
         d, _, f = path.rpartition("/")
-        raise CgroupError('write "%s"="%s" in "%s": %s' % (f, value, d, strerror(e.errno))) from None
+        err = CgroupError('write "%s"="%s" in "%s": %s' % (f, value, d, strerror(e.errno)))
+        err.errno = e.errno
+        raise err from None
 
 
 def _copy_cpuset(parent, child):
@@ -114,6 +116,40 @@ def pids(path):
     return [int(x) for x in text.split()]
 
 
+def subdirs(path):
+    """The sub-cgroups of `path` (made by the workload, or for `exec --cgroup`)."""
+    try:
+        entries = posix.scandir(path)
+    except OSError:
+        return []
+    with entries:
+        return [path + "/" + e.name for e in entries if e.is_dir(follow_symlinks=False)]
+
+
+def tree_pids(path):
+    """The processes of `path` and of every sub-cgroup below it (runc's GetAllPids)."""
+    out = pids(path)
+    for d in subdirs(path):
+        out.extend(tree_pids(d))
+    return out
+
+
+def _rmdir_tree(d):
+    """rmdir `d` after its sub-cgroups, deepest first, as runc's RemovePath: a cgroup
+    with children cannot be removed."""
+    try:
+        posix.rmdir(d)
+        return
+    except FileNotFoundError:
+        return
+    except OSError as e:
+        if e.errno not in (16, 39):   # cgroupfs says EBUSY (children or tasks), others ENOTEMPTY
+            raise
+    for sub in subdirs(d):
+        _rmdir_tree(sub)
+    posix.rmdir(d)
+
+
 def try_remove(made):
     """One rmdir of each, deepest first; False at the first that is still busy (or
     otherwise refused), leaving the rest to remove()."""
@@ -127,15 +163,21 @@ def try_remove(made):
     return True
 
 
-def remove(made):
-    """rmdir what we made, deepest first; a still-busy cgroup is retried briefly."""
+def remove(made, leaves=()):
+    """rmdir what we made, deepest first; a still-busy cgroup is retried briefly. The
+    `leaves` (the container's own cgroups) go with every sub-cgroup below them; a
+    parent we made is only removed when nothing else is in it."""
     import time
 
     failed = []
+    leaves = set(leaves)
     for d in sorted(made, key=lambda p: p.count("/"), reverse=True):
         for attempt in range(50):
             try:
-                posix.rmdir(d)
+                if d in leaves:
+                    _rmdir_tree(d)
+                else:
+                    posix.rmdir(d)
                 break
             except FileNotFoundError:
                 break

@@ -99,7 +99,12 @@ class Manager:
             path = d + "/" + w.file
             if w.optional and not _exists(path):
                 continue
-            fs.write(path, w.value)
+            try:
+                fs.write(path, w.value)
+            except CgroupError as e:
+                if w.file == "memory.limit_in_bytes" and getattr(e, "errno", 0) == 16:
+                    raise _below_usage(d, w.value) from None
+                raise
         if self.unified and devices:
             self._apply_device_filter(resources.get("devices"), update, device_paths)
 
@@ -127,7 +132,7 @@ class Manager:
         from pyrunc import shim
         from pyrunc.cgroups import devices
 
-        program = devices.encode(devices.bpf_program(devices.effective_rules(rules, device_paths)))
+        program = devices.encode(devices.bpf_program(devices.effective_rules(rules, device_paths, cgroup_v1=False)))
         fd = posix.open(self.paths[""], posix.O_RDONLY | posix.O_DIRECTORY | posix.O_CLOEXEC)
         try:
             shim.attach_device_filter(fd, program, replace)
@@ -138,17 +143,18 @@ class Manager:
         fs.join(self.paths, pid)
 
     def pids(self):
+        """The container's processes, sub-cgroups included (as runc's GetAllPids)."""
         d = self.primary()
-        return fs.pids(d) if d else []
+        return sorted(set(fs.tree_pids(d))) if d else []
 
     def all_pids(self):
         out = set()
         for d in self.paths.values():
-            out.update(fs.pids(d))
+            out.update(fs.tree_pids(d))
         return sorted(out)
 
     def destroy(self):
-        fs.remove(self.created)
+        fs.remove(self.created, self.paths.values())
 
     def try_destroy(self):
         """Remove the container's cgroups at once when they are all ours and empty: an
@@ -177,6 +183,54 @@ class Manager:
         except OSError:
             return False
         return v in ("FROZEN", "FREEZING", "1")
+
+    def frozen_for_create(self):
+        """Whether a new init would be frozen as it joins: runc refuses to create into
+        a frozen cgroup ("container's cgroup unexpectedly frozen") rather than wait
+        forever for an init that cannot run. runc 1.1.5 reads the cgroup's own state
+        (v1 freezer.self_freezing, v2 cgroup.freeze) and hangs when only an ancestor
+        is frozen; here the nearest existing directory's effective state (v1) or any
+        frozen ancestor (v2) counts as well, since a new child of a frozen cgroup is
+        frozen too."""
+        d = self.paths.get("") if self.unified else self.dir_for("freezer")
+        if not d:
+            return False
+        while d and not _exists(d):
+            d = d.rpartition("/")[0]
+        if not self.unified:
+            # the root cgroup has no freezer.state: it cannot be frozen
+            try:
+                return fs.read(d + "/freezer.state") != "THAWED"
+            except OSError:
+                return False
+        # v2: cgroup.freeze is each cgroup's own request; the root has none
+        while d:
+            try:
+                if fs.read(d + "/cgroup.freeze") == "1":
+                    return True
+            except OSError:
+                return False
+            d = d.rpartition("/")[0]
+        return False
+
+    def thaw_sub_cgroups(self):
+        """Thaw every frozen cgroup below the container's: a task frozen there cannot
+        die of SIGKILL (v1), nor can the init of its pid namespace, so `delete --force`
+        would wait for nothing (runc 1.1.5 fails with "container init still running")."""
+        f = self.freezer_file()
+        if not f:
+            return
+        name, on, off = ("cgroup.freeze", "1", "0") if self.unified else ("freezer.state", "FROZEN", "THAWED")
+        todo = fs.subdirs(f.rpartition("/")[0])
+        while todo:
+            d = todo.pop()
+            try:
+                if fs.read(d + "/" + name) in (on, "FREEZING") or (not self.unified and
+                                                                  fs.read(d + "/freezer.self_freezing") == "1"):
+                    fs.write(d + "/" + name, off)
+            except (OSError, CgroupError):
+                pass
+            todo.extend(fs.subdirs(d))
 
     def freeze(self):
         self._set_frozen(True)
@@ -212,6 +266,18 @@ class Manager:
                 return
             time.sleep(0.001 if attempt < 100 else 0.01)
         raise CgroupError('cgroup "%s" did not reach %s' % (f, target))
+
+
+def _below_usage(d, value):
+    """EBUSY on a v1 memory limit: the kernel could not reclaim down to it. runc's
+    words, which callers match on (its v2 driver has none: the write's error)."""
+    usage = []
+    for name in ("memory.usage_in_bytes", "memory.max_usage_in_bytes"):
+        try:
+            usage.append(int(fs.read(d + "/" + name)))
+        except (OSError, ValueError):
+            usage.append(0)
+    return CgroupError("unable to set memory limit to %s (current usage: %d, peak usage: %d)" % (value, *usage))
 
 
 def _exists(path):

@@ -132,19 +132,31 @@ FRESH_MEMORY_LIMIT = 9223372036854771712  # memory.limit_in_bytes of a new v1 cg
 MIN_SHARES, MAX_SHARES = 2, 262144  # kernel MIN_SHARES, MAX_SHARES (1 << 18)
 
 
+KERNEL_MEMORY_IGNORED = "Kernel memory settings are ignored and will be removed"   # runc's warning
+
+
+def runc_warnings(resources):
+    """What runc 1.1.5 warns about in linux.resources as it converts them (create)."""
+    mem = (resources or {}).get("memory") or {}
+    return [KERNEL_MEMORY_IGNORED] if mem.get("kernel") is not None or mem.get("kernelTCP") is not None else []
+
+
 def ignored_settings(resources, version):
     """Settings runc accepts but ignores, as log lines (version 1 or 2)."""
     r = resources or {}
     out = []
     mem = r.get("memory") or {}
     if mem.get("kernel") is not None or mem.get("kernelTCP") is not None:
-        out.append("kernel memory settings are ignored and will be removed")
+        out.append(KERNEL_MEMORY_IGNORED)
     if mem.get("useHierarchy") is not None:
         out.append("linux.resources.memory.useHierarchy is ignored")
     if version == 2:
         for name in ("swappiness", "disableOOMKiller"):
             if mem.get(name) is not None:
                 out.append("linux.resources.memory.%s is ignored on cgroup v2" % name)
+        cpu = r.get("cpu") or {}
+        if cpu.get("realtimeRuntime") or cpu.get("realtimePeriod"):
+            out.append("linux.resources.cpu realtime settings are ignored on cgroup v2")
         net = r.get("network") or {}
         if net.get("classID") or net.get("priorities"):
             out.append("linux.resources.network is ignored on cgroup v2")
@@ -163,11 +175,24 @@ def _memory_value(mem, name):
 
 
 def _shares(cpu):
+    """v1 cpu.shares: the kernel clamps a value out of [2, 262144], and runc, reading
+    it back, fails with these words."""
     shares = cpu.get("shares") or 0
-    if shares and not MIN_SHARES <= shares <= MAX_SHARES:
-        raise ConfigError(P + "cpu.shares", "%d is out of range: cpu shares go from %d to %d"
-                          % (shares, MIN_SHARES, MAX_SHARES))
+    if shares and shares < MIN_SHARES:
+        raise ConfigError(P + "cpu.shares", "the minimum allowed cpu-shares is %d" % MIN_SHARES)
+    if shares > MAX_SHARES:
+        raise ConfigError(P + "cpu.shares", "the maximum allowed cpu-shares is %d" % MAX_SHARES)
     return shares
+
+
+def _v2_weight(cpu):
+    """cpu.shares as v2 cpu.weight; the kernel takes 1..10000 (runc passes the
+    converted value on, and the write fails above that)."""
+    weight = shares_to_weight(cpu.get("shares") or 0)
+    if weight > 10000:
+        raise ConfigError(P + "cpu.shares", "%d is cpu.weight %d on cgroup v2, above its maximum 10000"
+                          % (cpu["shares"], weight))
+    return weight
 
 
 def _idle(cpu, facts):
@@ -417,7 +442,7 @@ def plan_v1(resources, host_facts=None, device_paths=()):
     r = resources or {}
     facts = _facts(host_facts)
     if r.get("unified"):
-        raise ConfigError(P + "unified", "cannot use unified on cgroup v1")
+        raise ConfigError(P + "unified", "invalid configuration: cannot use unified on cgroup v1")
     out = _cpuset(r, "cpuset")
     out.extend(_devices.v1_writes(_devices.effective_rules(r.get("devices"), device_paths)))
     out.extend(_v1_memory(r, facts))
@@ -434,10 +459,12 @@ def plan_v1(resources, host_facts=None, device_paths=()):
 
 def shares_to_weight(shares):
     """cpu.shares [2, 262144] -> cpu.weight [1, 10000], linearly; 0 = unset (runc's
-    ConvertCPUSharesToCgroupV2Value)."""
+    ConvertCPUSharesToCgroupV2Value, with Go's division, which rounds toward zero:
+    shares 1 is weight 1)."""
     if not shares:
         return 0
-    return 1 + ((shares - 2) * 9999) // 262142
+    n = (shares - 2) * 9999
+    return 1 + (n // 262142 if n >= 0 else -(-n // 262142))
 
 
 def blkio_to_io_weight(weight):
@@ -453,9 +480,9 @@ def swap_to_v2(swap, limit):
     (runc's ConvertMemorySwapToCgroupV2Value). Raises ConfigError."""
     if limit == -1 and swap == 0:
         return -1   # "unlimited memory" also unlimits swap, as on v1
-    if swap in (-1, 0) or limit == -1:
+    if swap in (-1, 0):
         return swap
-    if limit == 0:
+    if limit in (0, -1):
         raise ConfigError(P + "memory.swap", "unable to set swap limit without memory limit")
     if limit < 0:
         raise ConfigError(P + "memory.limit", "invalid memory value: %d" % limit)
@@ -528,14 +555,13 @@ def _v2_io(r, facts):
 
 def _v2_cpu(r, facts):
     cpu = r.get("cpu") or {}
-    for name in ("realtimeRuntime", "realtimePeriod"):
-        if cpu.get(name):
-            raise ConfigError(P + "cpu." + name, "realtime scheduling is not supported on cgroup v2")
+    # realtimeRuntime and realtimePeriod: v2 has no cpu.rt_* files; runc's v2 driver
+    # ignores them (see ignored_settings())
     out = []
     idle = _idle(cpu, facts)
     if idle is not None:
         out.append(Write("", "cpu.idle", str(idle)))
-    weight = shares_to_weight(_shares(cpu))
+    weight = _v2_weight(cpu)
     if weight and not idle:   # the kernel refuses cpu.weight while cpu.idle is 1
         out.append(Write("", "cpu.weight", str(weight)))
     quota = cpu.get("quota") or 0
@@ -557,13 +583,15 @@ def _unified(r, facts):
     out = []
     for key, value in (r.get("unified") or {}).items():
         path = P + "unified." + key
+        # runc's words (fs2 setUnified), which callers match on
         if not key or "/" in key or "\0" in key or key in (".", ".."):
-            raise ConfigError(path, "must be a file name in the container's cgroup directory")
+            raise ConfigError(path, 'unified resource "%s" must be a file name (no slashes)' % key.replace("\0", "\\0"))
         controller, dot, param = key.partition(".")
         if not controller or not dot or not param:
-            raise ConfigError(path, "must be in the form CONTROLLER.PARAMETER")
+            raise ConfigError(path, 'unified resource "%s" must be in the form CONTROLLER.PARAMETER' % key)
         if facts.controllers is not None and controller != "cgroup" and controller not in facts.controllers:
-            raise ConfigError(path, 'controller "%s" is not available' % controller)
+            raise ConfigError(path, 'unified resource "%s" can\'t be set: controller "%s" not available'
+                              % (key, controller))
         if facts.has(key) is False:
             raise ConfigError(path, "no such file in the container's cgroup")
         if "\0" in value:

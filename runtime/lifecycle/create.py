@@ -185,6 +185,12 @@ def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_
         raise errors.from_oserror('create state root "%s"' % g.root, e) from None
     cdir = store.container_dir(g.root, cid)
     lock = _make_locked_dir(g.root, cdir, shim)
+    try:
+        _check_an_existing_cgroup(host)
+    except BaseException:
+        lock.release()
+        posix.rmdir(cdir)
+        raise
     faults.point("create-after-mkdir")
     mgr = None
     spawned = None
@@ -200,6 +206,10 @@ def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_
         mgr.create()
         faults.point("create-after-cgroups")
         linux = spec.get("linux") or {}
+        from pyrunc.cgroups.resources import runc_warnings
+
+        for line in runc_warnings(linux.get("resources")):
+            log.warning(line)
         mgr.apply(linux.get("resources"), device_paths=[d["path"] for d in linux.get("devices") or ()])
         fifo = cdir + "/" + store.FIFO
         posix.mkfifo(fifo, 0o622)
@@ -346,6 +356,24 @@ def _make_locked_dir(root, cdir, shim):
     except OSError as e:
         raise errors.from_oserror('create state dir "%s"' % cdir, e) from None
     return store.Lock(cdir)
+
+
+def _check_an_existing_cgroup(host):
+    """runc 1.1.5's checks of a cgroup that is already there: processes in it are
+    only warned about; a frozen one fails at once, since an init put into it stops
+    before it can report (in D state on v1)."""
+    from pyrunc.cgroups.manager import Manager
+
+    if not host.cgroup_paths:
+        return
+    mgr = Manager(host.cgroup_host.mode, host.cgroup_paths)
+    pids = mgr.pids()
+    if pids:
+        log.warning("container's cgroup is not empty: %d process(es) found" % len(pids))
+        log.warning("DEPRECATED: running container in a non-empty cgroup won't be supported in runc 1.2; "
+                    "https://github.com/opencontainers/runc/issues/3132")
+    if mgr.frozen_for_create():
+        raise errors.PyruncError("container's cgroup unexpectedly frozen")
 
 
 def _now():

@@ -28,6 +28,7 @@ def kill_everything(st):
         try:
             if mgr.frozen():
                 mgr.thaw()
+            mgr.thaw_sub_cgroups()
         except errors.PyruncError as e:
             log.warning(str(e))
     if store.init_alive(st):
@@ -51,6 +52,7 @@ def destroy(cdir, st):
         # leftovers (no pid namespace, or a process that escaped the init's death)
         from pyrunc.lifecycle import kill
 
+        mgr.thaw_sub_cgroups()
         kill.signal_all(st, 9)
     try:
         mgr.destroy()

@@ -8,23 +8,32 @@ from pyrunc.state import store
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
 
 
-def ram_in_bytes(text):
-    """`64m`, `1G`, `512KiB`, `100`: binary multiples, as docker/go-units RAMInBytes."""
-    s = text.strip().lower()
-    if s.endswith("b"):
-        s = s[:-1]
-    if s.endswith("i"):
-        s = s[:-1]
+def ram_in_bytes(text, flag="memory"):
+    """`64m`, `1G`, `512KiB`, `100`: binary multiples, as runc's go-units (v0.4.0)
+    RAMInBytes takes them: digits with an optional fraction, one optional space, an
+    optional unit letter, then optional "i" and "b"; nothing before or after."""
+    s = text
+    i = 0
+    while i < len(s) and s[i] in "0123456789.":
+        i += 1
+    number, rest = s[:i], s[i:]
+    if rest.startswith(" "):
+        rest = rest[1:]
     unit = ""
-    if s and s[-1] in "kmgtp":
-        unit, s = s[-1], s[:-1].rstrip(" ")
-    try:
-        value = float(s)
-        if not s or value < 0:
-            raise ValueError
-    except ValueError:
-        raise errors.PyruncError('invalid size: "%s"' % text) from None
-    return int(value * _UNITS[unit])
+    if rest[:1].lower() in ("k", "m", "g", "t", "p"):
+        unit, rest = rest[0].lower(), rest[1:]
+    if rest[:1] in ("i", "I"):
+        rest = rest[1:]
+    if rest[:1] in ("b", "B"):
+        rest = rest[1:]
+    parts = number.split(".")
+    if rest or not all(p.isdigit() and p.isascii() for p in parts[:1]) or \
+            not all(p.isdigit() for p in parts[1:]):
+        raise errors.PyruncError("invalid value for %s: invalid size: '%s'" % (flag, text))
+    if len(parts) > 2:
+        raise errors.PyruncError('invalid value for %s: strconv.ParseFloat: parsing "%s": invalid syntax'
+                                 % (flag, number))
+    return int(float(number) * _UNITS[unit])
 
 
 def _int(name, text):
@@ -46,11 +55,12 @@ FLAGS = {
     "cpuset-cpus": ("cpu", "cpus", lambda n, v: v),
     "cpuset-mems": ("cpu", "mems", lambda n, v: v),
     "cpu-idle": ("cpu", "idle", _int),
-    "memory": ("memory", "limit", lambda n, v: -1 if v.strip() == "-1" else ram_in_bytes(v)),
-    "memory-reservation": ("memory", "reservation", lambda n, v: -1 if v.strip() == "-1" else ram_in_bytes(v)),
-    "memory-swap": ("memory", "swap", lambda n, v: -1 if v.strip() == "-1" else ram_in_bytes(v)),
-    "kernel-memory": ("memory", "kernel", lambda n, v: ram_in_bytes(v)),
-    "kernel-memory-tcp": ("memory", "kernelTCP", lambda n, v: ram_in_bytes(v)),
+    # runc: exactly "-1" is no limit; anything else goes to RAMInBytes
+    "memory": ("memory", "limit", lambda n, v: -1 if v == "-1" else ram_in_bytes(v, n[2:])),
+    "memory-reservation": ("memory", "reservation", lambda n, v: -1 if v == "-1" else ram_in_bytes(v, n[2:])),
+    "memory-swap": ("memory", "swap", lambda n, v: -1 if v == "-1" else ram_in_bytes(v, n[2:])),
+    "kernel-memory": ("memory", "kernel", lambda n, v: -1 if v == "-1" else ram_in_bytes(v, n[2:])),
+    "kernel-memory-tcp": ("memory", "kernelTCP", lambda n, v: -1 if v == "-1" else ram_in_bytes(v, n[2:])),
     "pids-limit": ("pids", "limit", _int),
 }
 
@@ -78,8 +88,24 @@ def resources_from_flags(o):
     for flag, (section, field, parse) in FLAGS.items():
         v = o.get(flag)
         if v:
-            res.setdefault(section, {})[field] = parse("--" + flag, v)
+            value = parse("--" + flag, v)
+            if flag == "pids-limit" and value == 0:
+                # runc 1.1.5 cannot tell --pids-limit 0 from no flag: nothing changes (a
+                # limit of 0 in a --resources file is a limit, as at create)
+                continue
+            res.setdefault(section, {})[field] = value
     return res
+
+
+def unlimited_swap_too(new):
+    """`--memory -1` without a swap value lifts the memory+swap limit as well (runc:
+    an unset swap is 0, and its v1 and v2 drivers read limit -1 with swap 0 as
+    "both unlimited"); merged with the current swap limit it would be refused as
+    swap below the limit instead."""
+    mem = new.get("memory")
+    if mem and mem.get("limit") == -1 and not mem.get("swap"):
+        mem["swap"] = -1
+    return new
 
 
 def merge(current, new):
@@ -100,7 +126,12 @@ def update(root, cid, o):
     with store.Lock(cdir):
         if store.status(cdir, st) == "stopped":
             raise errors.StateError("container not running")
-        new = resources_from_flags(o)
+        new = unlimited_swap_too(resources_from_flags(o))
+        mem = new.get("memory") or {}
+        if mem.get("kernel") or mem.get("kernelTCP"):   # runc: a value of 0 is no value
+            from pyrunc import log
+
+            log.warning("Kernel memory settings are ignored and will be removed")
         spec = store.read_config(cdir)
         linux = spec.setdefault("linux", {})
         merged = merge(linux.get("resources"), new)

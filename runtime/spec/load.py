@@ -70,8 +70,10 @@ WEIGHT_DEVICE = Obj({"major": I64, "minor": I64, "weight": Int(UINT16), "leafWei
 THROTTLE_DEVICE = Obj({"major": I64, "minor": I64, "rate": U64}, ("major", "minor", "rate"))
 
 RESOURCES = Obj({
+    # runc 1.1.5's set: allow may be left out (false), type "" is "a", access letters
+    # other than r, w, m are dropped (see cgroups.devices.from_oci)
     "devices": Arr(Obj({"allow": Bool(), "type": Str(("a", "c", "b"), go_empty=True), "major": I64, "minor": I64,
-                        "access": Str(chars="rwm")}, ("allow",), go_zero={"allow": False})),
+                        "access": STR}, ("allow",), go_zero={"allow": False})),
     "memory": Obj({"limit": I64, "reservation": I64, "swap": I64, "kernel": I64, "kernelTCP": I64,
                    "swappiness": U64, "disableOOMKiller": Bool(), "useHierarchy": Bool(),
                    "checkBeforeUpdate": Bool()}),
