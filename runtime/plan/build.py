@@ -14,6 +14,7 @@ init, released once the runtime wrote its maps, first becomes the namespace's ro
 from pyrunc import OCI_VERSION
 from pyrunc.errors import ConfigError, PyruncError
 from pyrunc.plan import caps as capsmod
+from pyrunc.plan import idmap
 from pyrunc.plan import mounts as mnt
 from pyrunc.plan import userns
 from pyrunc.plan.ops import (CLONE_NEWCGROUP, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWTIME,
@@ -238,9 +239,8 @@ def _mount_ops(spec, opts, host, new, plan):
         dest = mnt.clean_path("/" + m["destination"])
         if dest == "/":
             raise ConfigError("mounts[%d].destination" % i, 'mounting on "/" is not allowed')
-        for key in ("uidMappings", "gidMappings"):
-            if m.get(key):
-                raise ConfigError("mounts[%d].%s" % (i, key), "idmapped mounts are not supported yet")
+        idm = idmap.for_mount(i, m, o, spec.get("linux") or {}, new, plan.namespaces.get("joins") or {},
+                              o.flags & mnt.MS_REC)
         if mtype == "cgroup" and not o.bind:
             ops.extend(_cgroup_mount_ops(i, m, o, host, new))
             continue
@@ -275,6 +275,11 @@ def _mount_ops(spec, opts, host, new, plan):
         if o.attr_set or o.attr_clr:
             flags |= MNT_F_RECURSIVE_ATTR
         what = 'mount "%s" on "%s"' % (src or mtype, dest)
+        if idm is not None:
+            # the runtime makes the idmapped tree (shim.py); the init attaches it
+            ops.append(Op(O.OP_MOUNT_TREE, what, s1=src, s2=dest, u1=mflags, u2=prop, u3=o.attr_set,
+                          u4=o.attr_clr, n1=kind, n2=flags, fdref=idm))
+            continue
         ops.append(Op(O.OP_MOUNT, what, s1=src or None, s2=dest, s3=mtype or None,
                       s4=",".join(o.data) or None, u1=mflags, u2=prop, u3=o.attr_set, u4=o.attr_clr,
                       n1=kind, n2=flags))

@@ -83,7 +83,7 @@ ATIME_ATTRS = (MOUNT_ATTR_RELATIME, MOUNT_ATTR_NOATIME, MOUNT_ATTR_STRICTATIME)
 
 
 class MountOptions:
-    __slots__ = ("flags", "propagation", "attr_set", "attr_clr", "data", "bind", "tmpcopyup")
+    __slots__ = ("flags", "propagation", "attr_set", "attr_clr", "data", "bind", "tmpcopyup", "idmap")
 
     def __init__(self):
         self.flags = 0
@@ -93,6 +93,7 @@ class MountOptions:
         self.data = []
         self.bind = False
         self.tmpcopyup = False
+        self.idmap = None  # "idmap" or "ridmap" (plan/idmap.py checks and applies it)
 
 
 def parse_options(options, path, mount_type):
@@ -125,7 +126,7 @@ def parse_options(options, path, mount_type):
         elif opt == "tmpcopyup":
             mo.tmpcopyup = True
         elif opt in ("idmap", "ridmap"):
-            raise ConfigError("%s[%d]" % (path, i), 'idmapped mounts ("%s") are not supported yet' % opt)
+            mo.idmap = opt
         else:
             if is_bind or mount_type == "bind":
                 raise ConfigError("%s[%d]" % (path, i), 'unknown mount option "%s" for a bind mount' % opt)

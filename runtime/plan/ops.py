@@ -1,7 +1,7 @@
 """Plan ops: plain data mirroring `struct shim_op` in csrc/shim.h (a unit test checks
 that the numbers agree with the header)."""
 
-SHIM_ABI_VERSION = 12
+SHIM_ABI_VERSION = 13
 
 OP_SETNS = 1
 OP_UNSHARE = 2
@@ -43,6 +43,8 @@ OP_DETACH = 37
 OP_HOOKS_SYNC = 38
 OP_HOOK = 39
 OP_LISTEN_PID = 40
+# 60+: kinds added on feature branches
+OP_MOUNT_TREE = 60
 
 MNT_TARGET_DIR = 0
 MNT_TARGET_FILE = 1
