@@ -80,7 +80,7 @@ int shim_userns_fd(const char *uid_map, const char *gid_map, struct shim_err *er
     int p[2], fd = -1, rc = 0;
     const char *step = "";
     char path[64];
-    pid_t pid;
+    pid_t pid, parent = getpid();
 
     if (pipe2(p, O_CLOEXEC) < 0)
         return rt_fail(err, errno, "create a user namespace for an id-mapped mount: %s", "pipe");
@@ -95,7 +95,11 @@ int shim_userns_fd(const char *uid_map, const char *gid_map, struct shim_err *er
     if (pid == 0) {
         char b;
         close(p[1]);
+        /* never outlive a runtime killed before it reaps us (the death signal is
+         * armed only from here: a parent already gone is checked for after) */
         prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(0);
         while (read(p[0], &b, 1) < 0 && errno == EINTR)
             ;
         _exit(0);

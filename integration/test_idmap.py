@@ -2,7 +2,8 @@
 options) in real containers through `pyrunc`, as root.
 
 runc 1.1.5, the reference installed here, has no idmapped mounts (they came with runc
-1.2), so these tests check pyrunc against the runtime-spec (config.md, "uidMappings" /
+1.2): it runs such configs and silently ignores the mappings and both options (the
+files show their host owner). So these tests check pyrunc against the runtime-spec (config.md, "uidMappings" /
 "gidMappings" of a mount) and runc 1.2's rules, each written in the test:
 - a mapping entry reads as in a user namespace's map: a file owned by `containerID` on
   the source filesystem is seen as the host id `hostID` (which the container's own user
@@ -19,14 +20,15 @@ import ctypes
 import ctypes.util
 import json
 import os
+import signal
 import subprocess
 
 import pytest
 
 import harness
-from test_faults import show
+from test_faults import fault_cmd, force_delete_cleans, show
 from test_namespaces import create_refused
-from test_userns import BASE, holder, ubundle, userns_dir  # noqa: F401 (fixtures)
+from test_userns import BASE, SLEEP, holder, ubundle, userns_dir  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.integration
 
@@ -196,6 +198,25 @@ def test_several_mappings_share_one_namespace_and_leave_no_process(pyrunc, bundl
         assert pyrunc.output(cid)[0].split() == ["0:0", "0:0", "5:5"]
     finally:
         pyrunc.delete(cid, force=True)
+
+
+@pytest.mark.parametrize("user", [False, True], ids=["no-userns", "userns"])
+@pytest.mark.parametrize("point", ["create-after-spawn", "create-after-ready"])
+def test_killed_at_create_fault_point_then_delete_force_cleans(pyrunc, bundle_factory, ubundle, userns_dir,
+                                                                tmp_path, point, user):
+    """The trees are made (and their namespace holders reaped) before the spawn returns:
+    a create killed after it leaves nothing `delete --force` cannot clean, no holder."""
+    src = host_dir(userns_dir)
+    m = idmount(src, uids=[{"containerID": OWNER, "hostID": BASE if user else 0, "size": 1}])
+    mounts = harness.base_config()["mounts"] + [m]
+    bundle = ubundle(SLEEP, mounts=mounts) if user else bundle_factory(args=SLEEP, mounts=mounts)
+    cid = harness.new_id("idmap")
+    before = harness.snapshot(tmp_path, [pyrunc.root])
+    r = fault_cmd(pyrunc, point, "create", "--bundle", bundle, cid)
+    assert r.returncode == -signal.SIGKILL, show(r)
+    state = pyrunc.root / cid / "state.json"
+    init = json.loads(state.read_text()).get("pid") if state.exists() else None
+    force_delete_cleans(pyrunc, cid, before, tmp_path, also_gone=[init] if init else [])
 
 
 # ---- refused: one line, exit 1, nothing left ----

@@ -11,6 +11,10 @@ Each mapping entry reads as in a user namespace's map: files owned by containerI
 source filesystem are seen as hostID (a host id, which the container's own user
 namespace, if any, shows through its map), and what is created as hostID is stored as
 containerID.
+
+The tree is made by the runtime before the init is cloned, so the source resolves in the
+runtime's mount namespace; runc 1.2 opens it from the container's mount namespace while
+the init sets its mounts up (the same paths, except under an earlier mount of the config).
 """
 from pyrunc.errors import ConfigError
 from pyrunc.plan import userns
