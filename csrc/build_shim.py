@@ -8,7 +8,7 @@ import os
 from cffi import FFI
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SOURCES = ["spawn.c", "ops_mount.c", "ops_ids.c", "ops_misc.c", "ops_lsm.c", "cgroup_bpf.c"]
+SOURCES = ["spawn.c", "ops_mount.c", "ops_ids.c", "ops_misc.c", "ops_lsm.c", "cgroup_bpf.c", "ops_idmap.c"]
 
 
 def _cdef():

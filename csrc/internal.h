@@ -58,6 +58,7 @@ int op_console(struct child_ctx *c, const struct shim_op *op);
 int op_remount_ro(struct child_ctx *c, const struct shim_op *op);
 int op_mask_path(struct child_ctx *c, const struct shim_op *op);
 int op_readonly_path(struct child_ctx *c, const struct shim_op *op);
+int op_mount_tree(struct child_ctx *c, const struct shim_op *op);
 
 int op_user(struct child_ctx *c, const struct shim_op *op);
 int op_caps(struct child_ctx *c, const struct shim_op *op);

@@ -11,7 +11,7 @@
 #define PYRUNC_SHIM_H
 
 /* CDEF BEGIN */
-#define SHIM_ABI_VERSION 14
+#define SHIM_ABI_VERSION 15
 
 /* Op kinds. Fields used by each are listed; unused fields are ignored. */
 #define OP_SETNS            1   /* fd = namespace fd, n1 = CLONE_NEW* type */
@@ -77,6 +77,11 @@
 #define LSM_LABEL_ATTR      0   /* the attribute must exist */
 #define LSM_LABEL_OPTIONAL  1   /* no such attribute is not an error (keycreate) */
 #define LSM_LABEL_FILE      2
+/* 60+: kinds added on feature branches (numbers kept apart so branches merge) */
+#define OP_MOUNT_TREE       60  /* attach a detached (open_tree) mount: fd = its fd, s1 = source (for
+                                   errors), s2 = destination in rootfs, n1 = MNT_TARGET_*, then as
+                                   OP_MOUNT's bind: u1 = flags (remount), u2 = propagation,
+                                   u3/u4 = attr set/clr (recursive when n2 & MNT_F_RECURSIVE_ATTR) */
 
 /* OP_MOUNT target kinds: what to create at the destination when it is missing. */
 #define MNT_TARGET_DIR   0
@@ -150,6 +155,11 @@ int shim_spawn(const struct shim_plan *plan, struct shim_child *child, struct sh
 int shim_send_go(int sync_fd, int pid, struct shim_err *err);
 int shim_wait_ready(int sync_fd, struct shim_err *err, int *passed_fd);
 int shim_recv_fd(int sock_fd, char *name, int name_len);
+/* Runtime side of idmapped mounts (ops_idmap.c): a user namespace fd with these maps (its
+ * holder process already reaped), and a detached clone of `source` idmapped with it. */
+int shim_userns_fd(const char *uid_map, const char *gid_map, struct shim_err *err);
+int shim_idmapped_tree(const char *source, int userns_fd, int recursive_tree, int recursive_attr,
+                       struct shim_err *err);
 int shim_attach_device_filter(int cgroup_fd, const void *insns, int n_insns, int replace, char *log,
                               int log_len);
 /* renameat2(RENAME_NOREPLACE): 0, or -errno (EEXIST when `to` exists) */

@@ -313,6 +313,7 @@ static op_fn op_table(int kind)
     case OP_HOOK: return op_hook;
     case OP_LISTEN_PID: return op_listen_pid;
     case OP_LSM_LABEL: return op_lsm_label;
+    case OP_MOUNT_TREE: return op_mount_tree;
     }
     return NULL;
 }

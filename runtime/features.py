@@ -26,10 +26,27 @@ def _seccomp_supported_flags():
     return out
 
 
+SYS_MOUNT_SETATTR = 442  # the same number on every architecture (a syscall added after 5.0)
+
+
+def idmap_supported():
+    """Whether the kernel has mount_setattr (Linux 5.12), which brought MOUNT_ATTR_IDMAP:
+    with no attr it fails EINVAL where it exists, ENOSYS where it does not."""
+    import ctypes
+    import ctypes.util
+
+    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    return libc.syscall(SYS_MOUNT_SETATTR, -1, b"", 0, None, 0) == 0 or ctypes.get_errno() != 38
+
+
 def document():
     from pyrunc.seccomp import compile as comp
 
-    opts = sorted(set(mounts.FLAGS) | set(mounts.PROPAGATION) | set(mounts.RECURSIVE) | {"tmpcopyup"})
+    idmap = idmap_supported()
+    opts = set(mounts.FLAGS) | set(mounts.PROPAGATION) | set(mounts.RECURSIVE) | {"tmpcopyup"}
+    if idmap:
+        opts |= {"idmap", "ridmap"}
+    opts = sorted(opts)
     return {
         "ociVersionMin": "1.0.0",
         "ociVersionMax": OCI_VERSION,
@@ -51,7 +68,7 @@ def document():
             "apparmor": {"enabled": lsm.apparmor_enabled()},
             "selinux": {"enabled": lsm.selinux_enabled()},
             "intelRdt": {"enabled": False},
-            "mountExtensions": {"idmap": {"enabled": False}},
+            "mountExtensions": {"idmap": {"enabled": idmap}},
             "netDevices": {"enabled": False},
         },
         "annotations": {

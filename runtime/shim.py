@@ -76,6 +76,35 @@ def _open_ns(path, nstype, opened):
     return fd
 
 
+def _idmapped_tree(ref, source, usernses, opened):
+    """A detached clone of an idmapped mount's source (plan/idmap.py's fdref), idmapped
+    with a user namespace made for its maps (one per distinct maps, as runc's cache) or
+    the joined one. The user namespace fds in `usernses` are the caller's to close."""
+    _, _, rec_tree, rec_attr, uid_map, gid_map, path = ref
+    err = ffi.new("struct shim_err *")
+    key = path or (uid_map, gid_map)
+    if key not in usernses:
+        if path is not None:
+            fd = _open_ns(path, O.CLONE_NEWUSER, opened)
+            opened.remove(fd)
+        else:
+            fd = lib.shim_userns_fd(uid_map.encode(), gid_map.encode(), err)
+            if fd < 0:
+                raise errors.SyscallError("%s id-mapping: %s" % (
+                    source, ffi.string(err.detail).decode("utf-8", "replace")), err.err)
+        usernses[key] = fd
+    fd = lib.shim_idmapped_tree(source.encode("utf-8", "surrogateescape"), usernses[key], int(rec_tree),
+                                int(rec_attr), err)
+    if fd < 0:
+        detail = ffi.string(err.detail).decode("utf-8", "replace")
+        if err.err == 22 and "MOUNT_ATTR_IDMAP" in detail:  # runc's hint for EINVAL
+            raise errors.PyruncError("%s: %s (maybe the filesystem used doesn't support idmap mounts on this "
+                                     "kernel?)" % (detail, errors.strerror(err.err)))
+        raise errors.SyscallError(detail, err.err)
+    opened.append(fd)
+    return fd
+
+
 def _child_error(plan, err):
     i = err.op_index
     detail = ffi.string(err.detail).decode("utf-8", "replace")
@@ -125,12 +154,16 @@ def spawn(plan, fds, stdio=None, cgroup_fd=-1):
     floor = 3 + plan.preserve_fds
     resolved = {}
     pre_ops = plan.pre_ops or []
+    usernses = {}
     try:
         for op in pre_ops + plan.ops:
             ref = op.fdref
             if ref is None or ref in resolved:
                 continue
-            if isinstance(ref, tuple):
+            if isinstance(ref, tuple) and ref[0] == "idmap":
+                fd = _idmapped_tree(ref, op.s1, usernses, opened)
+                resolved[ref] = _high_fd(fd, floor, opened)
+            elif isinstance(ref, tuple):
                 fd = _open_ns(ref[1], op.n1, opened)
                 resolved[ref] = _high_fd(fd, floor, opened)
             else:
@@ -184,6 +217,9 @@ def spawn(plan, fds, stdio=None, cgroup_fd=-1):
         for fd in opened:
             posix.close(fd)
         raise
+    finally:
+        for fd in usernses.values():
+            posix.close(fd)
     return Spawned(child.pid, child.sync_fd, opened, bool(child.in_cgroup))
 
 

@@ -373,10 +373,10 @@ def test_mount_tmpcopyup_option():
 
 
 @pytest.mark.parametrize("option", ["idmap", "ridmap"])
-def test_mount_idmap_options_are_refused(option):
-    with pytest.raises(ConfigError) as e:
-        mounts.parse_options(["rbind", option], "mounts[2].options", "none")
-    assert e.value.path == "mounts[2].options[1]"
+def test_mount_idmap_options_are_parsed_not_data(option):
+    """plan/idmap.py decides on them (tests/test_plan_idmap.py)"""
+    o = mounts.parse_options(["rbind", option], "mounts[2].options", "none")
+    assert o.idmap == option and o.bind and o.data == []
 
 
 @pytest.mark.parametrize("options", [["bind", "mode=755", "size=1k"], ["size=1k", "rbind", "ro"],
@@ -580,3 +580,4 @@ def test_relative_masked_and_readonly_paths_are_from_the_containers_root():
     p = plan_for(s)
     assert [op.s2 for op in p.ops if op.kind == O.OP_MASK_PATH] == ["/proc/kcore"]
     assert [op.s2 for op in p.ops if op.kind == O.OP_READONLY_PATH] == ["/proc/sys"]
+

@@ -171,13 +171,13 @@ def test_features_report_user_namespaces():
     assert "user" in features.document()["linux"]["namespaces"]
 
 
-def test_idmapped_mount_is_refused_not_ignored():
+def test_idmapped_mount_is_attached_from_a_tree_not_ignored():
     def edit(s):
         s["mounts"].append({"destination": "/data", "type": "bind", "source": "/tmp", "options": ["rbind"],
                             "uidMappings": MAP, "gidMappings": MAP})
-    with pytest.raises(ConfigError) as e:
-        plan_for(userns_spec(edit=edit))
-    assert e.value.path == "mounts[7].uidMappings" and "not supported" in str(e.value)
+    op = [op for op in plan_for(userns_spec(edit=edit)).ops if op.s2 == "/data"]
+    assert [O.NAMES[o.kind] for o in op] == ["mount_tree"]
+    assert op[0].fdref == ("idmap", 7, True, False, "0 100000 65536\n", "0 100000 65536\n", None)
 
 
 def test_time_namespace_offsets_written_before_becoming_the_namespaces_root():

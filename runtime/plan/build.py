@@ -15,6 +15,7 @@ from pyrunc import OCI_VERSION, errors
 from pyrunc.errors import ConfigError, PyruncError
 from pyrunc.plan import caps as capsmod
 from pyrunc.plan import labels
+from pyrunc.plan import idmap
 from pyrunc.plan import mounts as mnt
 from pyrunc.plan import userns
 from pyrunc.plan.ops import (CLONE_NEWCGROUP, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWTIME,
@@ -287,9 +288,8 @@ def _mount_ops(spec, opts, host, new, plan):
         dest = mnt.clean_path("/" + m["destination"])
         if dest == "/":
             raise ConfigError("mounts[%d].destination" % i, 'mounting on "/" is not allowed')
-        for key in ("uidMappings", "gidMappings"):
-            if m.get(key):
-                raise ConfigError("mounts[%d].%s" % (i, key), "idmapped mounts are not supported yet")
+        idm = idmap.for_mount(i, m, o, spec.get("linux") or {}, new, plan.namespaces.get("joins") or {},
+                              o.flags & mnt.MS_REC)
         if mtype == "cgroup" and not o.bind:
             ops.extend(_cgroup_mount_ops(i, m, o, host, new, mount_label))
             continue
@@ -328,6 +328,11 @@ def _mount_ops(spec, opts, host, new, plan):
         if o.attr_set or o.attr_clr:
             flags |= MNT_F_RECURSIVE_ATTR
         what = 'mount "%s" on "%s"' % (src or mtype, dest)
+        if idm is not None:
+            # the runtime makes the idmapped tree (shim.py); the init attaches it
+            ops.append(Op(O.OP_MOUNT_TREE, what, s1=src, s2=dest, u1=mflags, u2=prop, u3=o.attr_set,
+                          u4=o.attr_clr, n1=kind, n2=flags, fdref=idm))
+            continue
         data = labels.mount_data(",".join(o.data), mtype, o.bind, mount_label)
         ops.append(Op(O.OP_MOUNT, what, s1=src or None, s2=dest, s3=mtype or None,
                       s4=data or None, u1=mflags, u2=prop, u3=o.attr_set, u4=o.attr_clr,

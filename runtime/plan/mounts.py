@@ -85,7 +85,7 @@ ATIME_ATTRS = (MOUNT_ATTR_RELATIME, MOUNT_ATTR_NOATIME, MOUNT_ATTR_STRICTATIME)
 
 
 class MountOptions:
-    __slots__ = ("flags", "propagation", "attr_set", "attr_clr", "data", "bind", "tmpcopyup")
+    __slots__ = ("flags", "propagation", "attr_set", "attr_clr", "data", "bind", "tmpcopyup", "idmap")
 
     def __init__(self):
         self.flags = 0
@@ -95,6 +95,7 @@ class MountOptions:
         self.data = []
         self.bind = False
         self.tmpcopyup = False
+        self.idmap = None  # "idmap" or "ridmap" (plan/idmap.py checks and applies it)
 
 
 def parse_options(options, path, mount_type):
@@ -127,7 +128,7 @@ def parse_options(options, path, mount_type):
         elif opt == "tmpcopyup":
             mo.tmpcopyup = True
         elif opt in ("idmap", "ridmap"):
-            raise ConfigError("%s[%d]" % (path, i), 'idmapped mounts ("%s") are not supported yet' % opt)
+            mo.idmap = opt
         else:
             # fs data; a bind mount has none: the kernel ignores data with MS_BIND, so
             # "mode=755" or "size=1k" beside "bind" change nothing (as under runc)

@@ -1,7 +1,7 @@
 """Plan ops: plain data mirroring `struct shim_op` in csrc/shim.h (a unit test checks
 that the numbers agree with the header)."""
 
-SHIM_ABI_VERSION = 14
+SHIM_ABI_VERSION = 15
 
 OP_SETNS = 1
 OP_UNSHARE = 2
@@ -48,6 +48,8 @@ OP_LSM_LABEL = 41
 LSM_LABEL_ATTR = 0
 LSM_LABEL_OPTIONAL = 1
 LSM_LABEL_FILE = 2
+# 60+: kinds added on feature branches
+OP_MOUNT_TREE = 60
 
 MNT_TARGET_DIR = 0
 MNT_TARGET_FILE = 1

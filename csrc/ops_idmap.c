@@ -1,0 +1,217 @@
+/* ops_idmap.c: idmapped bind mounts (mounts[].uidMappings/gidMappings, "idmap", "ridmap").
+ *
+ * MOUNT_ATTR_IDMAP needs CAP_SYS_ADMIN in the user namespace the filesystem was mounted
+ * in (the host's), and a user namespace fd that carries the mapping. So, as runc 1.2, the
+ * runtime side does the privileged part before the init is cloned:
+ *   shim_userns_fd()      a throwaway process in a new user namespace, its maps written,
+ *                         /proc/PID/ns/user opened, the process killed and reaped;
+ *   shim_idmapped_tree()  open_tree(OPEN_TREE_CLONE) of the source (AT_RECURSIVE for an
+ *                         rbind) and mount_setattr(MOUNT_ATTR_IDMAP) on the detached copy
+ *                         (the kernel idmaps only mounts that are not attached yet).
+ * The init inherits the detached tree's fd and attaches it with move_mount (op_mount_tree):
+ * a detached tree can be attached in any mount namespace its caller may mount in,
+ * the container's own user namespace included.
+ */
+#include "internal.h"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef AT_RECURSIVE
+#define AT_RECURSIVE 0x8000
+#endif
+#ifndef OPEN_TREE_CLONE
+#define OPEN_TREE_CLONE 1
+#endif
+#ifndef MOVE_MOUNT_F_EMPTY_PATH
+#define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
+#endif
+#ifndef MOVE_MOUNT_T_EMPTY_PATH
+#define MOVE_MOUNT_T_EMPTY_PATH 0x00000040
+#endif
+#define IDMAP_ATTR 0x00100000 /* MOUNT_ATTR_IDMAP */
+
+struct idmap_mount_attr {
+    uint64_t attr_set;
+    uint64_t attr_clr;
+    uint64_t propagation;
+    uint64_t userns_fd;
+};
+
+static int rt_fail(struct shim_err *err, int errnum, const char *fmt, const char *arg)
+{
+    err->op_index = -1;
+    err->err = errnum;
+    snprintf(err->detail, sizeof err->detail, fmt, arg);
+    return -1;
+}
+
+static int write_map(pid_t pid, const char *name, const char *text)
+{
+    char path[64];
+    ssize_t n, len = (ssize_t)strlen(text);
+    int fd;
+    snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, name);
+    fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    /* the kernel takes a map in one write only */
+    n = write(fd, text, (size_t)len);
+    if (n != len) {
+        int e = n < 0 ? errno : EIO;
+        close(fd);
+        return -e;
+    }
+    close(fd);
+    return 0;
+}
+
+int shim_userns_fd(const char *uid_map, const char *gid_map, struct shim_err *err)
+{
+    int p[2], fd = -1, rc = 0;
+    const char *step = "";
+    char path[64];
+    pid_t pid, parent = getpid();
+
+    if (pipe2(p, O_CLOEXEC) < 0)
+        return rt_fail(err, errno, "create a user namespace for an id-mapped mount: %s", "pipe");
+    /* fork-like clone (no stack given): the child only waits for EOF and exits */
+    pid = (pid_t)syscall(SYS_clone, (unsigned long)(CLONE_NEWUSER | SIGCHLD), 0, 0, 0, 0);
+    if (pid < 0) {
+        rc = errno;
+        close(p[0]);
+        close(p[1]);
+        return rt_fail(err, rc, "create a user namespace for an id-mapped mount: %s", "clone");
+    }
+    if (pid == 0) {
+        char b;
+        close(p[1]);
+        /* never outlive a runtime killed before it reaps us (the death signal is
+         * armed only from here: a parent already gone is checked for after) */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(0);
+        while (read(p[0], &b, 1) < 0 && errno == EINTR)
+            ;
+        _exit(0);
+    }
+    close(p[0]);
+    /* nothing in this namespace ever calls setgroups: deny it, as runc's helper does */
+    if ((rc = write_map(pid, "setgroups", "deny")) < 0)
+        step = "write setgroups";
+    else if ((rc = write_map(pid, "uid_map", uid_map)) < 0)
+        step = "write uid_map";
+    else if ((rc = write_map(pid, "gid_map", gid_map)) < 0)
+        step = "write gid_map";
+    else {
+        snprintf(path, sizeof path, "/proc/%d/ns/user", (int)pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            rc = -errno;
+            step = "open its ns/user";
+        }
+    }
+    /* the namespace lives on through the fd: end the holder now, whatever happened */
+    close(p[1]);
+    kill(pid, SIGKILL);
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    if (fd < 0)
+        return rt_fail(err, -rc, "create a user namespace for an id-mapped mount: %s", step);
+    return fd;
+}
+
+int shim_idmapped_tree(const char *source, int userns_fd, int recursive_tree, int recursive_attr,
+                       struct shim_err *err)
+{
+    struct idmap_mount_attr a = {.attr_set = IDMAP_ATTR, .userns_fd = (uint64_t)userns_fd};
+    unsigned flags = OPEN_TREE_CLONE | O_CLOEXEC | (recursive_tree ? AT_RECURSIVE : 0);
+    int fd, rc;
+
+    fd = (int)syscall(SYS_open_tree, AT_FDCWD, source, flags);
+    if (fd < 0)
+        return rt_fail(err, errno, "open_tree(OPEN_TREE_CLONE) %s", source);
+    if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | (recursive_attr ? AT_RECURSIVE : 0), &a, sizeof a) < 0) {
+        rc = errno;
+        close(fd);
+        return rt_fail(err, rc, "failed to set MOUNT_ATTR_IDMAP on %s", source);
+    }
+    return fd;
+}
+
+/* MS_* flags a bind remount must keep when they are locked on the mount. */
+static unsigned long locked_flags(int fd)
+{
+    struct statfs s;
+    if (fstatfs(fd, &s) < 0)
+        return 0;
+    return (unsigned long)s.f_flags & (MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME |
+                                       MS_RELATIME | MS_RDONLY);
+}
+
+int op_mount_tree(struct child_ctx *c, const struct shim_op *op)
+{
+    unsigned long flags = (unsigned long)op->u1;
+    char target[64], dest[4096];
+    int fd, rc;
+
+    rc = resolve_in_root(c, op->s2, dest, sizeof dest);
+    if (rc < 0)
+        return shim_fail(c, -rc, "resolve mount point \"%s\"", op->s2);
+    if (op->n1 != MNT_TARGET_NONE) {
+        rc = mkdir_in_root(c, dest, (int)op->n1, 0755, NULL, 0);
+        if (rc < 0)
+            return shim_fail(c, -rc, "create mount point \"%s\"", op->s2);
+    }
+    fd = open_in_root(c, dest, 0);
+    if (fd < 0)
+        return shim_fail(c, -fd, "open mount point \"%s\"", op->s2);
+    if (syscall(SYS_move_mount, op->fd, "", fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) {
+        rc = errno;
+        close(fd);
+        return shim_fail(c, rc, "move_mount id-mapped \"%s\" on \"%s\"", op->s1 ? op->s1 : "", op->s2);
+    }
+    close(fd);
+    close(op->fd);
+    /* the old fd is below the new mount; reopen to reach the mount itself */
+    fd = open_in_root(c, dest, 0);
+    if (fd < 0)
+        return shim_fail(c, -fd, "reopen mount point \"%s\"", op->s2);
+    fd_path(target, sizeof target, fd);
+    if ((flags & ~(unsigned long)(MS_BIND | MS_REC)) != 0) {
+        /* ro, nosuid, ... as for any bind: a remount, repeating the flags locked in a
+         * user namespace (the idmapping itself is kept by the remount) */
+        unsigned long rf = (flags & ~(unsigned long)MS_REC) | MS_BIND | MS_REMOUNT;
+        if (mount(NULL, target, NULL, rf, NULL) < 0 &&
+            (errno != EPERM || mount(NULL, target, NULL, rf | locked_flags(fd), NULL) < 0)) {
+            rc = errno;
+            close(fd);
+            return shim_fail(c, rc, "remount bind \"%s\" with flags 0x%lx", op->s2, rf);
+        }
+    }
+    if (op->u2 && mount(NULL, target, NULL, (unsigned long)op->u2, NULL) < 0) {
+        rc = errno;
+        close(fd);
+        return shim_fail(c, rc, "set propagation 0x%llx of \"%s\"", op->u2, op->s2);
+    }
+    if (op->u3 || op->u4) {
+        struct idmap_mount_attr a = {.attr_set = op->u3, .attr_clr = op->u4};
+        unsigned fl = AT_EMPTY_PATH | ((op->n2 & MNT_F_RECURSIVE_ATTR) ? AT_RECURSIVE : 0);
+        if (syscall(SYS_mount_setattr, fd, "", fl, &a, sizeof a) < 0) {
+            rc = errno;
+            close(fd);
+            return shim_fail(c, rc, "mount_setattr \"%s\" set 0x%llx clear 0x%llx", op->s2, op->u3, op->u4);
+        }
+    }
+    close(fd);
+    return 0;
+}
