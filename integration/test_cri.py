@@ -16,6 +16,7 @@ fixture fails if containerd, a shim, a cgroup or a mount survives the module.
 """
 import json
 import os
+import re
 import time
 from pathlib import Path
 
@@ -73,7 +74,8 @@ def _settle(no_leaks, node):
         problems.append(f"mounts left: {sorted(new_mounts)}")
     for h in HANDLERS:
         root = node.handler_root(h) / cri.NAMESPACE
-        state = sorted(os.listdir(root)) if root.is_dir() else []
+        # dot-entries are the runtime's own (pyrunc's .seccomp cache), not containers
+        state = sorted(n for n in os.listdir(root) if not n.startswith(".")) if root.is_dir() else []
         if state:
             problems.append(f"{h} state left in {root}: {state}")
     netns = node.state / "io.containerd.grpc.v1.cri" / "netns"
@@ -292,3 +294,118 @@ def test_pod_lifecycle(node, handler):
     ctx.check(not common.cgroup_dirs(pod.cgroup_parent), f"pod cgroup {pod.cgroup_parent} left")
 
 
+
+
+# ---- what the container saw, handler pyrunc next to handler runc ----
+
+REPORT = ["/probe", "report", "ids", "caps", "proc", "mounts", "env", "ns", "fds"]
+CGROUP_FILES = ["memory/memory.limit_in_bytes", "cpu/cpu.cfs_quota_us", "cpu/cpu.cfs_period_us",
+                "cpu/cpu.shares", "pids/pids.max", "memory.max", "cpu.max", "cpu.weight", "pids.max"]
+VIEW = ("for f in " + " ".join(CGROUP_FILES) + "; do "
+        "[ -e /sys/fs/cgroup/$f ] && echo \"cgroup $f: $(cat /sys/fs/cgroup/$f)\"; done; "
+        "echo \"hostname: $(hostname)\"; echo \"pid1: $(cat /proc/1/cmdline)\"; "
+        "grep -E '^(Seccomp|NoNewPrivs|Cap[A-Z][a-z]+):' /proc/self/status; "
+        "touch /rootfs-write 2>&1; echo \"root write: $?\"; "
+        "echo x > /data/from-$POD_HANDLER 2>&1; echo \"data write: $?\"; "
+        "touch /ro/x 2>&1; echo \"ro write: $?\"; cat /ro/hello; "
+        "echo \"dev: $(ls /dev | wc -l)\"; id")
+# what differs between two pods whatever the runtime: pids of exec'd processes
+VARIABLE = ("pid: ", "ppid: ")
+
+
+def container_view(node, handler, tmp_path, *, privileged=False):
+    """Run a pod and a container with a security context through `handler`; return what
+    the container saw (ExecSync outputs, the pod's ids and paths replaced) and the
+    runtime calls' checks done on the way."""
+    data, ro = tmp_path / f"data-{handler}", tmp_path / f"ro-{handler}"
+    data.mkdir()
+    os.chmod(data, 0o777)
+    ro.mkdir()
+    (ro / "hello").write_text("hello from the host\n")
+    if privileged:
+        sc = {"privileged": True}
+    else:
+        sc = {"run_as_user": {"value": 1000}, "run_as_group": {"value": 1000},
+              "supplemental_groups": [2000], "readonly_rootfs": True, "no_new_privs": True,
+              "capabilities": {"drop_capabilities": ["ALL"],
+                               "add_capabilities": ["NET_BIND_SERVICE", "CHOWN"]},
+              "seccomp": {"profile_type": "RuntimeDefault"}}
+    with Pod(node, handler, privileged=privileged, tag="view") as pod:
+        ctx = pod.ctx
+        cid = pod.container(
+            "view", ["/bin/sleep", "300"],
+            envs=[{"key": "POD_HANDLER", "value": handler}, {"key": "GREETING", "value": "a b=c"}],
+            mounts=[{"container_path": "/data", "host_path": str(data)},
+                    {"container_path": "/ro", "host_path": str(ro), "readonly": True}],
+            linux={"resources": {"memory_limit_in_bytes": 96 * MiB, "cpu_period": 100000,
+                                 "cpu_quota": 50000, "cpu_shares": 512, "oom_score_adj": 500},
+                   "security_context": sc})
+        view = {"report": pod.ok(cid, *REPORT), "shell": pod.ok(cid, "/bin/sh", "-c", VIEW)}
+        ctx.check((data / f"from-{handler}").read_text() == "x\n", "the write to /data missed the host dir")
+        cfg = pod.config_json(cid)
+        joined = {n["type"]: n.get("path") for n in cfg["linux"]["namespaces"]}
+        ctx.check(all(joined.get(t) for t in ("network", "ipc", "uts", "pid")),
+                  f"the container does not join the pod's namespaces by path: {joined}")
+        ctx.check(privileged or cfg["linux"].get("seccomp", {}).get("defaultAction") == "SCMP_ACT_ERRNO",
+                  "RuntimeDefault gave no seccomp filter")
+        node.client("StopContainer", container_id=cid, timeout=1)
+        node.client("RemoveContainer", container_id=cid)
+        replace = {pod.id: "<pod>", cid: "<ctr>", str(pod.log_dir): "<logs>", handler: "<handler>"}
+    out = {}
+    for key, text in view.items():
+        for old, new in replace.items():
+            text = text.replace(old, new)
+        text = re.sub(r"/snapshots/\d+/", "/snapshots/N/", text)     # the pod's rootfs layer
+        out[key] = [line for line in text.splitlines() if not line.startswith(VARIABLE)]
+    return out
+
+
+def _diff(views):
+    a, b = (views[h] for h in HANDLERS)
+    lines = []
+    for key in a:
+        only_runc = [x for x in a[key] if x not in b[key]]
+        only_pyrunc = [x for x in b[key] if x not in a[key]]
+        if only_runc or only_pyrunc:
+            lines.append(f"{key}: runc only {only_runc}; pyrunc only {only_pyrunc}")
+    return "\n".join(lines)
+
+
+def test_security_context_same_as_runc(node, tmp_path):
+    """A container with user 1000:1000 (+2000), capabilities ALL dropped but two, read-only
+    root, seccomp RuntimeDefault, no_new_privs, env, a rw and a ro host mount, memory/cpu
+    limits and oom_score_adj: what it sees (ids, caps, proc, mounts, env, namespaces, fds,
+    cgroup limits, writes) is the same under pyrunc as under runc, and is what was asked."""
+    views = {h: container_view(node, h, tmp_path) for h in HANDLERS}
+    assert views["runc"] == views["pyrunc"], "pyrunc's container saw otherwise:\n" + _diff(views)
+    shell = views["pyrunc"]["shell"]
+    report = views["pyrunc"]["report"]
+    expected = ["hostname: view-<handler>-host", "pid1: /pause", "Seccomp:\t2", "NoNewPrivs:\t1",
+                # a non-root user keeps the two in its bounding set only (no ambient caps)
+                "CapEff:\t0000000000000000", "CapBnd:\t0000000000000401", "root write: 1",
+                "data write: 0", "ro write: 1", "hello from the host",
+                # the image's /etc/group adds `users` (100) to the groups asked for
+                "uid=1000(probe) gid=1000(probe) groups=100(users),1000(probe),2000"]
+    if Path("/sys/fs/cgroup/memory/memory.limit_in_bytes").exists():
+        expected += [f"cgroup memory/memory.limit_in_bytes: {96 * MiB}",
+                     "cgroup cpu/cpu.cfs_quota_us: 50000", "cgroup cpu/cpu.shares: 512"]
+    missing = [e for e in expected if not any(line.startswith(e) for line in shell)]
+    assert not missing, f"not seen in the container: {missing}\n{shell}"
+    for want in ("uid: 1000", "gid: 1000", "oom_score_adj: 500", "env: GREETING=a b=c"):
+        assert want in report, f"{want!r} not in the probe's report:\n" + "\n".join(report)
+
+
+def test_privileged_same_as_runc(node, tmp_path):
+    """A privileged container in a privileged pod: every capability, no seccomp filter,
+    the host's devices; the same under pyrunc as under runc."""
+    views = {h: container_view(node, h, tmp_path, privileged=True) for h in HANDLERS}
+    assert views["runc"] == views["pyrunc"], "pyrunc's container saw otherwise:\n" + _diff(views)
+    shell = views["pyrunc"]["shell"]
+    host_caps = next(line for line in Path("/proc/self/status").read_text().splitlines()
+                     if line.startswith("CapBnd:"))
+    expected = ["Seccomp:\t0", host_caps.replace("CapBnd", "CapEff"), "root write: 0",
+                "uid=0(root) gid=0(root)"]
+    missing = [e for e in expected if not any(line.startswith(e) for line in shell)]
+    assert not missing, f"not seen in the privileged container: {missing}\n{shell}"
+    ndev = int(next(line for line in shell if line.startswith("dev: ")).split()[1])
+    assert ndev > 20, f"a privileged container sees only {ndev} entries in /dev"
