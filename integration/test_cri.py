@@ -409,3 +409,38 @@ def test_privileged_same_as_runc(node, tmp_path):
     assert not missing, f"not seen in the privileged container: {missing}\n{shell}"
     ndev = int(next(line for line in shell if line.startswith("dev: ")).split()[1])
     assert ndev > 20, f"a privileged container sees only {ndev} entries in /dev"
+
+
+@pytest.mark.parametrize("handler", HANDLERS)
+def test_attached_exec(node, handler):
+    """CRI Exec (what `kubectl exec` reaches): the URL of containerd's streaming server,
+    spoken to over its websocket protocol.  With stdin, stdout and stderr: the line sent
+    comes back, stderr apart, and the exit status; with a tty: the runtime's exec got a
+    console socket and the process a terminal (its output with "\r\n")."""
+    with Pod(node, handler) as pod:
+        ctx = pod.ctx
+        cid = pod.container("sh", SLEEPER)
+        url = node.client("Exec", container_id=cid, stdin=True, stdout=True, stderr=True,
+                          cmd=["/bin/sh", "-c", "read line; echo \"got $line\"; echo err >&2; exit 3"]).url
+        out = cri.attached_exec(url, node.netns, stdin=b"hello\n")
+        ctx.check(out.get(1) == b"got hello\n" and out.get(2) == b"err\n",
+                  f"attached exec output: {out}")
+        status = json.loads(out.get(3, b"{}") or b"{}")
+        causes = status.get("details", {}).get("causes", [])
+        ctx.check(status.get("status") == "Failure" and {"reason": "ExitCode", "message": "3"} in causes,
+                  f"exit status on the error channel: {status}")
+        # containerd 1.6 drops what an exec writes before the client is attached: the
+        # process reads a line from the client first, so its output comes after
+        url = node.client("Exec", container_id=cid, tty=True, stdin=True, stdout=True,
+                          cmd=["/bin/sh", "-c", "read line; tty; test -t 1 && echo \"tty $line\""]).url
+        out = cri.attached_exec(url, node.netns, stdin=b"hello\n")
+        text = out.get(1, b"").decode(errors="replace")
+        ctx.check("/dev/pts/" in text and "tty hello\r\n" in text, f"tty exec output: {out}")
+        ctx.check(json.loads(out.get(3, b"{}") or b"{}").get("status") == "Success",
+                  f"tty exec status: {out.get(3)}")
+        execs = ctx.runtime_called(cid, "exec")
+        ctx.check(any("--console-socket" in c.argv for c in execs) and
+                  any("--console-socket" not in c.argv for c in execs),
+                  f"runtime execs: {[c.argv for c in execs]}")
+        node.client("StopContainer", container_id=cid, timeout=5)
+        node.client("RemoveContainer", container_id=cid)

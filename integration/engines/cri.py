@@ -15,7 +15,8 @@ import`: the CRI plugin sees images of the k8s.io namespace.
 What containerd and the CNI plugins keep outside the test's dirs, and how stop() cleans
 it: the shims (found by our socket in their argv), their sockets under /run/containerd/s
 (the dir removed if we made it), the pod cgroups (under a cgroup parent of ours, removed
-in every hierarchy), the CNI result cache under /var/lib/cni (entries of our network).
+in every hierarchy), libcni's cache of each pod's networks under /var/lib/cni/results
+(what is new there is a leak; the dirs are removed if we made them and they are empty).
 """
 import hashlib
 import io
@@ -226,6 +227,12 @@ class CriContainerd(Containerd):
         harness.TEST_IDS.discard(self.cgroup_root)      # the module's, not a test's
         self.client = None
         self._made_cni_cache = not CNI_CACHE.exists()
+        self._cni_results = self._cni_cache_entries()
+
+    @staticmethod
+    def _cni_cache_entries():
+        d = CNI_CACHE / "results"
+        return set(d.iterdir()) if d.is_dir() else set()
 
     def handler_root(self, handler):
         """The runtime's --root for a handler (the shim's Root option)."""
@@ -397,10 +404,13 @@ disabled_plugins = [
         cg = common.remove_cgroup_tree(self.cgroup_root)
         if cg:
             problems.append(f"cgroups left: {cg}")
+        # libcni's cache of each pod's ADD (<network>-<pod id>-<if>), ours and loopback's
         cache = CNI_CACHE / "results"
-        for entry in (cache.iterdir() if cache.is_dir() else ()):
-            if entry.name.startswith(CNI_NETWORK + "-"):
-                problems.append(f"CNI result left: {entry}")
+        ours = sorted(e for e in self._cni_cache_entries() - self._cni_results
+                      if e.name.startswith((CNI_NETWORK + "-", "cni-loopback-")))
+        if ours:
+            problems.append(f"CNI results left: {[str(e) for e in ours]}")
+            for entry in ours:
                 entry.unlink()
         if self._made_cni_cache:           # only empty dirs: another engine may use them now
             for d in (cache, CNI_CACHE):
@@ -418,3 +428,131 @@ disabled_plugins = [
             for d in (self.root, self.state, *(self.handler_root(h) for h in HANDLERS)):
                 shutil.rmtree(d, ignore_errors=True)
         return problems
+
+
+# ---- an attached exec: the CRI streaming server's websocket protocol ----
+
+CLONE_NEWNET = 0x40000000
+
+
+def connect_in_netns(netns, host, port, timeout=30):
+    """A TCP connection made from inside the network namespace `netns` (a file): the
+    streaming server listens on 127.0.0.1 of the daemon's netns.  setns() moves only
+    the calling thread, so a short-lived thread makes the socket; the socket stays in
+    the namespace it was created in."""
+    import ctypes
+    import socket
+    import threading
+    libc = ctypes.CDLL(None, use_errno=True)
+    result = {}
+
+    def work():
+        try:
+            with open(netns) as f:
+                if libc.setns(f.fileno(), CLONE_NEWNET) != 0:
+                    raise OSError(ctypes.get_errno(), f"setns {netns}")
+            result["sock"] = socket.create_connection((host, port), timeout=timeout)
+        except Exception as e:      # handed to the caller
+            result["error"] = e
+
+    t = threading.Thread(target=work)
+    t.start()
+    t.join()
+    if "error" in result:
+        raise result["error"]
+    return result["sock"]
+
+
+class WebSocket:
+    """Just enough of RFC 6455 for the v4.channel.k8s.io protocol of the CRI streaming
+    server: binary messages whose first byte is the channel (0 stdin, 1 stdout, 2 stderr,
+    3 the exit status as a JSON Status)."""
+
+    PROTOCOL = "v4.channel.k8s.io"
+
+    def __init__(self, sock, host, path):
+        import base64
+        self.sock = sock
+        key = base64.b64encode(os.urandom(16)).decode()
+        sock.sendall((f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\n"
+                      f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                      f"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: {self.PROTOCOL}\r\n\r\n").encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = sock.recv(4096)
+            if not chunk:
+                raise common.EngineError(f"streaming server closed during the handshake: {head!r}")
+            head += chunk
+        head, self.buf = head.split(b"\r\n\r\n", 1)
+        status = head.split(b"\r\n", 1)[0]
+        if b" 101 " not in status + b" ":
+            raise common.EngineError(f"websocket handshake refused: {head.decode(errors='replace')}")
+
+    def _read(self, n):
+        while len(self.buf) < n:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise EOFError
+            self.buf += chunk
+        data, self.buf = self.buf[:n], self.buf[n:]
+        return data
+
+    def send(self, opcode, payload):
+        import struct
+        n = len(payload)
+        head = bytes([0x80 | opcode])
+        if n < 126:
+            head += bytes([0x80 | n])
+        elif n < 1 << 16:
+            head += bytes([0x80 | 126]) + struct.pack(">H", n)
+        else:
+            head += bytes([0x80 | 127]) + struct.pack(">Q", n)
+        mask = os.urandom(4)            # a client masks every frame
+        self.sock.sendall(head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
+
+    def write(self, channel, data):
+        self.send(2, bytes([channel]) + data)
+
+    def messages(self):
+        """(opcode, payload) of each message until the server closes."""
+        import struct
+        while True:
+            try:
+                b0, b1 = self._read(2)
+            except EOFError:
+                return
+            n = b1 & 0x7f
+            if n == 126:
+                n = struct.unpack(">H", self._read(2))[0]
+            elif n == 127:
+                n = struct.unpack(">Q", self._read(8))[0]
+            mask = self._read(4) if b1 & 0x80 else None
+            payload = self._read(n)
+            if mask:
+                payload = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+            opcode = b0 & 0x0f
+            if opcode == 8:
+                return
+            if opcode == 9:
+                self.send(10, payload)
+                continue
+            yield opcode, payload
+
+
+def attached_exec(url, netns, stdin=b"", timeout=30):
+    """Run the exec behind a CRI Exec URL: send `stdin` on channel 0, collect the output
+    channels until the server closes; returns {channel: bytes} (3: the exit status)."""
+    from urllib.parse import urlsplit
+    u = urlsplit(url)
+    sock = connect_in_netns(netns, u.hostname, u.port, timeout)
+    try:
+        ws = WebSocket(sock, u.netloc, u.path + (f"?{u.query}" if u.query else ""))
+        if stdin:
+            ws.write(0, stdin)
+        out = {}
+        for _opcode, payload in ws.messages():
+            if payload:
+                out[payload[0]] = out.get(payload[0], b"") + payload[1:]
+        return out
+    finally:
+        sock.close()
