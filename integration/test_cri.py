@@ -176,6 +176,14 @@ def init_pid(node, cid):
     return int((node.state / "io.containerd.runtime.v2.task" / cri.NAMESPACE / cid / "init.pid").read_text())
 
 
+def _procs_below(top):
+    pids = set()
+    for dirpath, _dirs, files in os.walk(top):
+        if "cgroup.procs" in files:
+            pids |= {int(x) for x in Path(dirpath, "cgroup.procs").read_text().split()}
+    return pids
+
+
 def memory_limit(cg):
     """The memory limit of a cgroup dir (v1 memory.limit_in_bytes or v2 memory.max)."""
     f = cg / "memory.limit_in_bytes"
@@ -246,6 +254,13 @@ def test_pod_lifecycle(node, handler):
         ctx.check(pstats.attributes.id == pod.id and pstats.linux.cpu.usage_core_nano_seconds.value > 0
                   and {c.attributes.id for c in pstats.linux.containers} == {a, b},
                   f"PodSandboxStats: {pstats}")
+        # the process count: the runtime's `ps` of each container (the sandbox not counted)
+        in_ctrs = set().union(*(_procs_below(d) for cid in (a, b)
+                                for d in common.cgroup_dirs(f"{pod.cgroup_parent}/{cid}")))
+        ctx.check(pstats.linux.process.process_count.value == len(in_ctrs) == 4,
+                  f"PodSandboxStats process_count {pstats.linux.process.process_count.value}, "
+                  f"the containers' cgroups hold {sorted(in_ctrs)} (2 in each)")
+        ctx.runtime_called(a, "ps")
         cg = common.cgroup_of(init_pid(node, a), "memory")
         ctx.check(cg is not None and str(cg).endswith(f"/{pod.cgroup_parent}/{a}"),
                   f"container {a} is in cgroup {cg}, not under the pod's parent {pod.cgroup_parent}")
@@ -308,7 +323,9 @@ VIEW = ("for f in " + " ".join(CGROUP_FILES) + "; do "
         "touch /rootfs-write 2>&1; echo \"root write: $?\"; "
         "echo x > /data/from-$POD_HANDLER 2>&1; echo \"data write: $?\"; "
         "touch /ro/x 2>&1; echo \"ro write: $?\"; cat /ro/hello; "
-        "echo \"dev: $(ls /dev | wc -l)\"; id")
+        "echo \"dev: $(ls /dev | wc -l)\"; "
+        "echo \"unshare user: $(/probe syscall unshare user 2>&1)\"; "
+        "echo \"keyctl: $(/probe syscall keyctl 2>&1)\"; id")
 # what differs between two pods whatever the runtime: pids of exec'd processes
 VARIABLE = ("pid: ", "ppid: ")
 
@@ -384,6 +401,8 @@ def test_security_context_same_as_runc(node, tmp_path):
                 # a non-root user keeps the two in its bounding set only (no ambient caps)
                 "CapEff:\t0000000000000000", "CapBnd:\t0000000000000401", "root write: 1",
                 "data write: 0", "ro write: 1", "hello from the host",
+                # containerd's default profile: no user namespace, no keyring
+                "unshare user: EPERM", "keyctl: EPERM",
                 # the image's /etc/group adds `users` (100) to the groups asked for
                 "uid=1000(probe) gid=1000(probe) groups=100(users),1000(probe),2000"]
     if Path("/sys/fs/cgroup/memory/memory.limit_in_bytes").exists():
