@@ -279,7 +279,7 @@ def test_pod_lifecycle(node, handler):
         t0 = time.monotonic()
         node.client("StopContainer", container_id=a, timeout=10)
         st = wait_state(pod, a, "CONTAINER_EXITED")
-        ctx.check(st.exit_code == 42 and time.monotonic() - t0 < 8, f"stopped: {st}")
+        ctx.check(st.exit_code == 42 and time.monotonic() - t0 < 10, f"stopped: {st}")
         kills = ctx.runtime_called(a, "kill")
         ctx.check(kills[0].argv[-1] in ("15", "SIGTERM", "TERM"), f"first kill: {kills[0].argv}")
         log = (pod.log_dir / "a.log").read_text()
@@ -289,7 +289,7 @@ def test_pod_lifecycle(node, handler):
         node.client("StopContainer", container_id=b, timeout=2)
         st = wait_state(pod, b, "CONTAINER_EXITED")
         took = time.monotonic() - t0
-        ctx.check(st.exit_code == 137 and 2 <= took < 8, f"stopped after {took:.1f}s: {st}")
+        ctx.check(st.exit_code == 137 and 2 <= took < 10, f"stopped after {took:.1f}s: {st}")
         sigs = [c.argv[-1] for c in ctx.runtime_called(b, "kill")]
         ctx.check(sigs[0] in ("15", "SIGTERM") and sigs[-1] in ("9", "SIGKILL"), f"kills: {sigs}")
 
@@ -326,8 +326,9 @@ VIEW = ("for f in " + " ".join(CGROUP_FILES) + "; do "
         "echo \"dev: $(ls /dev | wc -l)\"; "
         "echo \"unshare user: $(/probe syscall unshare user 2>&1)\"; "
         "echo \"keyctl: $(/probe syscall keyctl 2>&1)\"; id")
-# what differs between two pods whatever the runtime: pids of exec'd processes
-VARIABLE = ("pid: ", "ppid: ")
+# what differs between two pods whatever the runtime: pids of exec'd processes, and the
+# number of the host's devices a privileged container gets (other tests add loop devices)
+VARIABLE = ("pid: ", "ppid: ", "dev: ")
 
 
 def container_view(node, handler, tmp_path, *, privileged=False):
@@ -374,13 +375,19 @@ def container_view(node, handler, tmp_path, *, privileged=False):
             text = text.replace(old, new)
         text = re.sub(r"/snapshots/\d+/", "/snapshots/N/", text)     # the pod's rootfs layer
         out[key] = [line for line in text.splitlines() if not line.startswith(VARIABLE)]
+    out["dev"] = [line for line in view["shell"].splitlines() if line.startswith("dev: ")]
     return out
+
+
+def _same(views):
+    a, b = (views[h] for h in HANDLERS)
+    return all(a[k] == b[k] for k in ("report", "shell"))
 
 
 def _diff(views):
     a, b = (views[h] for h in HANDLERS)
     lines = []
-    for key in a:
+    for key in ("report", "shell"):
         only_runc = [x for x in a[key] if x not in b[key]]
         only_pyrunc = [x for x in b[key] if x not in a[key]]
         if only_runc or only_pyrunc:
@@ -394,7 +401,8 @@ def test_security_context_same_as_runc(node, tmp_path):
     limits and oom_score_adj: what it sees (ids, caps, proc, mounts, env, namespaces, fds,
     cgroup limits, writes) is the same under pyrunc as under runc, and is what was asked."""
     views = {h: container_view(node, h, tmp_path) for h in HANDLERS}
-    assert views["runc"] == views["pyrunc"], "pyrunc's container saw otherwise:\n" + _diff(views)
+    assert _same(views), "pyrunc's container saw otherwise:\n" + _diff(views)
+    assert views["runc"]["dev"] == views["pyrunc"]["dev"], views
     shell = views["pyrunc"]["shell"]
     report = views["pyrunc"]["report"]
     expected = ["hostname: view-<handler>-host", "pid1: /pause", "Seccomp:\t2", "NoNewPrivs:\t1",
@@ -418,7 +426,7 @@ def test_privileged_same_as_runc(node, tmp_path):
     """A privileged container in a privileged pod: every capability, no seccomp filter,
     the host's devices; the same under pyrunc as under runc."""
     views = {h: container_view(node, h, tmp_path, privileged=True) for h in HANDLERS}
-    assert views["runc"] == views["pyrunc"], "pyrunc's container saw otherwise:\n" + _diff(views)
+    assert _same(views), "pyrunc's container saw otherwise:\n" + _diff(views)
     shell = views["pyrunc"]["shell"]
     host_caps = next(line for line in Path("/proc/self/status").read_text().splitlines()
                      if line.startswith("CapBnd:"))
@@ -426,7 +434,7 @@ def test_privileged_same_as_runc(node, tmp_path):
                 "uid=0(root) gid=0(root)"]
     missing = [e for e in expected if not any(line.startswith(e) for line in shell)]
     assert not missing, f"not seen in the privileged container: {missing}\n{shell}"
-    ndev = int(next(line for line in shell if line.startswith("dev: ")).split()[1])
+    ndev = int(views["pyrunc"]["dev"][0].split()[1])
     assert ndev > 20, f"a privileged container sees only {ndev} entries in /dev"
 
 
