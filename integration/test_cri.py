@@ -208,8 +208,11 @@ def test_pod_lifecycle(node, handler):
         ctx.check(status.network.ip.startswith(cri.POD_SUBNET.rsplit(".", 1)[0] + "."),
                   f"pod IP {status.network.ip!r} not from the CNI range {cri.POD_SUBNET}")
         pause_pid = info["pid"]
-        ctx.runtime_called(pod.id, "create")
+        create = ctx.runtime_called(pod.id, "create")[0]
         ctx.runtime_called(pod.id, "start")
+        # the handler's options: BinaryName ran the runtime, Root is its --root
+        ctx.check(create.argv[1:3] == ["--root", str(node.handler_root(handler) / cri.NAMESPACE)],
+                  f"the shim's runtime argv: {create.argv}")
         ctx.check(common.cmdline(pause_pid)[0] == b"/pause", f"sandbox pid {pause_pid} is not /pause")
         sandbox_ns = {n["type"]: n.get("path") for n in pod.config_json(pod.id)["linux"]["namespaces"]}
         ctx.check(sandbox_ns["network"] and "/netns/" in sandbox_ns["network"],
