@@ -476,7 +476,8 @@ class WebSocket:
         key = base64.b64encode(os.urandom(16)).decode()
         sock.sendall((f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\n"
                       f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-                      f"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: {self.PROTOCOL}\r\n\r\n").encode())
+                      f"Sec-WebSocket-Version: 13\r\n"
+                      f"Sec-WebSocket-Protocol: {self.PROTOCOL}\r\n\r\n").encode())
         head = b""
         while b"\r\n\r\n" not in head:
             chunk = sock.recv(4096)
