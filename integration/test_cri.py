@@ -91,7 +91,7 @@ class Pod:
     """A pod sandbox run through CRI with one handler; a context manager that stops and
     removes it (and its cgroup parent, a cgroup of ours) on the way out."""
 
-    def __init__(self, node, handler, *, pid="POD", privileged=False, tag="pod"):
+    def __init__(self, node, handler, *, pid="POD", privileged=False, tag="pod", sysctls=None):
         self.node, self.handler, self.cri = node, handler, node.client
         self.ctx = common.Context(node.wrapped[handler], node.commands, extra=node.log_tail)
         self.cgroup_parent = f"{node.cgroup_root}/{harness.new_id(tag)}"
@@ -105,7 +105,8 @@ class Pod:
             "labels": {"pyrt": handler},
             "linux": {"cgroup_parent": "/" + self.cgroup_parent,
                       "security_context": {"namespace_options": {"pid": pid},
-                                           "privileged": privileged}},
+                                           "privileged": privileged},
+                      "sysctls": sysctls or {}},
         }
         self.id = None
 
@@ -327,6 +328,8 @@ VIEW = ("for f in " + " ".join(CGROUP_FILES) + "; do "
         "echo x > /data/from-$POD_HANDLER 2>&1; echo \"data write: $?\"; "
         "touch /ro/x 2>&1; echo \"ro write: $?\"; cat /ro/hello; "
         "echo \"dev: $(ls /dev | wc -l)\"; "
+        "echo \"sysctl port_start: $(cat /proc/sys/net/ipv4/ip_unprivileged_port_start)\"; "
+        "echo \"sysctl shm_rmid_forced: $(cat /proc/sys/kernel/shm_rmid_forced)\"; "
         "echo \"unshare user: $(/probe syscall unshare user 2>&1)\"; "
         "echo \"keyctl: $(/probe syscall keyctl 2>&1)\"; id")
 # what differs between two pods whatever the runtime: pids of exec'd processes, and the
@@ -351,7 +354,9 @@ def container_view(node, handler, tmp_path, *, privileged=False):
               "capabilities": {"drop_capabilities": ["ALL"],
                                "add_capabilities": ["NET_BIND_SERVICE", "CHOWN"]},
               "seccomp": {"profile_type": "RuntimeDefault"}}
-    with Pod(node, handler, privileged=privileged, tag="view") as pod:
+    # the pod's sysctls (Kubernetes' safe ones) go to the sandbox and to each container
+    sysctls = {"net.ipv4.ip_unprivileged_port_start": "80", "kernel.shm_rmid_forced": "1"}
+    with Pod(node, handler, privileged=privileged, tag="view", sysctls=sysctls) as pod:
         ctx = pod.ctx
         cid = pod.container(
             "view", ["/bin/sleep", "300"],
@@ -401,8 +406,9 @@ def _diff(views):
 def test_security_context_same_as_runc(node, tmp_path):
     """A container with user 1000:1000 (+2000), capabilities ALL dropped but two, read-only
     root, seccomp RuntimeDefault, no_new_privs, env, a rw and a ro host mount, memory/cpu
-    limits and oom_score_adj: what it sees (ids, caps, proc, mounts, env, namespaces, fds,
-    cgroup limits, writes) is the same under pyrunc as under runc, and is what was asked."""
+    limits and oom_score_adj, in a pod with sysctls: what it sees (ids, caps, proc, mounts,
+    env, namespaces, fds, cgroup limits, sysctls, writes) is the same under pyrunc as under
+    runc, and is what was asked."""
     views = {h: container_view(node, h, tmp_path) for h in HANDLERS}
     assert _same(views), "pyrunc's container saw otherwise:\n" + _diff(views)
     assert views["runc"]["dev"] == views["pyrunc"]["dev"], views
@@ -414,6 +420,7 @@ def test_security_context_same_as_runc(node, tmp_path):
                 "data write: 0", "ro write: 1", "hello from the host",
                 # containerd's default profile: no user namespace, no keyring
                 "unshare user: EPERM", "keyctl: EPERM",
+                "sysctl port_start: 80", "sysctl shm_rmid_forced: 1",
                 # the image's /etc/group adds `users` (100) to the groups asked for
                 "uid=1000(probe) gid=1000(probe) groups=100(users),1000(probe),2000"]
     if Path("/sys/fs/cgroup/memory/memory.limit_in_bytes").exists():
