@@ -309,7 +309,8 @@ def test_runc_binary_directly(rt, containerd):
 
 def test_cri_runtime_handler_config_parses(rt, containerd, tmp_path):
     """The README's CRI runtime handler (runc v2 shim, options.BinaryName): containerd 1.6
-    reads it.  Only the configuration is checked here: the tests disable the CRI plugin."""
+    reads it.  Only the configuration is checked here (this module disables the CRI plugin;
+    integration/test_cri.py runs pods through it)."""
     ctx = common.Context(rt, containerd.commands)
     conf = tmp_path / "cri.toml"
     conf.write_text(f"""\

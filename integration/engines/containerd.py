@@ -38,6 +38,7 @@ class Containerd:
         self.namespace = f"{harness.ID_PREFIX}{secrets.token_hex(4)}"
         self.commands = commands or common.Commands()
         self.proc = None
+        self.launcher = []          # argv put before `containerd` (nsenter into a netns)
         # what existed under /run/containerd before us: only what we made is removed
         self._preexisting = {p for p in (RUN_CONTAINERD, *(RUN_CONTAINERD / d for d in ("runc", "s", "fifo")))
                              if p.exists()}
@@ -79,7 +80,7 @@ disabled_plugins = [
         self.write_config()
         log = open(self.daemon_log, "ab")
         try:
-            self.proc = subprocess.Popen(["containerd", "--config", str(self.config)],
+            self.proc = subprocess.Popen([*self.launcher, "containerd", "--config", str(self.config)],
                                          stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                          start_new_session=True)
         finally:
