@@ -13,6 +13,12 @@ driver does (runc's systemd managers call the fs manager's Set after theirs).
 Everything else (freezer, pids, stats, kill) reads the same files as the cgroupfs
 driver, through Manager. The D-Bus client (jeepney) is imported here only, and only
 when a verb talks to systemd.
+
+Why jeepney (measured on the 2-core test host, Python 3.11): pure Python, no build;
+importing jeepney.io.blocking costs 16-30 ms, connect and authenticate about 1 ms,
+a call 0.1-0.2 ms; dbus-fast costs 68 ms to import and is asyncio-first; sdbus and
+pystemd need libsystemd headers and a compiled extension, as would sd-bus through
+the cffi shim, on every host that builds pyrunc.
 """
 from pyrunc import log
 from pyrunc.cgroups import fs
