@@ -13,7 +13,7 @@ boots the guest and turns each line into a test.
      annotation; runc creates the same config in "pyrunc-test.slice:runc:r1": the
      unit properties (systemctl show) and cgroup files of both are compared; the
      init is in the scope; update (both) changes unit and files alike; pause,
-     resume, ps, events --stats, kill --all, delete: the unit and its cgroup are gone.
+     resume, exec, ps, events --stats, kill --all, delete: the unit and its cgroup are gone.
   D  the default cgroupsPath: `run` puts the container in system.slice/runc-<id>.scope.
   R  refusals, each one line, exit 1, no state dir and no unit left: a unit that
      exists already (the first container keeps running in it), a bad slice name
@@ -61,6 +61,7 @@ CHECKS = [
     "update_unit_and_files",       # update: MemoryMax/TasksMax/CPUQuota and the files change
     "update_matches_runc",
     "pause_resume",
+    "exec_in_scope",               # exec: the new process joins the scope (no D-Bus call)
     "ps_and_events",
     "kill_all_and_delete",         # kill --all KILL, delete: the unit is not-found, the cgroup gone
     "default_cgroups_path",        # run: system.slice/runc-<id>.scope seen from inside
@@ -163,6 +164,9 @@ def scenario_s(env, res):
     resumed = (json.loads(pyrunc("state", "s1")[1])["status"], rd(d + "/cgroup.freeze"))
     res.eq("pause_resume", (paused, resumed), (("paused", "1"), ("running", "0")), "status, cgroup.freeze")
     res.complete("pause_resume")
+    _, out, _ = pyrunc("exec", "s1", "/bin/cat", "/proc/self/cgroup")
+    res.eq("exec_in_scope", out.strip(), "0::" + SLICE_PATH + "/" + unit, "exec's /proc/self/cgroup")
+    res.complete("exec_in_scope")
     _, out, _ = pyrunc("ps", "--format", "json", "s1")
     res.check("ps_and_events", pid in json.loads(out), "ps json %s lacks the init %d" % (out.strip(), pid))
     _, out, _ = pyrunc("events", "--stats", "s1")
