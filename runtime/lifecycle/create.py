@@ -77,6 +77,10 @@ def prepare(g, cid, bundle, no_pivot=False, no_new_keyring=False, preserve_fds=0
     if g.rootless == "true" or (g.rootless == "auto" and posix.geteuid() != 0):
         raise errors.PyruncError("rootless containers are not supported yet")
     spec = load.load_bundle(bundle)
+    from pyrunc import notify
+
+    if notify.host_socket():
+        notify.setup_spec(spec, store.container_dir(g.root, cid))
     ch = cghost.detect()
     linux = spec.get("linux") or {}
     unit = unit_props = None
@@ -194,6 +198,10 @@ def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_
         raise errors.ContainerExists() from None
     except OSError as e:
         raise errors.from_oserror('create state dir "%s"' % cdir, e) from None
+    from pyrunc import notify
+
+    if notify.host_socket():
+        notify.make_dir(cdir)
     faults.point("create-after-mkdir")
     lock = store.Lock(cdir)
     mgr = None
