@@ -37,6 +37,10 @@ def guest():
         p = subprocess.run([GUEST_PYTHON, "-S", str(CHECKER)], stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, text=True, timeout=BOOT_TIMEOUT)
         return GuestRun(p.returncode, p.stdout, time.monotonic() - t0, "in this guest")
+    from engines import common
+
+    # the guest boots the host's own systemd, and its system D-Bus
+    common.ensure_packages({"/lib/systemd/systemd": "systemd", "dbus-daemon": "dbus"})
     rootfs, base = prepare_assets()
     argv = [GUEST_PYTHON, "-S", str(CHECKER), "--rootfs", str(rootfs), "--base-config", str(base)]
     env = {"PYRUNC": os.environ["PYRUNC"]} if os.environ.get("PYRUNC") else None

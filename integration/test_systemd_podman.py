@@ -27,8 +27,8 @@ BOOT_TIMEOUT = 300      # about 140 s: systemd's boot, then podman under TCG
 def guest():
     if os.environ.get("PYRUNC_IN_GUEST"):
         pytest.fail("run this module on the host: it boots its own systemd guest", pytrace=False)
-    if shutil.which("podman") is None:
-        pytest.fail("podman is not installed (apt-get install podman)", pytrace=False)
+    common.ensure_packages({"podman": "podman", "conmon": "conmon", "dbus-daemon": "dbus",
+                            "/lib/systemd/systemd": "systemd"})
     # the guest sees the host's /var/tmp, not its /tmp
     work = Path(tempfile.mkdtemp(prefix="pyrunc-guest-podman-", dir="/var/tmp"))
     try:
