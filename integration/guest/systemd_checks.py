@@ -17,7 +17,7 @@ boots the guest and turns each line into a test.
   D  the default cgroupsPath: `run` puts the container in system.slice/runc-<id>.scope.
   R  refusals, each one line, exit 1, no state dir and no unit left: a unit that
      exists already (the first container keeps running in it), a bad slice name
-     (next to runc's words), a property systemd refuses.
+     (next to runc's words), a property systemd refuses, no system D-Bus.
   Last: nothing of ours is left in `systemctl list-units --all`.
 """
 import json
@@ -68,6 +68,7 @@ CHECKS = [
     "unit_exists_refused",         # a second container on the same unit: one line, nothing left
     "bad_slice_refused",           # "bad--x.slice": one line (runc's words), nothing left
     "systemd_refusal",             # a property systemd refuses: one line, nothing left
+    "bus_gone_refused",            # no system D-Bus: one line, nothing left
     "nothing_left",                # no unit of ours in list-units --all, no state dirs
 ]
 
@@ -230,6 +231,20 @@ def scenario_refusals(env, res):
            "state dir and unit")
     res.complete("systemd_refusal")
 
+    # the system bus gone (stopped with its socket): create cannot ask systemd for the scope
+    b4, _ = env.bundle("nobus", ["/bin/sleep", "600"], {"linux": {"cgroupsPath": "system.slice:pyrunc:nobus"}})
+    cmd(["systemctl", "stop", "dbus.socket", "dbus.service"])
+    try:
+        rc, _, err = pyrunc("create", "--bundle", b4, "nobus", check=False)
+    finally:
+        cmd(["systemctl", "start", "dbus.socket"])
+    refused(res, "bus_gone_refused", rc, err, "connect to the system D-Bus")
+    _, ps, _ = cmd(["ps", "-eo", "args"])
+    res.eq("bus_gone_refused", ("nobus" in state_dirs(), load_state("pyrunc-nobus.scope"),
+                                [ln for ln in ps.splitlines() if ln.strip() == "/bin/sleep 600"]),
+           (False, "not-found", []), "state dir, unit and the init after the refusal")
+    res.complete("bus_gone_refused")
+
 
 def scenario_left(res):
     _, out, _ = cmd(["systemctl", "list-units", "--all", "--no-legend", "--plain"])
@@ -252,7 +267,7 @@ def main(argv):
     base._budget_end[0] = time.monotonic() + base.BUDGET
     res.scenario("scope", CHECKS[:CHECKS.index("default_cgroups_path")], lambda: scenario_s(env, res))
     res.scenario("default", ["default_cgroups_path"], lambda: scenario_default(env, res))
-    res.scenario("refusals", ["unit_exists_refused", "bad_slice_refused", "systemd_refusal"],
+    res.scenario("refusals", ["unit_exists_refused", "bad_slice_refused", "systemd_refusal", "bus_gone_refused"],
                  lambda: scenario_refusals(env, res))
     res.scenario("left", ["nothing_left"], lambda: scenario_left(res))
     print("TIMING checks-total %.1f" % (time.monotonic() - t0), flush=True)
