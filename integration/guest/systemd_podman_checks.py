@@ -2,11 +2,12 @@
 qemu guest booted with systemd as pid 1; run by integration/test_systemd_podman.py
 (one boot), printing `CHECK <name>: ok|FAIL <reason>` lines as cgroups_v2_checks.py.
 
-    python3 -S systemd_podman_checks.py IMAGE_TARBALL
+    python3 -S systemd_podman_checks.py IMAGE_TARBALL DOCKER_ARCHIVE
 
 One container: `podman run -d --sdnotify=container` (podman itself given a
 NOTIFY_SOCKET this script listens on) whose process sends READY=1 after a second;
-its scope, exec, stop and rm.
+its scope, exec, stop and rm.  Then containerd (a private daemon) and `ctr run
+--runc-systemd-cgroup` with a slice:prefix:name cgroup.
 """
 import json
 import os
@@ -27,6 +28,8 @@ CHECKS = [
     "podman_scope",         # the container's init in machine.slice/libpod-<id>.scope, made by pyrunc
     "podman_exec",          # podman exec runs in the container's namespaces
     "podman_stop_rm",       # stop and rm: the scope and pyrunc's state are gone
+    "containerd_systemd",   # ctr run --runc-systemd-cgroup: the init in system.slice/ctr-c1.scope
+    "containerd_rm",        # ... and after --rm no unit is left
 ]
 
 
@@ -85,17 +88,64 @@ def scenario(res, tarball):
     res.complete("podman_stop_rm")
 
 
+CTRD_CONFIG = """version = 2
+root = "{w}/root"
+state = "{w}/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.aufs",
+  "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.devmapper",
+  "io.containerd.snapshotter.v1.zfs"]
+[grpc]
+  address = "{w}/containerd.sock"
+[ttrpc]
+  address = "{w}/containerd.sock.ttrpc"
+[plugins."io.containerd.internal.v1.opt"]
+  path = "{w}/opt"
+"""
+
+
+def scenario_containerd(res, archive):
+    """containerd 1.6 told to use the systemd cgroup driver for the runtime (what
+    `SystemdCgroup = true` does for CRI), through ctr."""
+    import subprocess
+
+    w = WORK + "/ctrd"
+    os.makedirs(w, exist_ok=True)
+    with open(w + "/config.toml", "w") as f:
+        f.write(CTRD_CONFIG.format(w=w))
+    log = open(w + "/containerd.log", "ab")
+    daemon = subprocess.Popen(["containerd", "--config", w + "/config.toml"], stdin=subprocess.DEVNULL,
+                              stdout=log, stderr=log, start_new_session=True)
+    ctr = ["ctr", "--address", w + "/containerd.sock", "--namespace", "pyrt"]
+    try:
+        base.wait_for(lambda: os.path.exists(w + "/containerd.sock") and
+                      base.cmd(ctr + ["version"], check=False)[0] == 0, 60, "containerd to answer")
+        base.cmd(ctr + ["image", "import", archive], timeout=120)
+        _, out, _ = base.cmd(ctr + ["run", "--rm", "--runc-binary", PYRUNC, "--runc-systemd-cgroup",
+                                    "--cgroup", "system.slice:ctr:c1", IMAGE, "c1", "/bin/cat", "/proc/self/cgroup"],
+                             timeout=120)
+        res.eq("containerd_systemd", out.strip(), "0::/system.slice/ctr-c1.scope", "the container's cgroup")
+        res.complete("containerd_systemd")
+        _, out, _ = base.cmd(["systemctl", "show", "ctr-c1.scope", "-p", "LoadState"], check=False)
+        res.eq("containerd_rm", out.strip(), "LoadState=not-found", "the unit after ctr run --rm")
+        res.complete("containerd_rm")
+    finally:
+        daemon.kill()
+        daemon.wait(timeout=10)
+        log.close()
+
+
 def main(argv):
     t0 = time.monotonic()
     base.WORK = WORK
     os.makedirs(WORK, exist_ok=True)
     res = Results(CHECKS)
-    if len(argv) != 1 or rd("/proc/1/comm") != "systemd":
-        print("usage: systemd_podman_checks.py IMAGE_TARBALL, in a guest whose pid 1 is systemd")
+    if len(argv) != 2 or rd("/proc/1/comm") != "systemd":
+        print("usage: systemd_podman_checks.py IMAGE_TARBALL DOCKER_ARCHIVE, in a guest whose pid 1 is systemd")
         res.report()
         return 1
     base._budget_end[0] = time.monotonic() + base.BUDGET
-    res.scenario("podman", CHECKS, lambda: scenario(res, argv[0]))
+    res.scenario("podman", CHECKS[:4], lambda: scenario(res, argv[0]))
+    res.scenario("containerd", CHECKS[4:], lambda: scenario_containerd(res, argv[1]))
     print("TIMING checks-total %.1f" % (time.monotonic() - t0), flush=True)
     return 0 if res.report() else 1
 
