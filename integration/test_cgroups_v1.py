@@ -332,8 +332,7 @@ def test_debug_create_says_which_cgroup_mode_was_used(pyrunc, bundle_factory):
 SYSTEMD_WORDING = {
     # runc 1.1.5 on a host without systemd (as here) refuses before anything else
     "runc": "runc create failed: systemd not running on this host, cannot use systemd cgroups manager",
-    # pyrunc makes runc's check first (then it would parse slice:prefix:name and say it has
-    # no systemd driver yet: tests/test_cgroup_host_paths.py)
+    # pyrunc makes runc's check first (where systemd runs: integration/test_systemd_cgroup.py)
     "pyrunc": "systemd not running on this host, cannot use systemd cgroups manager",
 }
 

@@ -134,8 +134,8 @@ def test_error_without_log_is_one_text_line_on_stderr(runtime):
     assert r.stdout == ""
 
 
-# pyrunc refuses these (no systemd driver, no rootless support); runc 1.1.5 as root runs a
-# `--rootless true` container, and refuses --systemd-cgroup only where systemd is not PID 1
+# pyrunc refuses these (--systemd-cgroup where systemd is not PID 1, as runc; no rootless
+# support); runc 1.1.5 as root runs a `--rootless true` container
 SYSTEMD_RUNNING = os.path.isdir("/run/systemd/system")
 REFUSED = {
     "systemd-cgroup": (["--systemd-cgroup"], "systemd"),

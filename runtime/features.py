@@ -55,7 +55,7 @@ def document():
         "linux": {
             "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"],
             "capabilities": list(caps.NAMES),
-            "cgroup": {"v1": True, "v2": True, "systemd": False, "systemdUser": False, "rdma": True},
+            "cgroup": {"v1": True, "v2": True, "systemd": True, "systemdUser": False, "rdma": True},
             "seccomp": {
                 "enabled": True,
                 "actions": sorted(profile.ACTIONS),

@@ -413,39 +413,16 @@ def test_parse_systemd_malformed(path):
     assert e.value.path == "linux.cgroupsPath"
     msg = str(e.value)
     assert msg.startswith("config.json: linux.cgroupsPath: ") and "\n" not in msg
-    assert "slice:prefix:name" in msg and '"%s"' % path in msg
+    assert msg == ('config.json: linux.cgroupsPath: expected cgroupsPath to be of format "slice:prefix:name" '
+                   'for systemd cgroups, got "%s" instead' % path)
 
 
-def _bundle_with_cgroups_path(tmp_path, path):
-    import json
-
-    from pyrunc.spec import default
-
-    spec = default.spec()
-    spec["linux"]["cgroupsPath"] = path
-    (tmp_path / "rootfs").mkdir(exist_ok=True)
-    (tmp_path / "config.json").write_text(json.dumps(spec))
-    return str(tmp_path)
-
-
-@pytest.mark.parametrize("systemd", [False, True])
-def test_systemd_cgroup_refusal(tmp_path, monkeypatch, systemd):
-    """--systemd-cgroup: runc's "systemd not running" first; where systemd runs, a malformed
-    cgroupsPath is named, a good one gets the honest "no driver yet"."""
+def test_systemd_not_running_is_runc_s_words(monkeypatch):
+    """--systemd-cgroup on a host whose init is not systemd: runc's line, before anything."""
     from pyrunc import errors
     from pyrunc.lifecycle import create
 
-    monkeypatch.setattr(create.posix, "access", lambda p, m: systemd and p == "/run/systemd/system")
-    bad = _bundle_with_cgroups_path(tmp_path, "/not/systemd/form")
-    if not systemd:
-        with pytest.raises(errors.PyruncError, match="^systemd not running on this host, cannot use systemd "
-                                                     "cgroups manager$"):
-            create._refuse_systemd_cgroup(bad)
-        return
-    with pytest.raises(errors.ConfigError) as e:
-        create._refuse_systemd_cgroup(bad)
-    assert e.value.path == "linux.cgroupsPath"
-    good = _bundle_with_cgroups_path(tmp_path, "system.slice:pyrt:c1")
-    with pytest.raises(errors.PyruncError, match=r"not supported yet \(--systemd-cgroup\)$") as e:
-        create._refuse_systemd_cgroup(good)
-    assert not isinstance(e.value, errors.ConfigError)
+    monkeypatch.setattr(create.posix, "access", lambda p, m: False)
+    with pytest.raises(errors.PyruncError, match="^systemd not running on this host, cannot use systemd "
+                                                 "cgroups manager$"):
+        create._systemd_unit(None, {"linux": {"cgroupsPath": "system.slice:p:c1"}}, "c1")

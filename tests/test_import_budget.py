@@ -26,6 +26,8 @@ HOT_FORBIDDEN = {
     "importlib.metadata", "pkg_resources",
     # the shim is for create, run and exec only
     "_cffi_backend", "pyrunc._shim", "pyrunc.shim",
+    # D-Bus and the systemd driver: only for a container made with --systemd-cgroup
+    "jeepney", "pyrunc.cgroups.systemd", "pyrunc.cgroups.sdprops",
 }
 # create, run and spec: no jsonschema (validation backs `pyrunc validate` and errors
 # only), no pyseccomp (a bundle without seccomp never compiles BPF), nothing heavy
@@ -33,6 +35,8 @@ COLD_FORBIDDEN = {
     "argparse", "logging", "dataclasses", "pathlib", "subprocess", "cffi", "jsonschema",
     "pyseccomp", "seccomp", "typing", "inspect", "tempfile", "shutil",
     "importlib.metadata", "pkg_resources",
+    # only with --systemd-cgroup (the D-Bus client only once the init exists)
+    "jeepney", "pyrunc.cgroups.systemd", "pyrunc.cgroups.sdprops",
 }
 # a ceiling on creep: how many modules a verb may import in all (interpreter start-up
 # included; today about 27 for the hot verbs and 50 for run)

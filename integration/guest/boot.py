@@ -142,6 +142,38 @@ for c in $(bb cat /sys/fs/cgroup/cgroup.controllers); do
     echo "+$c" > /sys/fs/cgroup/cgroup.subtree_control || echo "guest: could not enable controller $c"
 done
 export PATH="__PATH__" HOME=/root LANG=C.UTF-8 TERM=dumb PYRUNC_IN_GUEST=1
+if bb grep -q '^# systemd: 1$' "$G/cmd.sh"; then
+    # systemd mode: the host's systemd becomes pid 1 on this root and runs the command
+    # as a oneshot unit, which powers the guest off; systemd mounts its own cgroup2
+    bb cat > "$G/sd.sh" <<'SDEOF'
+echo
+echo "GUEST-BEGIN"
+/bin/sh /run/pyrunc-guest/cmd.sh < /dev/null 2>&1
+rc=$?
+echo
+echo "GUEST-EXIT: $rc"
+/bin/systemctl poweroff --no-block
+SDEOF
+    bb mkdir -p /etc/systemd/system
+    bb cat > /etc/systemd/system/pyrunc-guest.service <<SDEOF
+[Unit]
+Description=pyrunc guest command
+Wants=dbus.socket
+After=dbus.socket basic.target
+[Service]
+Type=oneshot
+StandardInput=null
+StandardOutput=file:/dev/ttyS0
+StandardError=inherit
+Environment=PATH=$PATH HOME=/root LANG=C.UTF-8 TERM=dumb PYRUNC_IN_GUEST=1
+ExecStart=/bin/sh $G/sd.sh
+SDEOF
+    : > /etc/machine-id
+    bb umount /sys/fs/cgroup
+    exec /lib/systemd/systemd --unit=pyrunc-guest.service --log-target=console --log-level=warning \
+        --show-status=false
+    echo "GUEST-BOOT-ERROR: exec of systemd failed"
+fi
 echo
 echo "GUEST-BEGIN"
 /bin/sh "$G/cmd.sh" < /dev/null 2>&1
@@ -368,9 +400,12 @@ def _prune(pattern, keep):
             path.unlink(missing_ok=True)
 
 
-def command_script(argv, cwd, env):
-    """cmd.sh: cd, export, exec argv (every word quoted for sh)."""
+def command_script(argv, cwd, env, systemd=False):
+    """cmd.sh: cd, export, exec argv (every word quoted for sh); `# systemd: 1` asks
+    guest.sh to boot systemd and run it as a unit."""
     lines = [f"cd {shlex.quote(str(cwd))} || exit 125"]
+    if systemd:
+        lines.insert(0, "# systemd: 1")
     if str(cwd).startswith("/tmp/"):
         # guest.sh mounts a tmpfs on /tmp and carries this directory over
         lines.insert(0, "# keep: " + str(cwd))
@@ -382,10 +417,10 @@ def command_script(argv, cwd, env):
     return "\n".join(lines) + "\n"
 
 
-def _run_initrd(base, argv, cwd, env):
+def _run_initrd(base, argv, cwd, env, systemd=False):
     """The cached base archive followed by a small archive holding /cmd.sh."""
     c = Cpio()
-    c.file("cmd.sh", command_script(argv, cwd, env).encode())
+    c.file("cmd.sh", command_script(argv, cwd, env, systemd).encode())
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
     for old in CACHE_DIR.glob("run-*.initrd"):      # left by a killed caller
         if time.time() - old.stat().st_mtime > 86400:
@@ -541,7 +576,7 @@ class _Echo:
 
 
 def boot(argv, timeout=600, memory="1G", cpus=2, cwd=None, env=None, stream=None,
-         verbose=False, kernel_args=()):
+         verbose=False, kernel_args=(), systemd=False):
     """Boot the guest, run argv in it, return a GuestResult.
 
     cwd defaults to this checkout (seen in the guest at the same path); env adds
@@ -549,7 +584,9 @@ def boot(argv, timeout=600, memory="1G", cpus=2, cwd=None, env=None, stream=None
     copy the command's output to as it arrives (the whole console if verbose).
     kernel_args: more kernel arguments (e.g. "security=selinux").
     Raises GuestTimeout after `timeout` seconds (qemu is killed by its pid) and
-    GuestError when the guest ends without the exit marker.
+    GuestError when the guest ends without the exit marker.  systemd=True boots the
+    host's systemd as pid 1 (cgroup v2, the system D-Bus on demand) and runs argv
+    as a oneshot unit (see README.md).
     """
     if not argv:
         raise ValueError("argv is empty")
@@ -557,7 +594,7 @@ def boot(argv, timeout=600, memory="1G", cpus=2, cwd=None, env=None, stream=None
     vmlinuz, version = find_kernel()
     kernel = boot_image(vmlinuz, version)
     base = build_initramfs(version)
-    initrd = _run_initrd(base, argv, cwd or REPO, env)
+    initrd = _run_initrd(base, argv, cwd or REPO, env, systemd)
     echo = _Echo(stream, verbose) if stream is not None else None
     chunks, timed_out, proc = [], False, None
     started = time.monotonic()
@@ -628,11 +665,12 @@ def main(args=None):
     p.add_argument("-v", "--verbose", action="store_true", help="show the whole console")
     p.add_argument("--append", action="append", default=[], metavar="ARG",
                    help="one more kernel argument (repeatable), e.g. security=selinux")
+    p.add_argument("--systemd", action="store_true", help="boot systemd as pid 1, run CMD as a unit")
     p.add_argument("argv", nargs="+", help=argparse.SUPPRESS)
     ns = p.parse_args(args)
     try:
         r = boot(ns.argv, timeout=ns.timeout, memory=ns.memory, cpus=ns.cpus, cwd=ns.cwd,
-                 stream=sys.stdout, verbose=ns.verbose, kernel_args=ns.append)
+                 stream=sys.stdout, verbose=ns.verbose, kernel_args=ns.append, systemd=ns.systemd)
     except GuestError as e:
         if not ns.verbose:
             sys.stdout.write(e.output[-4000:])

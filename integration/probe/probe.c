@@ -25,6 +25,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -963,6 +964,26 @@ static int cmd_keyring(int argc, char **argv)
     return id < 0 || n < 0;
 }
 
+/* `sdnotify MSG`: MSG as one datagram to $NOTIFY_SOCKET (what sd_notify(3) does) */
+static int cmd_sdnotify(int argc, char **argv)
+{
+    const char *path = getenv("NOTIFY_SOCKET");
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    if (argc < 1 || !path || strlen(path) >= sizeof sa.sun_path) {
+        puts("sdnotify: no NOTIFY_SOCKET");
+        return 1;
+    }
+    strcpy(sa.sun_path, path);
+    int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0 || sendto(s, argv[0], strlen(argv[0]), 0, (struct sockaddr *)&sa, sizeof sa) < 0) {
+        printf("sdnotify: %s\n", errname(errno));
+        return 1;
+    }
+    close(s);
+    printf("sdnotify: sent %s\n", argv[0]);
+    return 0;
+}
+
 static const struct verb {
     const char *name;
     int (*fn)(int, char **);
@@ -972,7 +993,7 @@ static const struct verb {
     {"signals", cmd_signals}, {"forkbomb", cmd_forkbomb}, {"mem", cmd_mem},
     {"syscall", cmd_syscall}, {"exec", cmd_exec}, {"hunt", cmd_hunt},
     {"in-thread", cmd_in_thread}, {"trap", cmd_trap}, {"alarm", cmd_alarm}, {"int80", cmd_int80},
-    {"keyring", cmd_keyring},
+    {"keyring", cmd_keyring}, {"sdnotify", cmd_sdnotify},
 };
 
 /* VERB [ARGS...] as main runs it, for the verbs that wrap another */
@@ -997,6 +1018,6 @@ int main(int argc, char **argv)
                     "       probe syscall unshare [NS,...] | keyctl | mount SRC DST FSTYPE |"
                     " personality [N] | getcwd | chdir [DIR]\n"
                     "       probe in-thread VERB... | trap VERB... | alarm SECS VERB... | int80 NR [ARGS...]\n"
-                    "       probe keyring\n");
+                    "       probe keyring | sdnotify MSG\n");
     return 2;
 }

@@ -12,6 +12,16 @@ from pyrunc.cgroups import fs
 from pyrunc.errors import CgroupError, strerror
 
 
+def new(mode, paths, systemd_unit=None, annotations=None):
+    """The manager for a new container: cgroupfs, or the systemd driver when the plan
+    named a unit (--systemd-cgroup)."""
+    if systemd_unit is not None:
+        from pyrunc.cgroups import systemd
+
+        return systemd.new(mode, paths, systemd_unit, annotations)
+    return Manager(mode, paths)
+
+
 class Manager:
     __slots__ = ("mode", "paths", "created")
 
@@ -20,9 +30,29 @@ class Manager:
         self.paths = paths
         self.created = list(created)
 
+    driver = "cgroupfs"
+
     @classmethod
     def from_state(cls, st):
+        """The manager a container was created with (the systemd driver's lives in
+        cgroups.systemd, imported only for such a container)."""
+        if st.get("cgroupDriver") == "systemd":
+            from pyrunc.cgroups.systemd import SystemdManager
+
+            return SystemdManager.from_state(st)
         return cls(st.get("cgroupMode") or "none", st.get("cgroupPaths") or {}, st.get("cgroupsCreated") or [])
+
+    def record(self):
+        """The state.json fields that bring this manager back (from_state)."""
+        return {"cgroupPaths": self.paths, "cgroupsCreated": self.created, "cgroupMode": self.mode}
+
+    def spawn_dir(self):
+        """The directory the init is cloned into (CLONE_INTO_CGROUP, v2), or None when
+        it joins after the clone."""
+        return self.paths.get("") if self.unified else None
+
+    def close(self):
+        """Release what the manager holds open (nothing, for cgroupfs)."""
 
     @property
     def unified(self):

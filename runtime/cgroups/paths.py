@@ -6,11 +6,77 @@ from pyrunc.plan.mounts import clean_path
 
 
 def parse_systemd(path):
-    """`slice:prefix:name` as the --systemd-cgroup form writes it."""
+    """`slice:prefix:name` as the --systemd-cgroup form writes it (runc's split: exactly
+    three fields, any of them may be empty)."""
     parts = path.split(":")
     if len(parts) != 3:
-        raise ConfigError("linux.cgroupsPath", 'expected "slice:prefix:name" with --systemd-cgroup, got "%s"' % path)
+        raise ConfigError("linux.cgroupsPath", 'expected cgroupsPath to be of format "slice:prefix:name" '
+                                               'for systemd cgroups, got "%s" instead' % path)
     return parts
+
+
+def expand_slice(name):
+    """A slice unit name -> its cgroup path, as systemd nests slices: "a-b.slice" lives
+    in "/a.slice/a-b.slice"; "-.slice" is the root."""
+    suffix = ".slice"
+    if len(name) < len(suffix) or not name.endswith(suffix) or "/" in name:
+        raise ConfigError("linux.cgroupsPath", "invalid slice name: %s" % name)
+    stem = name[:-len(suffix)]
+    if stem == "-":
+        return "/"
+    path, prefix = "", ""
+    for part in stem.split("-"):
+        if not part:   # "a--b.slice" and "-a.slice" name no slice
+            raise ConfigError("linux.cgroupsPath", "invalid slice name: %s" % name)
+        path += "/" + prefix + part + suffix
+        prefix += part + "-"
+    return path
+
+
+class SystemdUnit:
+    """Where the systemd driver puts a container: the unit (a scope, or a slice when
+    the name ends in .slice, as runc), its parent slice and the cgroup path below a
+    hierarchy's root."""
+
+    __slots__ = ("name", "slice", "path", "label")
+
+    def __init__(self, name, slice_, path, label=""):
+        self.name = name
+        self.slice = slice_
+        self.path = path
+        self.label = label   # the name field of slice:prefix:name (runc's Description)
+
+    @property
+    def is_slice(self):
+        return self.name.endswith(".slice")
+
+
+def systemd_unit(cgroups_path, cid, rootless=False):
+    """runc's rules: an empty cgroupsPath is "<default slice>:runc:<id>"; the default
+    slice is system.slice (user.slice rootless); the unit is <prefix>-<name>.scope."""
+    if cgroups_path:
+        slice_, prefix, name = parse_systemd(cgroups_path)
+    else:
+        slice_, prefix, name = "", "runc", cid
+    if not slice_:
+        slice_ = "user.slice" if rootless else "system.slice"
+    if not name:
+        raise ConfigError("linux.cgroupsPath", 'the name in "slice:prefix:name" must not be empty')
+    unit = name if name.endswith(".slice") else "%s-%s.scope" % (prefix, name)
+    if "/" in unit or "\0" in unit:
+        raise ConfigError("linux.cgroupsPath", 'invalid unit name "%s"' % unit)
+    base = expand_slice(slice_).rstrip("/")
+    if unit.endswith(".slice"):
+        # a slice unit sits where its own name puts it (and must nest below the parent)
+        path = expand_slice(unit)
+    else:
+        path = base + "/" + unit
+    return SystemdUnit(unit, slice_, path, name)
+
+
+def resolve_systemd(host, unit):
+    """{hierarchy key: absolute directory} of the unit in every mounted hierarchy."""
+    return {h.key: h.mountpoint + unit.path for h in host.hierarchies}
 
 
 def inner_path(cgroups_path, cid):

@@ -53,18 +53,17 @@ def _connect_console(path):
     return s.detach()
 
 
-def _refuse_systemd_cgroup(bundle):
-    """--systemd-cgroup: runc's check first (is systemd the init here?), then the
-    cgroupsPath form it would need, then the honest answer: no driver yet."""
+def _systemd_unit(g, spec, cid):
+    """--systemd-cgroup: runc's check first (is systemd the init here?), then the unit
+    the cgroupsPath names and the annotations' unit properties, all checked before
+    anything changes."""
     from pyrunc.cgroups import paths as cgpaths
-    from pyrunc.spec import load
+    from pyrunc.cgroups import sdprops
 
     if not posix.access("/run/systemd/system", posix.F_OK):
         raise errors.PyruncError("systemd not running on this host, cannot use systemd cgroups manager")
-    path = (load.load_bundle(bundle).get("linux") or {}).get("cgroupsPath")
-    if path:
-        cgpaths.parse_systemd(path)
-    raise errors.PyruncError("the systemd cgroup driver is not supported yet (--systemd-cgroup)")
+    unit = cgpaths.systemd_unit((spec.get("linux") or {}).get("cgroupsPath") or "", cid)
+    return unit, sdprops.annotation_properties(spec.get("annotations"))
 
 
 def prepare(g, cid, bundle, no_pivot=False, no_new_keyring=False, preserve_fds=0, console_socket=None):
@@ -76,16 +75,24 @@ def prepare(g, cid, bundle, no_pivot=False, no_new_keyring=False, preserve_fds=0
     from pyrunc.spec import load
 
     store.validate_id(cid)
-    if g.systemd_cgroup:
-        _refuse_systemd_cgroup(bundle)
     if g.rootless == "true" or (g.rootless == "auto" and posix.geteuid() != 0):
         raise errors.PyruncError("rootless containers are not supported yet")
     spec = load.load_bundle(bundle)
+    from pyrunc import notify
+
+    if notify.host_socket():
+        notify.setup_spec(spec, store.container_dir(g.root, cid))
     ch = cghost.detect()
     linux = spec.get("linux") or {}
-    cg_paths = cgpaths.resolve(ch, linux.get("cgroupsPath") or "", cid) if ch.mode != "none" else {}
+    unit = unit_props = None
+    if g.systemd_cgroup:
+        unit, unit_props = _systemd_unit(g, spec, cid)
+        cg_paths = cgpaths.resolve_systemd(ch, unit)
+    else:
+        cg_paths = cgpaths.resolve(ch, linux.get("cgroupsPath") or "", cid) if ch.mode != "none" else {}
     host = build.Host(cgroup_host=ch, cgroup_paths=cg_paths, last_cap=caps.last_cap(),
                       kcore=_exists("/proc/kcore"), selinux=lsm.selinux_enabled())
+    host.systemd_unit, host.systemd_props = unit, unit_props
     opts = build.Options(cid, bundle, no_pivot=no_pivot, no_new_keyring=no_new_keyring,
                          preserve_fds=preserve_fds, console_socket=console_socket,
                          listen_fds=_listen_fds(), seccomp=_seccomp(g, linux.get("seccomp")))
@@ -191,17 +198,22 @@ def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_
         lock.release()
         posix.rmdir(cdir)
         raise
+    from pyrunc import notify
+
+    if notify.host_socket():
+        notify.make_dir(cdir)
     faults.point("create-after-mkdir")
     mgr = None
     spawned = None
     shared_below = None
     fifo_fd = console_fd = cgroup_fd = -1
     try:
-        from pyrunc.cgroups.manager import Manager
+        from pyrunc.cgroups import manager
 
-        mgr = Manager(host.cgroup_host.mode, host.cgroup_paths)
-        store.write_state(cdir, {"mode": mgr.mode, "paths": mgr.paths, "created": cgfs.missing(mgr.paths)},
-                          store.CGROUPS)
+        mgr = manager.new(host.cgroup_host.mode, host.cgroup_paths, host.systemd_unit, host.systemd_props)
+        rec = mgr.record()
+        rec.update({"mode": mgr.mode, "paths": mgr.paths, "created": cgfs.missing(mgr.paths)})
+        store.write_state(cdir, rec, store.CGROUPS)
         faults.point("create-before-cgroups")
         mgr.create()
         faults.point("create-after-cgroups")
@@ -220,9 +232,10 @@ def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_
             console_fd = console_pair[1]
         elif console_socket:
             console_fd = _connect_console(console_socket)
-        if mgr.unified:
+        spawn_dir = mgr.spawn_dir()
+        if spawn_dir:
             # the init starts life in its cgroup (CLONE_INTO_CGROUP)
-            cgroup_fd = posix.open(mgr.paths[""], posix.O_RDONLY | posix.O_DIRECTORY | posix.O_CLOEXEC)
+            cgroup_fd = posix.open(spawn_dir, posix.O_RDONLY | posix.O_DIRECTORY | posix.O_CLOEXEC)
         if "mount" not in plan.namespaces["new"] and "mount" not in plan.namespaces["joins"]:
             from pyrunc.lifecycle import sharedmnt
 
@@ -243,9 +256,6 @@ def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_
             "created": _now(),
             "owner": "",
             "annotations": spec.get("annotations") or {},
-            "cgroupPaths": mgr.paths,
-            "cgroupsCreated": mgr.created,
-            "cgroupMode": mgr.mode,
             "freezer": mgr.freezer_file(),
             "namespaces": plan.namespaces,
             "newPidns": "pid" in plan.namespaces["new"],
@@ -254,6 +264,7 @@ def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_
         }
         if shared_below is not None:
             st["sharedMountBelow"] = shared_below  # delete unmounts what is stacked on it
+        st.update(mgr.record())
         if plan.no_new_keyring:
             st["noNewKeyring"] = True  # an exec keeps its caller's keyring then, as runc
         # written before the init runs anything: a create killed from here on can
@@ -262,6 +273,7 @@ def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_
         faults.point("create-after-first-state")
         if not spawned.in_cgroup:
             mgr.join(pid)
+        st.update(mgr.record())   # what the join made (the systemd driver's v1 hierarchies)
         faults.point("create-after-join")
         if plan.id_maps is not None:
             write_id_maps(pid, plan.id_maps)
@@ -299,6 +311,8 @@ def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_
             posix.close(console_fd)
         if spawned is not None:
             spawned.close()
+        if mgr is not None:
+            mgr.close()
         lock.release()
     return Created(cdir, st, pid, plan.terminal)
 

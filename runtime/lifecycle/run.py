@@ -44,13 +44,32 @@ def run(g, cid, o):
                 master = shim.recv_fd(pair[0])
             posix.close(pair[0])
             pair = None
+        from pyrunc import notify
+
+        sock = None
         try:
             with errors.context('start container "%s"' % cid):
+                sock = notify.bind(c.cdir)
                 startmod.release(c.cdir, c.state)
                 startmod.poststart(c.cdir, c.state)
         except BaseException:
+            if sock is not None:
+                sock.close()
             _cleanup(g, cid, c)
             raise
+        if sock is not None:
+            if detach:
+                notify.forward(sock, c.pid)
+            elif posix.fork() == 0:
+                # in the foreground the output is pumped meanwhile: a child waits for READY
+                # (holding none of the container's stdio, so that its stdin still ends)
+                try:
+                    _close(ours, (master,) if master >= 0 else ())
+                    notify.forward(sock, c.pid)
+                finally:
+                    posix._exit(0)
+            else:
+                sock.close()
         if detach:
             return 0
         _forward_signals(c.pid)

@@ -22,12 +22,20 @@ def start(root, cid):
             raise errors.StateError("cannot start an already running container")
         if status != "created":
             raise errors.StateError("cannot start a container in the %s state" % status)
-        from pyrunc import faults
+        from pyrunc import faults, notify
 
-        faults.point("start-before-release")
-        release(cdir, st)
-        faults.point("start-after-release")
-        poststart(cdir, st)
+        sock = notify.bind(cdir)
+        try:
+            faults.point("start-before-release")
+            release(cdir, st)
+            faults.point("start-after-release")
+            poststart(cdir, st)
+        except BaseException:
+            if sock is not None:
+                sock.close()
+            raise
+    if sock is not None:
+        notify.forward(sock, st["pid"])   # returns once the container said READY=1 or exited
 
 
 def poststart(cdir, st):

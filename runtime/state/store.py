@@ -173,6 +173,9 @@ def broken_state(cdir):
         st["cgroupMode"] = cg["mode"]
         st["cgroupPaths"] = cg["paths"]
         st["cgroupsCreated"] = cg["created"]
+        for key in ("cgroupDriver", "systemdUnit", "systemdSlice"):
+            if type(cg.get(key)) is str:
+                st[key] = cg[key]
     except (OSError, ValueError, KeyError, TypeError):
         pass
     return st
