@@ -76,11 +76,19 @@ class Manager:
                     # the writes that need the controller will say so
                     pass
 
-    def apply(self, resources, update=False, device_paths=(), devices=True):
+    def apply(self, resources, update=False, device_paths=(), devices=True, rootless=False):
+        """`rootless`: the rootless manager's rules (runc): device rules are best effort,
+        and a limit in a hierarchy left out (cgroups.rootless) fails."""
         from pyrunc.cgroups import resources as res
 
         if not resources:
             resources = {}
+        if rootless and self.unified and "" not in self.paths:
+            if res.plan_v2(resources):
+                from pyrunc.cgroups.rootless import refuse_limit
+
+                raise refuse_limit("", True)
+            return
         facts = res.facts_from_dirs(self.paths)
         if self.unified:
             writes = res.plan_v2(resources, facts)
@@ -93,15 +101,28 @@ class Manager:
         for w in writes:
             d = self.dir_for(w.controller) if w.controller else self.primary()
             if d is None:
-                if w.optional:
+                if w.optional or (rootless and w.controller == "devices"):
                     continue
+                if rootless:
+                    from pyrunc.cgroups.rootless import refuse_limit
+
+                    raise refuse_limit(w.controller, False)
                 raise CgroupError('cgroup controller "%s" is not mounted (needed for %s)' % (w.controller, w.file))
             path = d + "/" + w.file
             if w.optional and not _exists(path):
                 continue
-            fs.write(path, w.value)
+            try:
+                fs.write(path, w.value)
+            except CgroupError:
+                if not (rootless and w.controller == "devices"):
+                    raise
         if self.unified and devices:
-            self._apply_device_filter(resources.get("devices"), update, device_paths)
+            try:
+                self._apply_device_filter(resources.get("devices"), update, device_paths)
+            except Exception:
+                # runc: "rootless containers usually cannot use bpf(2)"
+                if not rootless:
+                    raise
 
     def _order_for_update(self, writes, resources, facts):
         """The memory limit and memory+swap limit must be written in an order that keeps

@@ -77,18 +77,30 @@ def prepare(g, cid, bundle, no_pivot=False, no_new_keyring=False, preserve_fds=0
     store.validate_id(cid)
     if g.systemd_cgroup:
         _refuse_systemd_cgroup(bundle)
-    if g.rootless == "true" or (g.rootless == "auto" and posix.geteuid() != 0):
-        raise errors.PyruncError("rootless containers are not supported yet")
+    from pyrunc import rootless
+
+    rootless_cgroups = rootless.cgroups(g.rootless)
     spec = load.load_bundle(bundle)
     ch = cghost.detect()
     linux = spec.get("linux") or {}
     cg_paths = cgpaths.resolve(ch, linux.get("cgroupsPath") or "", cid) if ch.mode != "none" else {}
+    mount_paths = None
+    if rootless_cgroups and not linux.get("cgroupsPath"):
+        from pyrunc.cgroups import rootless as cgrootless
+
+        cg_paths, mount_paths = cgrootless.usable(ch, cg_paths)
     host = build.Host(cgroup_host=ch, cgroup_paths=cg_paths, last_cap=caps.last_cap(),
-                      kcore=_exists("/proc/kcore"))
+                      kcore=_exists("/proc/kcore"), rootless_euid=rootless.euid(),
+                      cgroup_mount_paths=mount_paths)
+    host.rootless_cgroups = rootless_cgroups
     opts = build.Options(cid, bundle, no_pivot=no_pivot, no_new_keyring=no_new_keyring,
                          preserve_fds=preserve_fds, console_socket=console_socket,
                          listen_fds=_listen_fds(), seccomp=_seccomp(g, linux.get("seccomp")))
     plan = build.build(spec, opts, host)
+    if host.rootless_euid and plan.id_maps is not None:
+        from pyrunc.lifecycle import idmaps
+
+        plan.map_writer = idmaps.writer(linux)
     for w in plan.warnings:
         log.warning(w)
     log.debugf("cgroup mode %s: %s" % (ch.mode, ", ".join(sorted(cg_paths.values()))))
@@ -204,7 +216,8 @@ def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_
         mgr.create()
         faults.point("create-after-cgroups")
         linux = spec.get("linux") or {}
-        mgr.apply(linux.get("resources"), device_paths=[d["path"] for d in linux.get("devices") or ()])
+        mgr.apply(linux.get("resources"), device_paths=[d["path"] for d in linux.get("devices") or ()],
+                  rootless=host.rootless_cgroups)
         fifo = cdir + "/" + store.FIFO
         posix.mkfifo(fifo, 0o622)
         posix.chmod(fifo, 0o622)  # whatever our umask: a non-root init must open it for writing
@@ -250,7 +263,9 @@ def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_
         if not spawned.in_cgroup:
             mgr.join(pid)
         faults.point("create-after-join")
-        if plan.id_maps is not None:
+        if plan.map_writer is not None:
+            plan.map_writer.write(pid, plan.id_maps)
+        elif plan.id_maps is not None:
             write_id_maps(pid, plan.id_maps)
         def runtime_hooks():
             from pyrunc import hooks

@@ -168,7 +168,9 @@ def _exec(g, cid, o, cmd, warmup):
                          no_new_keyring=st.get("noNewKeyring") is True,
                          listen_fds=0,  # socket activation is the init's (runc's exec passes none)
                          seccomp=createmod._seccomp(g, linux.get("seccomp")), joining=True)
-    host = build.Host(cgroup_host=None, last_cap=caps.last_cap())
+    from pyrunc import rootless
+
+    host = build.Host(cgroup_host=None, last_cap=caps.last_cap(), rootless_euid=rootless.euid())
     plan = build.build_exec(proc, st, opts, host, linux)
     for w in plan.warnings:
         log.warning(w)

@@ -67,9 +67,15 @@ class Host:
     """Host facts the plan depends on. The real one looks at the machine; tests pass
     their own."""
 
-    def __init__(self, cgroup_host=None, cgroup_paths=None, last_cap=40, kcore=False, dirs=None):
+    def __init__(self, cgroup_host=None, cgroup_paths=None, last_cap=40, kcore=False, dirs=None,
+                 rootless_euid=False, cgroup_mount_paths=None):
         self.cgroup_host = cgroup_host
         self.cgroup_paths = cgroup_paths or {}
+        # the cgroups a container sees bound at a `cgroup` mount without a cgroup
+        # namespace: its own, or the caller's where a rootless runtime could not make them
+        self.cgroup_mount_paths = cgroup_mount_paths or self.cgroup_paths
+        self.rootless_euid = rootless_euid  # the runtime is not root of its user namespace
+        self.rootless_cgroups = False  # runc's rootless cgroup manager (create sets it)
         self.last_cap = last_cap
         self.kcore = kcore
         self._dirs = dirs
@@ -89,7 +95,7 @@ class Host:
 class Plan:
     __slots__ = ("clone_flags", "pidns_path", "ops", "argv", "env", "rootfs", "terminal", "warnings",
                  "preserve_fds", "namespaces", "console_size", "hooks", "no_new_keyring", "pre_ops",
-                 "id_maps")
+                 "id_maps", "map_writer")
 
     def __init__(self):
         self.clone_flags = 0
@@ -99,6 +105,7 @@ class Plan:
         # root of the runtime's user namespace before the init is cloned; None otherwise
         self.pre_ops = None
         self.id_maps = None  # (uid_map, gid_map) text the runtime writes for a new user namespace
+        self.map_writer = None  # an unprivileged runtime's way to write them (lifecycle.idmaps)
         self.argv = []
         self.env = []
         self.rootfs = ""
@@ -149,7 +156,7 @@ def _hook_ops(spec, opts, kind, status):
     return ops
 
 
-def _namespaces(linux, plan):
+def _namespaces(linux, plan, rootless_euid=False):
     new = set()
     joins = {}
     for i, ns in enumerate(linux.get("namespaces") or ()):
@@ -158,9 +165,35 @@ def _namespaces(linux, plan):
             joins[t] = ns["path"]
         else:
             new.add(t)
+    if rootless_euid:
+        _rootless_checks(linux, "user" in new or "user" in joins)
     plan.id_maps = userns.check(linux, "user" in new, joins.get("user"))
     plan.namespaces = {"new": sorted(new), "joins": joins}
     return new, joins
+
+
+def _rootless_checks(linux, userns):
+    """runc's validation of a config run by an unprivileged user (validate/rootless.go):
+    only a user namespace it owns gives it the rights the container's setup needs."""
+    if not userns:
+        raise PyruncError("rootless container requires user namespaces")
+    if not linux.get("uidMappings"):
+        raise PyruncError("rootless containers requires at least one UID mapping")
+    if not linux.get("gidMappings"):
+        raise PyruncError("rootless containers requires at least one GID mapping")
+
+
+def _rootless_mount_ids(spec, linux):
+    """runc: a uid=/gid= mount option must name an id mapped in the user namespace."""
+    for i, m in enumerate(spec.get("mounts") or ()):
+        for opt in m.get("options") or ():
+            for key, maps in (("uid=", "uidMappings"), ("gid=", "gidMappings")):
+                if not opt.startswith(key) or not opt[4:].isdigit():
+                    continue
+                n = int(opt[4:])
+                if not any(r["containerID"] <= n < r["containerID"] + r["size"] for r in linux.get(maps) or ()):
+                    raise ConfigError("mounts[%d].options" % i, "cannot specify %s mount options for unmapped %s in "
+                                      "rootless containers" % (key, key[:3]))
 
 
 def _sysctl_ops(linux, new, joins, spec):
@@ -199,7 +232,7 @@ def _cgroup_mount_ops(i, m, opts, host, new):
         raise ConfigError("mounts[%d]" % i, "cgroup mount requested but the host has no cgroup hierarchies")
     flags = opts.flags & ~(mnt.MS_BIND | mnt.MS_REC)
     cgns = "cgroup" in new
-    paths = host.cgroup_paths
+    paths = host.cgroup_mount_paths
     what = 'mount "cgroup" on "%s"' % dest
     ops = []
     if ch.mode == "v2":
@@ -360,8 +393,13 @@ def _process_ops(proc, host, plan, warn, opts, rlimits=True):
         inheritable = capsmod.mask(caps.get("inheritable"), "process.capabilities.inheritable", warn, top)
         ambient = capsmod.mask(caps.get("ambient"), "process.capabilities.ambient", warn, top)
     ops.append(Op(O.OP_CAPS, "drop bounding capabilities", n1=0, u1=bounding))
-    ops.append(Op(O.OP_USER, "set user %d:%d" % (uid, gid), n1=uid, n2=gid, n3=1,
-                  arr=list(dict.fromkeys(user.get("additionalGids") or ()))))  # runc's lookup dedupes
+    gids = list(dict.fromkeys(user.get("additionalGids") or ()))  # runc's lookup dedupes
+    if host.rootless_euid and gids:
+        raise PyruncError("cannot set any additional groups in a rootless container")
+    # runc: a rootless process keeps the groups it has (an unprivileged user namespace
+    # cannot call setgroups)
+    ops.append(Op(O.OP_USER, "set user %d:%d" % (uid, gid), n1=uid, n2=gid, n3=0 if host.rootless_euid else 1,
+                  arr=gids))
     ops.append(Op(O.OP_HOME_ENV, "set HOME", n1=uid))
     ops.append(Op(O.OP_CHDIR, 'chdir "%s"' % cwd, s1=cwd, n1=2))
     final = Op(O.OP_CAPS, "set capabilities", n1=1, u2=effective, u3=permitted, u4=inheritable, u5=ambient)
@@ -424,7 +462,9 @@ def build(spec, opts, host):
     if not root:
         raise ConfigError("root", "must be specified")
     plan.rootfs = _abs_in_bundle(opts.bundle, root["path"])
-    new, joins = _namespaces(linux, plan)
+    new, joins = _namespaces(linux, plan, host.rootless_euid)
+    if host.rootless_euid:
+        _rootless_mount_ids(spec, linux)
     ops = plan.ops
 
     for key in ("hostname", "domainname"):
@@ -458,7 +498,10 @@ def build(spec, opts, host):
             # mqueue root belongs to the container's root user
             plan.clone_flags &= ~NS_FLAGS["ipc"]
             ops.append(Op(O.OP_UNSHARE, "unshare ipc namespace", u1=NS_FLAGS["ipc"]))
-        ops.append(Op(O.OP_USER, "become root in the user namespace", n1=0, n2=0, n3=1, arr=[]))
+        # runc's nsexec: an unprivileged runtime keeps its groups (setgroups is denied, or
+        # newgidmap decided), root of the parent namespace drops them
+        ops.append(Op(O.OP_USER, "become root in the user namespace", n1=0, n2=0,
+                      n3=0 if host.rootless_euid else 1, arr=[]))
     elif "pid" in joins:
         plan.pidns_path = joins["pid"]
     # joins in runc's order; the mount namespace last so the others' paths resolve
