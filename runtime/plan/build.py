@@ -655,14 +655,20 @@ def build_exec(proc, st, opts, host, linux=None):
     plan.pidns_path = "/proc/%d/ns/pid" % pid
     ops = plan.ops
     in_userns = has_userns(st)
-    if in_userns:
-        # still root of the runtime's user namespace: what needs CAP_SYS_RESOURCE there
-        # first, then the user namespace before the others (they belong to it)
-        ops.extend(_oom_ops(proc) + _rlimit_ops(proc))
-        ops.append(Op(O.OP_SETNS, "join user namespace", n1=NS_FLAGS["user"],
-                      fdref=("path", "/proc/%d/ns/user" % pid)))
     ns = st.get("namespaces") or {}
     own = set(ns.get("new") or ()) | set(ns.get("joins") or {})
+    if in_userns:
+        # A two-stage spawn: the first stage, still in the runtime's user namespace, does
+        # what needs CAP_SYS_RESOURCE there, then joins the container's user namespace and
+        # then its pid namespace, which that user namespace owns (an unprivileged runtime
+        # has no right to it before), and clones the process.
+        plan.pidns_path = None
+        plan.pre_ops = _oom_ops(proc) + _rlimit_ops(proc)
+        plan.pre_ops.append(Op(O.OP_SETNS, "join user namespace", n1=NS_FLAGS["user"],
+                               fdref=("path", "/proc/%d/ns/user" % pid)))
+        if "pid" in own:
+            plan.pre_ops.append(Op(O.OP_SETNS, "join pid namespace", n1=NS_FLAGS["pid"],
+                                   fdref=("path", "/proc/%d/ns/pid" % pid)))
     for t, name in NS_PROC_NAMES:
         if in_userns and t not in own:
             # one the container shares with the runtime: the runtime's user namespace owns
