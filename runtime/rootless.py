@@ -21,7 +21,12 @@ def in_userns():
         text = posix.read(fd, 4096).decode()
     finally:
         posix.close(fd)
-    return text.split() != FULL_MAP
+    return not initial_map(text)
+
+
+def initial_map(uid_map):
+    """Whether /proc/self/uid_map text is the initial user namespace's."""
+    return uid_map.split() == FULL_MAP
 
 
 def euid():
