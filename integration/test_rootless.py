@@ -448,3 +448,105 @@ def test_rootless_flag_value_checked_as_runc(as_user):
     r = runc.run(harness.new_id("rl"), rb)
     assert r.returncode == 1 and 'strconv.ParseBool: parsing \\"maybe\\": invalid syntax' in r.stderr, show(r)
     create_refused(pyrunc, pb, 'strconv.ParseBool: parsing "maybe": invalid syntax')
+
+
+# ---- rootless Podman ----
+#
+# Podman run by the user runs the OCI runtime inside its own user namespace (the user's
+# id and its subordinate ranges), where the runtime is "root": no mknod, cgroups it may
+# not write, namespaces it shares with the host that its user namespace does not own.
+# The user's own store (vfs) under a HOME of the test's, the image imported from a local
+# archive as engines/podman.py does; no systemd here: cgroupfs and a file event log.
+
+class UserPodman:
+    def __init__(self, user, workdir):
+        self.user = user
+        self.home = Path(workdir) / "home"
+        self.xdg = Path(workdir) / "xdg"
+        for d in (Path(workdir), self.home, self.xdg):
+            d.mkdir(exist_ok=True, mode=0o700)
+            os.chown(d, user.uid, user.gid)
+
+    def __call__(self, *args, runtime=None, timeout=90):
+        rt = ["--runtime", runtime] if runtime else []
+        argv = ["setpriv", "--reuid", str(self.user.uid), "--regid", str(self.user.gid), "--init-groups",
+                "env", "-i", f"PATH={PATH}", f"HOME={self.home}", f"XDG_RUNTIME_DIR={self.xdg}",
+                f"USER={self.user.name}", "podman", "--cgroup-manager", "cgroupfs", "--events-backend", "file",
+                "--storage-driver", "vfs", *rt, *map(str, args)]
+        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=self.home,
+                              stdin=subprocess.DEVNULL)
+
+    def pause_pid(self):
+        """podman's pause process, which holds its user namespace between commands."""
+        try:
+            return int((self.xdg / "libpod" / "tmp" / "pause.pid").read_text())
+        except (OSError, ValueError):
+            return None
+
+
+@pytest.fixture(scope="module")
+def user_podman(users, probe, tmp_path_factory):
+    from engines import common
+
+    common.ensure_packages({"podman": "podman", "conmon": "conmon"})
+    work = Path(tempfile.mkdtemp(prefix="pyrt-rlpod-", dir="/tmp"))
+    p = UserPodman(users[USER], work)
+    try:
+        tar = common.rootfs_tar(tmp_path_factory.mktemp("rlpod-image"))
+        shutil.copy(tar, work / "image.tar")
+        os.chown(work / "image.tar", p.user.uid, p.user.gid)
+        r = p("import", work / "image.tar", common.IMAGE, timeout=300)
+        assert r.returncode == 0, f"podman import as {USER}: {r.stderr}"
+        yield p
+    finally:
+        p("rm", "-a", "-f", "-t", "0")
+        p("rmi", "-a", "-f", timeout=120)
+        pause = p.pause_pid()
+        if pause and harness.proc_stat(pause) and os.stat(f"/proc/{pause}").st_uid == p.user.uid:
+            common.kill_pids([pause])  # the one this fixture's podman started, by its pid
+        harness.reap()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+@pytest.fixture
+def settled(no_leaks, user_podman):
+    from engines import common
+
+    before = {common.proc_key(p) for p in harness.descendants()}
+    yield
+    left = common.settle(before)
+    assert not left, f"processes left by podman: {left}"
+
+
+def test_rootless_podman_run_exec_stop_rm_as_runc(user_podman, settled):
+    from engines import common
+
+    seen = {}
+    for name in ("runc", "pyrunc"):
+        binary = harness._runtime_binary(name)
+        r = user_podman("run", "--rm", "--network", "none", common.IMAGE, "sh", "-c",
+                        "id; cat /proc/self/uid_map /proc/self/gid_map; ls -ln /dev/null; /probe report ids caps",
+                        runtime=binary)
+        assert r.returncode == 0, f"{name}: podman run: {r.stderr}"
+        out = r.stdout
+        r = user_podman("run", "-d", "--network", "none", common.IMAGE, "/probe", "sleep", "600", runtime=binary)
+        assert r.returncode == 0, f"{name}: podman run -d: {r.stderr}"
+        cid = r.stdout.strip()
+        try:
+            e = user_podman("exec", cid, "sh", "-c", "id; cat /proc/self/uid_map; readlink /proc/1/exe")
+            assert e.returncode == 0, f"{name}: podman exec: {e.stderr}"
+            out += e.stdout
+            assert user_podman("stop", "-t", "0", cid).returncode == 0
+            i = user_podman("inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", cid)
+            out += i.stdout
+            assert user_podman("rm", cid).returncode == 0
+        finally:
+            user_podman("rm", "-f", "-t", "0", cid)
+        seen[name] = out
+        # the runtime's state went with the container
+        root = user_podman.xdg / name
+        assert not [d for d in (os.listdir(root) if root.is_dir() else ()) if not d.startswith(".")]
+    assert seen["pyrunc"] == seen["runc"], f"runc:\n{seen['runc']}\npyrunc:\n{seen['pyrunc']}"
+    u = user_podman.user
+    assert ["0", str(u.uid), "1"] == seen["pyrunc"].splitlines()[1].split()
+    assert "exited 137" in seen["pyrunc"]

@@ -93,6 +93,7 @@ def prepare(g, cid, bundle, no_pivot=False, no_new_keyring=False, preserve_fds=0
                       kcore=_exists("/proc/kcore"), rootless_euid=rootless.euid(),
                       cgroup_mount_paths=mount_paths)
     host.rootless_cgroups = rootless_cgroups
+    host.in_userns = rootless.in_userns()
     opts = build.Options(cid, bundle, no_pivot=no_pivot, no_new_keyring=no_new_keyring,
                          preserve_fds=preserve_fds, console_socket=console_socket,
                          listen_fds=_listen_fds(), seccomp=_seccomp(g, linux.get("seccomp")))
@@ -217,7 +218,7 @@ def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_
         faults.point("create-after-cgroups")
         linux = spec.get("linux") or {}
         mgr.apply(linux.get("resources"), device_paths=[d["path"] for d in linux.get("devices") or ()],
-                  rootless=host.rootless_cgroups)
+                  rootless=host.rootless_cgroups, devices=not host.in_userns)
         fifo = cdir + "/" + store.FIFO
         posix.mkfifo(fifo, 0o622)
         posix.chmod(fifo, 0o622)  # whatever our umask: a non-root init must open it for writing

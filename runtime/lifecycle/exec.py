@@ -171,6 +171,7 @@ def _exec(g, cid, o, cmd, warmup):
     from pyrunc import rootless
 
     host = build.Host(cgroup_host=None, last_cap=caps.last_cap(), rootless_euid=rootless.euid())
+    host.in_userns = rootless.in_userns()
     plan = build.build_exec(proc, st, opts, host, linux)
     for w in plan.warnings:
         log.warning(w)

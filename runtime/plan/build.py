@@ -76,6 +76,7 @@ class Host:
         self.cgroup_mount_paths = cgroup_mount_paths or self.cgroup_paths
         self.rootless_euid = rootless_euid  # the runtime is not root of its user namespace
         self.rootless_cgroups = False  # runc's rootless cgroup manager (create sets it)
+        self.in_userns = False  # the runtime itself runs in a user namespace (rootless podman)
         self.last_cap = last_cap
         self.kcore = kcore
         self._dirs = dirs
@@ -547,7 +548,8 @@ def build(spec, opts, host):
     mops, dev_is_bind, dev_readonly, late_ro = _mount_ops(spec, opts, host, new, plan)
     ops.extend(mops)
     if not dev_is_bind:
-        ops.extend(_device_ops(linux, bind=in_userns))
+        # runc: no mknod in a user namespace, the container's or the runtime's own
+        ops.extend(_device_ops(linux, bind=in_userns or host.in_userns))
         links = list(DEV_SYMLINKS)
         if host.kcore:
             links.append(("/proc/kcore", "/dev/core"))
@@ -669,10 +671,13 @@ def build_exec(proc, st, opts, host, linux=None):
         if "pid" in own:
             plan.pre_ops.append(Op(O.OP_SETNS, "join pid namespace", n1=NS_FLAGS["pid"],
                                    fdref=("path", "/proc/%d/ns/pid" % pid)))
+    if host.in_userns and "pid" not in own:
+        plan.pidns_path = None  # the runtime's own, which its user namespace may not join
     for t, name in NS_PROC_NAMES:
-        if in_userns and t not in own:
-            # one the container shares with the runtime: the runtime's user namespace owns
-            # it, so joining it again from the container's would be refused (EPERM)
+        if (in_userns or host.in_userns) and t not in own:
+            # one the container shares with the runtime: a user namespace other than the
+            # initial one (the container's, or the one rootless podman runs us in) does
+            # not own it, so joining it would be refused (EPERM) though we are in it
             continue
         ops.append(Op(O.OP_SETNS, "join %s namespace" % t, n1=NS_FLAGS[t],
                       fdref=("path", "/proc/%d/ns/%s" % (pid, name))))
