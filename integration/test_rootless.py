@@ -358,6 +358,58 @@ def test_device_rules_are_best_effort_as_runc(as_user):
     run_both(as_user, ["/probe", "report", "ids"], edit)
 
 
+def test_detached_with_console_socket_and_pid_file_as_runc(as_user, users):
+    """run -d --console-socket --pid-file by the user: the pty master reaches the user's
+    socket, the pid file is the user's, the process has the pty as its terminal."""
+    from test_process import ConsoleReceiver
+
+    u = users[USER]
+    seen = {}
+    for rt, bundle in both(as_user, ["/probe", "report", "tty", "ids"], lambda c: c["process"].update(terminal=True)):
+        cid = harness.new_id("rl")
+        sock_dir = rt.home / f"console-{rt.name}"
+        sock_dir.mkdir()
+        os.chown(sock_dir, u.uid, u.gid)
+        recv = ConsoleReceiver(sock_dir / "sock")
+        os.chown(recv.path, u.uid, u.gid)
+        pid_file = sock_dir / "pid"
+        try:
+            r = rt.run(cid, bundle, "-d", "--console-socket", recv.path, "--pid-file", pid_file)
+            assert r.returncode == 0, f"{rt.name}: {show(r)}"
+            assert recv.got_fd.wait(5), f"{rt.name}: no pty master on the console socket"
+            assert os.stat(pid_file).st_uid == u.uid
+            harness.reap_later(int(pid_file.read_text()))
+            seen[rt.name] = recv.text()
+            rt.wait_status(cid, "stopped")
+            assert rt.delete(cid).returncode == 0
+        finally:
+            recv.stop.set()
+            if cid in rt.containers():
+                rt.delete(cid, force=True)
+    assert seen["pyrunc"] == seen["runc"], f"runc:\n{seen['runc']}\npyrunc:\n{seen['pyrunc']}"
+    assert "ctty: yes" in seen["pyrunc"]
+
+
+def _hard_nofile():
+    import resource
+
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+
+
+@pytest.mark.parametrize("edit,needle", [
+    (lambda c: c["process"].update(rlimits=[{"type": "RLIMIT_NOFILE", "soft": 1024,
+                                             "hard": _hard_nofile() + 1}]), "operation not permitted"),
+    (lambda c: c["process"].update(oomScoreAdj=-1), "permission denied"),
+], ids=["raise-hard-rlimit", "lower-oom-score-adj"])
+def test_what_the_user_cannot_raise_fails_as_runc(as_user, edit, needle):
+    """A hard rlimit above the user's or an oom_score_adj below it need CAP_SYS_RESOURCE
+    in the initial user namespace: runc fails, and so does pyrunc, in one line."""
+    (runc, rb), (pyrunc, pb) = both(as_user, SLEEP, edit)
+    r = runc.run(harness.new_id("rl"), rb)
+    assert r.returncode == 1, show(r)
+    create_refused(pyrunc, pb, needle)
+
+
 # ---- refused ----
 
 def test_no_user_namespace_refused_as_runc(as_user):

@@ -264,3 +264,23 @@ def test_rootless_configs_runc_refuses(edit, msg):
 def test_a_mapped_uid_option_is_fine():
     plan(rootless_spec(lambda s: s["mounts"].append(
         {"destination": "/t", "type": "tmpfs", "source": "t", "options": ["uid=0", "gid=0"]})))
+
+
+def test_a_runtime_in_a_user_namespace_binds_device_nodes():
+    s = load.check(dict(default.spec(), process=dict(default.spec()["process"], terminal=False)))
+    h = host()
+    h.in_userns = True
+    p = build.build(s, build.Options("c1", "/bundle", console_socket=False), h)
+    names = [O.NAMES[op.kind] for op in p.ops]
+    assert "bind_dev" in names and "mknod" not in names
+
+
+def test_exec_from_a_user_namespace_joins_only_the_containers_own_namespaces():
+    proc = dict(default.spec()["process"], terminal=False)
+    st = {"pid": 42, "rootfs": "/r", "namespaces": {"new": ["ipc", "mount", "uts"], "joins": {}}}
+    h = host()
+    h.in_userns = True
+    p = build.build_exec(proc, st, build.Options("c1", "/bundle", console_socket=False, joining=True), h)
+    assert [op.fdref[1] for op in p.ops if op.kind == O.OP_SETNS] == ["/proc/42/ns/ipc", "/proc/42/ns/uts",
+                                                                      "/proc/42/ns/mnt"]
+    assert p.pidns_path is None
