@@ -303,6 +303,11 @@ def test_lifecycle_as_the_user(as_user, users):
             e = rt.cmd("exec", cid, "sh", "-c", script)
             assert e.returncode == 0, show(e)
             execs[rt.name] = e.stdout
+            ps = rt.cmd("ps", cid)
+            if not harness._cgroups({cid}):  # no cgroup the user could make: runc fails, so do we
+                assert ps.returncode == 1 and "unable to get all container pids" in ps.stderr, show(ps)
+            else:
+                assert ps.returncode == 0 and "sleep" in ps.stdout, show(ps)
             assert rt.kill(cid, "KILL").returncode == 0
             rt.wait_status(cid, "stopped")
             assert rt.delete(cid).returncode == 0

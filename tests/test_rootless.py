@@ -284,3 +284,16 @@ def test_exec_from_a_user_namespace_joins_only_the_containers_own_namespaces():
     assert [op.fdref[1] for op in p.ops if op.kind == O.OP_SETNS] == ["/proc/42/ns/ipc", "/proc/42/ns/uts",
                                                                       "/proc/42/ns/mnt"]
     assert p.pidns_path is None
+
+
+def test_a_v2_container_without_a_cgroup_of_its_own(monkeypatch):
+    """rootless on v2 without delegation: no path at all; create, freezer, stats cope."""
+    from pyrunc.cgroups import stats
+
+    m = Manager("v2", {})
+    assert m.create() == []
+    assert m.freezer_file() is None and not m.frozen()
+    assert stats.oom_count(m) == 0
+    assert stats.stats(m)["pids"] is not None
+    with pytest.raises(CgroupError, match="freezer cgroup is not available"):
+        m.freeze()

@@ -51,7 +51,7 @@ class Manager:
 
     def create(self):
         self.created = fs.create(self.paths)
-        if self.unified:
+        if self.unified and "" in self.paths:  # none: a rootless container without a cgroup
             self._enable_controllers()
         return self.created
 
@@ -185,7 +185,7 @@ class Manager:
 
     def freezer_file(self):
         if self.unified:
-            return self.paths[""] + "/cgroup.freeze"
+            return self.paths[""] + "/cgroup.freeze" if "" in self.paths else None
         d = self.dir_for("freezer")
         return d + "/freezer.state" if d else None
 

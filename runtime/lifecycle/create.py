@@ -227,7 +227,7 @@ def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_
             console_fd = console_pair[1]
         elif console_socket:
             console_fd = _connect_console(console_socket)
-        if mgr.unified:
+        if mgr.unified and "" in mgr.paths:
             # the init starts life in its cgroup (CLONE_INTO_CGROUP)
             cgroup_fd = posix.open(mgr.paths[""], posix.O_RDONLY | posix.O_DIRECTORY | posix.O_CLOEXEC)
         faults.point("create-before-spawn")
