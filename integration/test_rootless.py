@@ -415,6 +415,17 @@ def test_what_the_user_cannot_raise_fails_as_runc(as_user, edit, needle):
     create_refused(pyrunc, pb, needle)
 
 
+def test_seccomp_filter_and_its_cache_under_the_users_root_as_runc(as_user, users):
+    def edit(cfg):
+        cfg["root"]["readonly"] = False
+        cfg["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+            {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]}
+    out = run_both(as_user, ["sh", "-c", "mkdir /tmp/x; echo $?; /probe report caps"], edit)
+    assert out.startswith("1\n"), out  # mkdir failed: the filter is loaded
+    cache = as_user("pyrunc").root / ".seccomp"
+    assert cache.is_dir() and cache.stat().st_uid == users[USER].uid
+
+
 # ---- refused ----
 
 def test_no_user_namespace_refused_as_runc(as_user):
