@@ -336,8 +336,12 @@ static __attribute__((noreturn)) void child_main(const struct shim_plan *plan, i
     reset_signals();
     /* Until execve, /proc/PID/exe of this process is the runtime's interpreter: not
      * dumpable, so that nothing in the container can open it (CVE-2019-5736). execve
-     * makes the container's binary dumpable again. */
-    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+     * makes the container's binary dumpable again. A two-stage init stays dumpable
+     * until GO (its first stage made it not: set it back): its /proc/PID/uid_map,
+     * gid_map and setgroups then belong to its owner, not to root, and an unprivileged
+     * runtime (or newuidmap, which checks that owner) can write them, as runc's init is
+     * while its parent maps it; nothing of the container runs before GO. */
+    prctl(PR_SET_DUMPABLE, plan->two_stage ? 1 : 0, 0, 0, 0);
     for (int i = 0; i < 3; i++)
         if (plan->stdio[i] >= 0 && dup3(plan->stdio[i], i, 0) < 0)
             _exit(1);
@@ -346,6 +350,8 @@ static __attribute__((noreturn)) void child_main(const struct shim_plan *plan, i
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (recv_msg(sync_fd, &m, NULL) < 0 || m.type != MSG_GO)
         _exit(1);
+    if (plan->two_stage)
+        prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     c.host_pid = m.err.err;
     c.caller_umask = umask(0);
 

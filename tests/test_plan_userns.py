@@ -151,15 +151,25 @@ def _exec_plan(namespaces):
 
 def test_exec_joins_the_user_namespace_first_and_only_the_containers_own():
     p = _exec_plan({"new": ["ipc", "mount", "network", "pid", "user", "uts"], "joins": {}})
-    head = [(O.NAMES[op.kind], op.fdref) for op in p.ops[:8]]
-    assert head[:3] == [("oom_score_adj", None), ("rlimit", None), ("setns", ("path", "/proc/42/ns/user"))]
+    # the first stage: what needs the runtime's user namespace, then the container's user
+    # namespace and the pid namespace it owns; the process is cloned there
+    head = [(O.NAMES[op.kind], op.fdref) for op in p.pre_ops]
+    assert head == [("oom_score_adj", None), ("rlimit", None), ("setns", ("path", "/proc/42/ns/user")),
+                    ("setns", ("path", "/proc/42/ns/pid"))]
+    assert p.pidns_path is None and p.clone_flags == 0
     joined = [op.fdref[1].rpartition("/")[2] for op in p.ops if op.kind == O.OP_SETNS]
-    assert joined == ["user", "ipc", "uts", "net", "mnt"]  # not the runtime's cgroup namespace
-    assert "rlimit" not in kinds(p)[3:] and "oom_score_adj" not in kinds(p)[3:]
+    assert joined == ["ipc", "uts", "net", "mnt"]  # not the runtime's cgroup namespace
+    assert "rlimit" not in kinds(p) and "oom_score_adj" not in kinds(p)
+
+
+def test_exec_in_a_user_namespace_sharing_the_hosts_pid_namespace_joins_no_pid_namespace():
+    p = _exec_plan({"new": ["mount", "user"], "joins": {}})
+    assert [op.fdref[1] for op in p.pre_ops if op.kind == O.OP_SETNS] == ["/proc/42/ns/user"]
 
 
 def test_exec_without_user_namespace_is_unchanged():
     p = _exec_plan({"new": ["ipc", "mount", "network", "pid", "uts"], "joins": {}})
+    assert p.pre_ops is None and p.pidns_path == "/proc/42/ns/pid"
     joined = [op.fdref[1].rpartition("/")[2] for op in p.ops if op.kind == O.OP_SETNS]
     assert joined == ["ipc", "uts", "net", "cgroup", "time", "mnt"]
     assert kinds(p)[:len(joined)] == ["setns"] * len(joined)

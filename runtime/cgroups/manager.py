@@ -81,7 +81,7 @@ class Manager:
 
     def create(self):
         self.created = fs.create(self.paths)
-        if self.unified:
+        if self.unified and "" in self.paths:  # none: a rootless container without a cgroup
             self._enable_controllers()
         return self.created
 
@@ -106,11 +106,19 @@ class Manager:
                     # the writes that need the controller will say so
                     pass
 
-    def apply(self, resources, update=False, device_paths=(), devices=True):
+    def apply(self, resources, update=False, device_paths=(), devices=True, rootless=False):
+        """`rootless`: the rootless manager's rules (runc): device rules are best effort,
+        and a limit in a hierarchy left out (cgroups.rootless) fails."""
         from pyrunc.cgroups import resources as res
 
         if not resources:
             resources = {}
+        if rootless and self.unified and "" not in self.paths:
+            if res.plan_v2(resources):
+                from pyrunc.cgroups.rootless import refuse_limit
+
+                raise refuse_limit("", True)
+            return
         facts = res.facts_from_dirs(self.paths)
         if self.unified:
             writes = res.plan_v2(resources, facts)
@@ -123,8 +131,12 @@ class Manager:
         for w in writes:
             d = self.dir_for(w.controller) if w.controller else self.primary()
             if d is None:
-                if w.optional:
+                if w.optional or (rootless and w.controller == "devices"):
                     continue
+                if rootless:
+                    from pyrunc.cgroups.rootless import refuse_limit
+
+                    raise refuse_limit(w.controller, False)
                 raise CgroupError('cgroup controller "%s" is not mounted (needed for %s)' % (w.controller, w.file))
             path = d + "/" + w.file
             if w.optional and not _exists(path):
@@ -134,9 +146,15 @@ class Manager:
             except CgroupError as e:
                 if w.file == "memory.limit_in_bytes" and getattr(e, "errno", 0) == 16:
                     raise _below_usage(d, w.value) from None
-                raise
+                if not (rootless and w.controller == "devices"):
+                    raise
         if self.unified and devices:
-            self._apply_device_filter(resources.get("devices"), update, device_paths)
+            try:
+                self._apply_device_filter(resources.get("devices"), update, device_paths)
+            except Exception:
+                # runc: "rootless containers usually cannot use bpf(2)"
+                if not rootless:
+                    raise
 
     def _order_for_update(self, writes, resources, facts):
         """The memory limit and memory+swap limit must be written in an order that keeps
@@ -200,7 +218,7 @@ class Manager:
 
     def freezer_file(self):
         if self.unified:
-            return self.paths[""] + "/cgroup.freeze"
+            return self.paths[""] + "/cgroup.freeze" if "" in self.paths else None
         d = self.dir_for("freezer")
         return d + "/freezer.state" if d else None
 

@@ -225,13 +225,15 @@ def stats_v2(mgr):
 
 
 def stats(mgr):
+    if mgr.unified and "" not in mgr.paths:
+        return _empty()  # rootless without a cgroup of its own: nothing to count, as runc
     return stats_v2(mgr) if mgr.unified else stats_v1(mgr)
 
 
 def oom_count(mgr):
     """How many OOM kills the container's memory cgroup has seen."""
     if mgr.unified:
-        return _kv(mgr.paths[""] + "/memory.events").get("oom_kill", 0)
+        return _kv(mgr.paths[""] + "/memory.events").get("oom_kill", 0) if "" in mgr.paths else 0
     mem = mgr.dir_for("memory")
     if not mem:
         return 0

@@ -222,7 +222,7 @@ class SystemdManager(Manager):
     def spawn_dir(self):
         return None  # the init joins through systemd, after the clone
 
-    def apply(self, resources, update=False, device_paths=(), devices=True):
+    def apply(self, resources, update=False, device_paths=(), devices=True, rootless=False):
         if not self.started and not update:
             # before join(): kept for the unit's properties, written after it starts
             self.pending = (resources, device_paths, devices)

@@ -10,7 +10,14 @@ class Globals:
     __slots__ = ("root", "debug", "systemd_cgroup", "rootless")
 
     def __init__(self, values):
-        self.root = (values["root"] or "/run/pyrunc").rstrip("/") or "/"
+        root = values["root"]
+        if not root:
+            from pyrunc import rootless
+
+            root, xdg = rootless.default_root()
+            if xdg:
+                rootless.make_xdg_root(root)
+        self.root = root.rstrip("/") or "/"
         self.debug = values["debug"]
         self.systemd_cgroup = values["systemd-cgroup"]
         self.rootless = values["rootless"]

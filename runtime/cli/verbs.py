@@ -136,7 +136,7 @@ GLOBAL_FLAGS = [
     Flag("debug", BOOL, (), False, "enable debug logging"),
     Flag("log", STR, (), "", "set the log file to write pyrunc logs to (default is '/dev/stderr')"),
     Flag("log-format", STR, (), "text", "set the log format ('text' (default), or 'json')"),
-    Flag("root", STR, (), "/run/pyrunc", "root directory for storage of container state (this should be "
+    Flag("root", STR, (), "", "root directory for storage of container state (this should be "
          "located in tmpfs)"),
     Flag("criu", STR, (), "", "(obsoleted; accepted and ignored)", hidden=True),
     Flag("systemd-cgroup", BOOL, (), False, "enable systemd cgroup support, expects cgroupsPath to be of "

@@ -75,8 +75,9 @@ def prepare(g, cid, bundle, no_pivot=False, no_new_keyring=False, preserve_fds=0
     from pyrunc.spec import load
 
     store.validate_id(cid)
-    if g.rootless == "true" or (g.rootless == "auto" and posix.geteuid() != 0):
-        raise errors.PyruncError("rootless containers are not supported yet")
+    from pyrunc import rootless
+
+    rootless_cgroups = rootless.cgroups(g.rootless)
     spec = load.load_bundle(bundle)
     from pyrunc import notify
 
@@ -84,19 +85,30 @@ def prepare(g, cid, bundle, no_pivot=False, no_new_keyring=False, preserve_fds=0
         notify.setup_spec(spec, store.container_dir(g.root, cid))
     ch = cghost.detect()
     linux = spec.get("linux") or {}
-    unit = unit_props = None
+    unit = unit_props = mount_paths = None
     if g.systemd_cgroup:
         unit, unit_props = _systemd_unit(g, spec, cid)
         cg_paths = cgpaths.resolve_systemd(ch, unit)
     else:
         cg_paths = cgpaths.resolve(ch, linux.get("cgroupsPath") or "", cid) if ch.mode != "none" else {}
+        if rootless_cgroups and not linux.get("cgroupsPath"):
+            from pyrunc.cgroups import rootless as cgrootless
+
+            cg_paths, mount_paths = cgrootless.usable(ch, cg_paths)
     host = build.Host(cgroup_host=ch, cgroup_paths=cg_paths, last_cap=caps.last_cap(),
-                      kcore=_exists("/proc/kcore"), selinux=lsm.selinux_enabled())
+                      kcore=_exists("/proc/kcore"), selinux=lsm.selinux_enabled(),
+                      rootless_euid=rootless.euid(), cgroup_mount_paths=mount_paths)
     host.systemd_unit, host.systemd_props = unit, unit_props
+    host.rootless_cgroups = rootless_cgroups
+    host.in_userns = rootless.in_userns()
     opts = build.Options(cid, bundle, no_pivot=no_pivot, no_new_keyring=no_new_keyring,
                          preserve_fds=preserve_fds, console_socket=console_socket,
                          listen_fds=_listen_fds(), seccomp=_seccomp(g, linux.get("seccomp")))
     plan = build.build(spec, opts, host)
+    if host.rootless_euid and plan.id_maps is not None:
+        from pyrunc.lifecycle import idmaps
+
+        plan.map_writer = idmaps.writer(linux)
     for w in plan.warnings:
         log.warning(w)
     log.debugf("cgroup mode %s: %s" % (ch.mode, ", ".join(sorted(cg_paths.values()))))
@@ -222,7 +234,8 @@ def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_
 
         for line in runc_warnings(linux.get("resources")):
             log.warning(line)
-        mgr.apply(linux.get("resources"), device_paths=[d["path"] for d in linux.get("devices") or ()])
+        mgr.apply(linux.get("resources"), device_paths=[d["path"] for d in linux.get("devices") or ()],
+                  rootless=host.rootless_cgroups, devices=not host.in_userns)
         fifo = cdir + "/" + store.FIFO
         posix.mkfifo(fifo, 0o622)
         posix.chmod(fifo, 0o622)  # whatever our umask: a non-root init must open it for writing
@@ -275,7 +288,9 @@ def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_
             mgr.join(pid)
         st.update(mgr.record())   # what the join made (the systemd driver's v1 hierarchies)
         faults.point("create-after-join")
-        if plan.id_maps is not None:
+        if plan.map_writer is not None:
+            plan.map_writer.write(pid, plan.id_maps)
+        elif plan.id_maps is not None:
             write_id_maps(pid, plan.id_maps)
         def runtime_hooks():
             from pyrunc import hooks

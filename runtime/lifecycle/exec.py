@@ -170,7 +170,11 @@ def _exec(g, cid, o, cmd, warmup):
                          no_new_keyring=st.get("noNewKeyring") is True,
                          listen_fds=0,  # socket activation is the init's (runc's exec passes none)
                          seccomp=createmod._seccomp(g, linux.get("seccomp")), joining=True)
-    host = build.Host(cgroup_host=None, last_cap=caps.last_cap(), selinux=lsm.selinux_enabled())
+    from pyrunc import rootless
+
+    host = build.Host(cgroup_host=None, last_cap=caps.last_cap(), selinux=lsm.selinux_enabled(),
+                      rootless_euid=rootless.euid())
+    host.in_userns = rootless.in_userns()
     plan = build.build_exec(proc, st, opts, host, linux)
     for w in plan.warnings:
         log.warning(w)

@@ -12,7 +12,13 @@ def ps(root, cid, fmt, ps_args):
     cdir = store.container_dir(root, cid)
     st = store.read_state(cdir)
     # runc lists what the cgroup holds, nothing for a stopped container
-    pids = Manager.from_state(st).pids() if store.status(cdir, st) != "stopped" else []
+    mgr = Manager.from_state(st)
+    running = store.status(cdir, st) != "stopped"
+    if running and not mgr.paths:
+        # a rootless runtime that could not make any cgroup: runc fails too (an empty path)
+        raise errors.PyruncError("unable to get all container pids: the container has no cgroup of its own "
+                                 "(rootless, without cgroups the user may write)")
+    pids = mgr.pids() if running else []
     if fmt == "json":
         sys.stdout.write((jsonio.dumps(pids) if pids else "null") + "\n")
         return

@@ -71,10 +71,16 @@ class Host:
     their own."""
 
     def __init__(self, cgroup_host=None, cgroup_paths=None, last_cap=40, kcore=False, selinux=False,
-                 host_netns=None):
+                 host_netns=None, rootless_euid=False, cgroup_mount_paths=None):
         self.cgroup_host = cgroup_host
         self.selinux = selinux  # SELinux enabled (pyrunc.lsm.selinux_enabled)
         self.cgroup_paths = cgroup_paths or {}
+        # the cgroups a container sees bound at a `cgroup` mount without a cgroup
+        # namespace: its own, or the caller's where a rootless runtime could not make them
+        self.cgroup_mount_paths = cgroup_mount_paths or self.cgroup_paths
+        self.rootless_euid = rootless_euid  # the runtime is not root of its user namespace
+        self.rootless_cgroups = False  # runc's rootless cgroup manager (create sets it)
+        self.in_userns = False  # the runtime itself runs in a user namespace (rootless podman)
         self.last_cap = last_cap
         self.kcore = kcore
         self.host_netns = host_netns  # tests: the path that names the runtime's netns (no stat)
@@ -98,7 +104,7 @@ class Host:
 class Plan:
     __slots__ = ("clone_flags", "pidns_path", "ops", "argv", "env", "rootfs", "terminal", "warnings",
                  "preserve_fds", "namespaces", "console_size", "hooks", "no_new_keyring", "pre_ops",
-                 "id_maps")
+                 "id_maps", "map_writer")
 
     def __init__(self):
         self.clone_flags = 0
@@ -108,6 +114,7 @@ class Plan:
         # root of the runtime's user namespace before the init is cloned; None otherwise
         self.pre_ops = None
         self.id_maps = None  # (uid_map, gid_map) text the runtime writes for a new user namespace
+        self.map_writer = None  # an unprivileged runtime's way to write them (lifecycle.idmaps)
         self.argv = []
         self.env = []
         self.rootfs = ""
@@ -158,7 +165,7 @@ def _hook_ops(spec, opts, kind, status):
     return ops
 
 
-def _namespaces(linux, plan):
+def _namespaces(linux, plan, rootless_euid=False):
     new = set()
     joins = {}
     for i, ns in enumerate(linux.get("namespaces") or ()):
@@ -167,9 +174,35 @@ def _namespaces(linux, plan):
             joins[t] = ns["path"]
         else:
             new.add(t)
+    if rootless_euid:
+        _rootless_checks(linux, "user" in new or "user" in joins)
     plan.id_maps = userns.check(linux, "user" in new, joins.get("user"))
     plan.namespaces = {"new": sorted(new), "joins": joins}
     return new, joins
+
+
+def _rootless_checks(linux, userns):
+    """runc's validation of a config run by an unprivileged user (validate/rootless.go):
+    only a user namespace it owns gives it the rights the container's setup needs."""
+    if not userns:
+        raise PyruncError("rootless container requires user namespaces")
+    if not linux.get("uidMappings"):
+        raise PyruncError("rootless containers requires at least one UID mapping")
+    if not linux.get("gidMappings"):
+        raise PyruncError("rootless containers requires at least one GID mapping")
+
+
+def _rootless_mount_ids(spec, linux):
+    """runc: a uid=/gid= mount option must name an id mapped in the user namespace."""
+    for i, m in enumerate(spec.get("mounts") or ()):
+        for opt in m.get("options") or ():
+            for key, maps in (("uid=", "uidMappings"), ("gid=", "gidMappings")):
+                if not opt.startswith(key) or not opt[4:].isdigit():
+                    continue
+                n = int(opt[4:])
+                if not any(r["containerID"] <= n < r["containerID"] + r["size"] for r in linux.get(maps) or ()):
+                    raise ConfigError("mounts[%d].options" % i, "cannot specify %s mount options for unmapped %s in "
+                                      "rootless containers" % (key, key[:3]))
 
 
 def sysctl_dotted(name):
@@ -233,7 +266,7 @@ def _cgroup_mount_ops(i, m, opts, host, new, mount_label):
         raise ConfigError("mounts[%d]" % i, "cgroup mount requested but the host has no cgroup hierarchies")
     flags = opts.flags & ~(mnt.MS_BIND | mnt.MS_REC)
     cgns = "cgroup" in new
-    paths = host.cgroup_paths
+    paths = host.cgroup_mount_paths
     what = 'mount "cgroup" on "%s"' % dest
     ops = []
     if ch.mode == "v2":
@@ -424,8 +457,13 @@ def _process_ops(proc, host, plan, warn, opts, rlimits=True):
         inheritable = capsmod.mask(caps.get("inheritable"), "process.capabilities.inheritable", warn, top)
         ambient = capsmod.mask(caps.get("ambient"), "process.capabilities.ambient", warn, top)
     ops.append(Op(O.OP_CAPS, "drop bounding capabilities", n1=0, u1=bounding))
-    ops.append(Op(O.OP_USER, "set user %d:%d" % (uid, gid), n1=uid, n2=gid, n3=1,
-                  arr=list(dict.fromkeys(user.get("additionalGids") or ()))))  # runc's lookup dedupes
+    gids = list(dict.fromkeys(user.get("additionalGids") or ()))  # runc's lookup dedupes
+    if host.rootless_euid and gids:
+        raise PyruncError("cannot set any additional groups in a rootless container")
+    # runc: a rootless process keeps the groups it has (an unprivileged user namespace
+    # cannot call setgroups)
+    ops.append(Op(O.OP_USER, "set user %d:%d" % (uid, gid), n1=uid, n2=gid, n3=0 if host.rootless_euid else 1,
+                  arr=gids))
     ops.append(Op(O.OP_HOME_ENV, "set HOME", n1=uid))
     ops.append(Op(O.OP_CHDIR, 'chdir "%s"' % cwd, s1=cwd, n1=2))
     final = Op(O.OP_CAPS, "set capabilities", n1=1, u2=effective, u3=permitted, u4=inheritable, u5=ambient)
@@ -486,7 +524,9 @@ def build(spec, opts, host):
     if not root:
         raise ConfigError("root", "must be specified")
     plan.rootfs = _abs_in_bundle(opts.bundle, root["path"])
-    new, joins = _namespaces(linux, plan)
+    new, joins = _namespaces(linux, plan, host.rootless_euid)
+    if host.rootless_euid:
+        _rootless_mount_ids(spec, linux)
     ops = plan.ops
 
     for key in ("hostname", "domainname"):
@@ -525,7 +565,10 @@ def build(spec, opts, host):
             # mqueue root belongs to the container's root user
             plan.clone_flags &= ~NS_FLAGS["ipc"]
             ops.append(Op(O.OP_UNSHARE, "unshare ipc namespace", u1=NS_FLAGS["ipc"]))
-        ops.append(Op(O.OP_USER, "become root in the user namespace", n1=0, n2=0, n3=1, arr=[]))
+        # runc's nsexec: an unprivileged runtime keeps its groups (setgroups is denied, or
+        # newgidmap decided), root of the parent namespace drops them
+        ops.append(Op(O.OP_USER, "become root in the user namespace", n1=0, n2=0,
+                      n3=0 if host.rootless_euid else 1, arr=[]))
     elif "pid" in joins:
         plan.pidns_path = joins["pid"]
     # joins in runc's order; the mount namespace last so the others' paths resolve
@@ -582,7 +625,8 @@ def build(spec, opts, host):
     mops, dev_is_bind, dev_readonly, late_ro = _mount_ops(spec, opts, host, new, plan)
     ops.extend(mops)
     if not dev_is_bind:
-        ops.extend(_device_ops(linux, bind=in_userns))
+        # runc: no mknod in a user namespace, the container's or the runtime's own
+        ops.extend(_device_ops(linux, bind=in_userns or host.in_userns))
         links = list(DEV_SYMLINKS)
         if host.kcore:
             links.append(("/proc/kcore", "/dev/core"))
@@ -702,21 +746,30 @@ def build_exec(proc, st, opts, host, linux=None):
     plan.pidns_path = "/proc/%d/ns/pid" % pid
     ops = plan.ops
     in_userns = has_userns(st)
-    if in_userns:
-        # still root of the runtime's user namespace: what needs CAP_SYS_RESOURCE there
-        # first, then the user namespace before the others (they belong to it)
-        ops.extend(_oom_ops(proc) + _rlimit_ops(proc))
-        ops.append(Op(O.OP_SETNS, "join user namespace", n1=NS_FLAGS["user"],
-                      fdref=("path", "/proc/%d/ns/user" % pid)))
     ns = st.get("namespaces") or {}
     own = set(ns.get("new") or ()) | set(ns.get("joins") or {})
+    if in_userns:
+        # A two-stage spawn: the first stage, still in the runtime's user namespace, does
+        # what needs CAP_SYS_RESOURCE there, then joins the container's user namespace and
+        # then its pid namespace, which that user namespace owns (an unprivileged runtime
+        # has no right to it before), and clones the process.
+        plan.pidns_path = None
+        plan.pre_ops = _oom_ops(proc) + _rlimit_ops(proc)
+        plan.pre_ops.append(Op(O.OP_SETNS, "join user namespace", n1=NS_FLAGS["user"],
+                               fdref=("path", "/proc/%d/ns/user" % pid)))
+        if "pid" in own:
+            plan.pre_ops.append(Op(O.OP_SETNS, "join pid namespace", n1=NS_FLAGS["pid"],
+                                   fdref=("path", "/proc/%d/ns/pid" % pid)))
+    if host.in_userns and "pid" not in own:
+        plan.pidns_path = None  # the runtime's own, which its user namespace may not join
     shared_mnt = bool(ns) and "mount" not in own
     for t, name in NS_PROC_NAMES:
         if t == "mount" and shared_mnt:
             continue
-        if in_userns and t not in own:
-            # one the container shares with the runtime: the runtime's user namespace owns
-            # it, so joining it again from the container's would be refused (EPERM)
+        if (in_userns or host.in_userns) and t not in own:
+            # one the container shares with the runtime: a user namespace other than the
+            # initial one (the container's, or the one rootless podman runs us in) does
+            # not own it, so joining it would be refused (EPERM) though we are in it
             continue
         ops.append(Op(O.OP_SETNS, "join %s namespace" % t, n1=NS_FLAGS[t],
                       fdref=("path", "/proc/%d/ns/%s" % (pid, name))))
