@@ -102,6 +102,8 @@ def parse_checks(output):
 
 
 class GuestRun:
+    """What one checker run printed: its CHECK lines, TIMING lines and exit code."""
+
     def __init__(self, exit_code, output, seconds, how):
         self.exit_code = exit_code
         self.output = output
@@ -110,6 +112,39 @@ class GuestRun:
         self.checks = parse_checks(output)
         self.timings = dict((m.group(1), float(m.group(2)))
                             for m in re.finditer(r"^TIMING (\S+) ([\d.]+)$", output, re.M))
+
+    def assert_complete(self, names):
+        """Every check of `names` reported, no other, and the checker exited 0."""
+        missing = [n for n in names if n not in self.checks]
+        unknown = [n for n in self.checks if n not in names]
+        assert not missing and not unknown, (
+            f"missing checks {missing}, unknown checks {unknown}; output:\n{self.output[-8000:]}")
+        assert self.exit_code == 0, (
+            f"the checker exited {self.exit_code} ({self.how}); failed: "
+            f"{[n for n, (ok, _) in self.checks.items() if not ok]}\noutput:\n{self.output[-8000:]}")
+
+    def assert_check(self, name, extra=""):
+        """One check, as its own test: missing or FAIL fails it with the reason."""
+        if name not in self.checks:
+            pytest.fail(f"check {name} is missing from the guest's output (exit {self.exit_code}):\n"
+                        f"{self.output[-6000:]}", pytrace=False)
+        ok, reason = self.checks[name]
+        if not ok:
+            pytest.fail(f"{name}: {reason}{extra}", pytrace=False)
+
+
+def boot_checker(argv, label, timeout, **boot_kw):
+    """Boot the guest once to run a checker script: a GuestRun, or the test fails with
+    the console's tail when the guest did not run it to the end."""
+    env = {"PYRUNC": os.environ["PYRUNC"]} if os.environ.get("PYRUNC") else None   # as harness.Runtime
+    try:
+        r = boot.boot(argv, timeout=timeout, env=env, **boot_kw)
+    except boot.GuestError as e:
+        pytest.fail(f"the {label} did not run the checks: {e}\n--- console (tail) ---\n{e.output[-6000:]}",
+                    pytrace=False)
+    run = GuestRun(r.exit_code, r.output, r.seconds, label)
+    print(f"\n{label}: exit {r.exit_code} after {r.seconds:.1f}s; timings {run.timings}")
+    return run
 
 
 @pytest.fixture(scope="module")
@@ -122,32 +157,13 @@ def guest():
         return GuestRun(p.returncode, p.stdout, time.monotonic() - t0, "in this guest")
     rootfs, base = prepare_assets()
     argv = [GUEST_PYTHON, "-S", str(CHECKER), "--rootfs", str(rootfs), "--base-config", str(base)]
-    env = {"PYRUNC": os.environ["PYRUNC"]} if os.environ.get("PYRUNC") else None   # as harness.Runtime
-    try:
-        r = boot.boot(argv, timeout=BOOT_TIMEOUT, env=env)
-    except boot.GuestError as e:
-        pytest.fail(f"the guest did not run the checks: {e}\n--- console (tail) ---\n{e.output[-6000:]}",
-                    pytrace=False)
-    run = GuestRun(r.exit_code, r.output, r.seconds, "qemu guest")
-    print(f"\ncgroup v2 guest: exit {r.exit_code} after {r.seconds:.1f}s; timings {run.timings}")
-    return run
+    return boot_checker(argv, "cgroup v2 guest", BOOT_TIMEOUT)
 
 
 def test_guest_checker_exits_zero_with_every_check(guest):
-    missing = [n for n in checks.CHECKS if n not in guest.checks]
-    unknown = [n for n in guest.checks if n not in checks.CHECKS]
-    assert not missing and not unknown, (
-        f"missing checks {missing}, unknown checks {unknown}; output:\n{guest.output[-8000:]}")
-    assert guest.exit_code == 0, (
-        f"the checker exited {guest.exit_code} ({guest.how}); failed: "
-        f"{[n for n, (ok, _) in guest.checks.items() if not ok]}\noutput:\n{guest.output[-8000:]}")
+    guest.assert_complete(checks.CHECKS)
 
 
 @pytest.mark.parametrize("name", checks.CHECKS)
 def test_cgroup_v2(guest, name):
-    if name not in guest.checks:
-        pytest.fail(f"check {name} is missing from the guest's output (exit {guest.exit_code}):\n"
-                    f"{guest.output[-6000:]}", pytrace=False)
-    ok, reason = guest.checks[name]
-    if not ok:
-        pytest.fail(f"{name}: {reason}", pytrace=False)
+    guest.assert_check(name)

@@ -17,12 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from test_cgroups_v2 import GUEST_PYTHON, GuestRun, no_leaks, prepare_assets  # noqa: F401 (no_leaks: autouse)
+from test_cgroups_v2 import GUEST_PYTHON, GuestRun, boot_checker, no_leaks, prepare_assets  # noqa: F401 (no_leaks: autouse)
 
 GUEST_DIR = Path(__file__).resolve().parent / "guest"
 CHECKER = GUEST_DIR / "systemd_checks.py"
 sys.path.insert(0, str(GUEST_DIR))
-import boot  # noqa: E402
 import systemd_checks as checks  # noqa: E402
 
 BOOT_TIMEOUT = 300      # a normal run takes 60-120 s (systemd's boot is about 20 s of it)
@@ -43,32 +42,13 @@ def guest():
     common.ensure_packages({"/lib/systemd/systemd": "systemd", "dbus-daemon": "dbus"})
     rootfs, base = prepare_assets()
     argv = [GUEST_PYTHON, "-S", str(CHECKER), "--rootfs", str(rootfs), "--base-config", str(base)]
-    env = {"PYRUNC": os.environ["PYRUNC"]} if os.environ.get("PYRUNC") else None
-    try:
-        r = boot.boot(argv, timeout=BOOT_TIMEOUT, env=env, systemd=True)
-    except boot.GuestError as e:
-        pytest.fail(f"the systemd guest did not run the checks: {e}\n--- console (tail) ---\n{e.output[-6000:]}",
-                    pytrace=False)
-    run = GuestRun(r.exit_code, r.output, r.seconds, "qemu guest (systemd)")
-    print(f"\nsystemd guest: exit {r.exit_code} after {r.seconds:.1f}s; timings {run.timings}")
-    return run
+    return boot_checker(argv, "systemd guest", BOOT_TIMEOUT, systemd=True)
 
 
 def test_guest_checker_exits_zero_with_every_check(guest):
-    missing = [n for n in checks.CHECKS if n not in guest.checks]
-    unknown = [n for n in guest.checks if n not in checks.CHECKS]
-    assert not missing and not unknown, (
-        f"missing checks {missing}, unknown checks {unknown}; output:\n{guest.output[-8000:]}")
-    assert guest.exit_code == 0, (
-        f"the checker exited {guest.exit_code} ({guest.how}); failed: "
-        f"{[n for n, (ok, _) in guest.checks.items() if not ok]}\noutput:\n{guest.output[-8000:]}")
+    guest.assert_complete(checks.CHECKS)
 
 
 @pytest.mark.parametrize("name", checks.CHECKS)
 def test_systemd_cgroup(guest, name):
-    if name not in guest.checks:
-        pytest.fail(f"check {name} is missing from the guest's output (exit {guest.exit_code}):\n"
-                    f"{guest.output[-6000:]}", pytrace=False)
-    ok, reason = guest.checks[name]
-    if not ok:
-        pytest.fail(f"{name}: {reason}", pytrace=False)
+    guest.assert_check(name)

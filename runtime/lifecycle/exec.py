@@ -124,7 +124,6 @@ def exec_(g, cid, o, cmd):
 def _exec(g, cid, o, cmd, warmup):
     from pyrunc import lsm, shim
     from pyrunc.cgroups.manager import Manager
-    from pyrunc.cgroups import host as cghost
     from pyrunc.lifecycle import create as createmod
     from pyrunc.plan import build, caps
 

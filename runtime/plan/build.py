@@ -18,10 +18,9 @@ from pyrunc.plan import labels
 from pyrunc.plan import idmap
 from pyrunc.plan import mounts as mnt
 from pyrunc.plan import userns
-from pyrunc.plan.ops import (CLONE_NEWCGROUP, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWTIME,
-                             CLONE_NEWUSER, MNT_F_BIND, MNT_F_ORDINARY_DIR, MNT_F_OWN_MODE, MNT_F_PROC_CHECK,
-                             MNT_F_RECURSIVE_ATTR, MNT_F_TMPCOPYUP, MNT_TARGET_DIR, MNT_TARGET_SOURCE, NS_FLAGS,
-                             Op)
+from pyrunc.plan.ops import (CLONE_NEWCGROUP, CLONE_NEWTIME, MNT_F_BIND, MNT_F_ORDINARY_DIR, MNT_F_OWN_MODE,
+                             MNT_F_PROC_CHECK, MNT_F_RECURSIVE_ATTR, MNT_F_TMPCOPYUP, MNT_TARGET_DIR,
+                             MNT_TARGET_SOURCE, NS_FLAGS, Op)
 from pyrunc.plan import ops as O
 
 S_IFCHR = 0o020000

@@ -1,6 +1,5 @@
 """Mount options (runtime-spec config.md's table) -> mount(2) flags, propagation,
 mount_setattr attributes and fs data."""
-from pyrunc.errors import ConfigError
 
 MS_RDONLY = 0x1
 MS_NOSUID = 0x2
