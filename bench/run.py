@@ -63,6 +63,12 @@ TARGETS = {
 }
 
 
+USERNS_RUN = "run (user namespace)"
+# what a user namespace adds to `run`, as a ratio of each runtime's own plain run:
+# pyrunc's may be at most runc's
+USERNS_TARGET = [("runc", 1.0)]
+
+
 class BenchError(Exception):
     pass
 
@@ -360,11 +366,18 @@ def make_bundles(workdir):
     for applet in ("true", "sleep", "sh"):
         os.symlink("busybox", os.path.join(rootfs, "bin", applet))
     bundles = {}
-    for name, args in (("true", ["/bin/true"]), ("sleep", ["/bin/sleep", "100000"])):
+    # "true-userns": the same in a new user namespace whose map keeps the rootfs's owners
+    # (host ids 0-65535 as themselves), so that only the namespace is measured
+    idmap = [{"containerID": 0, "hostID": 0, "size": 65536}]
+    for name, args in (("true", ["/bin/true"]), ("sleep", ["/bin/sleep", "100000"]),
+                       ("true-userns", ["/bin/true"])):
         cfg = copy.deepcopy(harness.RUNC_SPEC)
         cfg["process"]["terminal"] = False
         cfg["process"]["args"] = args
         cfg["root"] = {"path": rootfs, "readonly": True}
+        if name.endswith("-userns"):
+            cfg["linux"]["namespaces"].append({"type": "user"})
+            cfg["linux"]["uidMappings"] = cfg["linux"]["gidMappings"] = idmap
         b = os.path.join(workdir, "bundle-" + name)
         os.makedirs(b)
         with open(os.path.join(b, "config.json"), "w") as f:
@@ -468,16 +481,17 @@ def bench_floor_only(S, floor, rounds):
 
 
 def bench_run(S, rts, floor, bundles, rounds):
-    log("run /bin/true end to end: %d rounds" % rounds)
+    log("run /bin/true end to end, without and with a user namespace: %d rounds" % rounds)
     for i in range(rounds):
         for who in rotation([*rts, floor], i):
             if who is floor:
                 S.add("run", "floor", floor.call())
                 continue
-            cid = who.new_id("r")
-            S.add("run", who.name, who.call("run", "--bundle", bundles["true"], cid))
-            if cid in who.containers():
-                raise BenchError("%s run left %s behind" % (who.name, cid))
+            for metric, bundle in (("run", "true"), (USERNS_RUN, "true-userns")):
+                cid = who.new_id("r")
+                S.add(metric, who.name, who.call("run", "--bundle", bundles[bundle], cid))
+                if cid in who.containers():
+                    raise BenchError("%s run left %s behind" % (who.name, cid))
 
 
 def bench_split(S, rts, floor, bundles, rounds):
@@ -716,6 +730,16 @@ def verdicts(lat, rss, mem, par, leaks):
     for metric, lims in TARGETS.items():
         for other, limit in lims:
             check("%s: pyrunc / %s" % (metric, other), lat, metric, other, limit)
+    for other, limit in USERNS_TARGET:
+        cost = {}
+        for who in ("pyrunc", other):
+            plain = lat.get("run", {}).get("by", {}).get(who)
+            userns = lat.get(USERNS_RUN, {}).get("by", {}).get(who)
+            cost[who] = userns["median"] / plain["median"] if plain and userns else None
+        value = cost["pyrunc"] / cost[other] if cost["pyrunc"] and cost[other] else None
+        v.append({"target": "%s / run: pyrunc's over %s's" % (USERNS_RUN, other), "limit": limit,
+                  "value": None if value is None else round(value, 3),
+                  "met": None if value is None else value <= limit})
     for metric in rss:
         if not metric.startswith("python3"):
             check("peak RSS %s: pyrunc / runc" % metric, rss, metric, "runc", 1.0)
@@ -917,7 +941,7 @@ def main():
             leaks = parallel(P, rts, bundles, (2, 8), plan["parallel_rounds"])
         lat, rss, mem, par = summarize(S, by), summarize(R, by), summarize(M, by), summarize(P, by)
         # order the latency rows for reading
-        order = ["python3 -I -S -c pass", "run", "create", "start", "wait for exit", "delete",
+        order = ["python3 -I -S -c pass", "run", USERNS_RUN, "create", "start", "wait for exit", "delete",
                  "create+start+delete", "create+start+wait+delete"]
         lat = {k: lat[k] for k in order if k in lat} | {k: v for k, v in lat.items() if k not in order}
         rss = {k: rss[k] for k in ("python3 -I -S -c pass", "run", "create", "start", "state", "kill", "list", "delete") if k in rss}
