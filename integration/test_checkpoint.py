@@ -74,8 +74,42 @@ def counter_bundle(bundle_factory):
     return bundle_factory(args=COUNTER, root={"readonly": False})
 
 
-def start_counter(rt, bundle, cid):
-    r = rt.run(cid, bundle, "--detach")
+@pytest.fixture
+def pipes():
+    """Stdio pipes for detached containers, as runc's own tests give them: CRIU dumps a
+    pipe (and restore hands a new one back), not a file outside the container's mounts."""
+    made = []
+
+    def make():
+        fds = [os.pipe() for _ in range(3)]
+        made.extend(fd for pair in fds for fd in pair)
+        return (fds[0][0], fds[1][1], fds[2][1]), (fds[0][1], fds[1][0], fds[2][0])
+    yield make
+    for fd in made:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+
+
+def with_pipes(rt, pipes, *argv, timeout=120):
+    """`rt argv...` detached with its (and the container's) stdio on fresh pipes."""
+    child, ours = pipes()
+    p = subprocess.run([rt.binary, *rt.global_flags(), *map(str, argv)], stdin=child[0], stdout=child[1],
+                       stderr=child[2], timeout=timeout)
+    for fd in child:
+        os.close(fd)
+    os.set_blocking(ours[2], False)
+    try:
+        err = os.read(ours[2], 65536).decode(errors="replace")
+    except BlockingIOError:
+        err = ""
+    return subprocess.CompletedProcess(argv, p.returncode, "", err)
+
+
+def start_counter(rt, bundle, cid, pipes):
+    harness.TEST_IDS.add(cid)
+    r = with_pipes(rt, pipes, "run", "--detach", "--bundle", bundle, cid)
     assert r.returncode == 0, f"{rt.name} run: {r.stderr}"
     pid = rt.state(cid)["pid"]
     harness.reap_later(pid)
@@ -88,9 +122,9 @@ def assert_stands_still(bundle, seconds=0.8):
     assert read_count(bundle) == before, "the counter still runs after a checkpoint without --leave-running"
 
 
-def restore(rt, cid, bundle, image, *extra):
-    r = rt.cmd("restore", "--detach", "--bundle", bundle, "--image-path", image, *extra, cid,
-               io=rt._io(cid + "-restored"), timeout=120)
+def restore(rt, pipes, cid, bundle, image, *extra):
+    harness.TEST_IDS.add(cid)
+    r = with_pipes(rt, pipes, "restore", "--detach", "--bundle", bundle, "--image-path", image, *extra, cid)
     assert r.returncode == 0, f"{rt.name} restore: {r.stderr}"
     st = rt.state(cid)
     assert st["status"] == "running" and st["id"] == cid and st["bundle"] == str(bundle)
@@ -129,10 +163,10 @@ def test_checkpoint_help_and_features_follow_criu(pyrunc, runc, criu):
     (["--manage-cgroups-mode", "loose"], "Invalid manage cgroups mode"),
     (["--empty-ns", "pid"], 'namespace "pid" is not supported'),
 ])
-def test_checkpoint_bad_flags_leave_the_container(runtime, bundle_factory, tmp_path, argv, wording):
+def test_checkpoint_bad_flags_leave_the_container(runtime, bundle_factory, tmp_path, pipes, argv, wording):
     """runc's checks of the flags, before CRIU is asked: its words, exit 1, still running."""
     bundle = counter_bundle(bundle_factory)
-    pid, _ = start_counter(runtime, bundle, "ck-flags")
+    pid, _ = start_counter(runtime, bundle, "ck-flags", pipes)
     try:
         r = runtime.cmd("checkpoint", "--image-path", tmp_path / "img", *argv, "ck-flags")
         assert r.returncode == 1, r
@@ -152,13 +186,13 @@ def test_checkpoint_of_a_created_container_is_refused(runtime, bundle_factory, t
     runtime.delete("ck-created", force=True, check=True)
 
 
-def test_checkpoint_and_restore_same_id(runtime, bundle_factory, tmp_path, criu):
+def test_checkpoint_and_restore_same_id(runtime, bundle_factory, tmp_path, pipes, criu):
     """A counter checkpointed stops and its container is gone (runc deletes it); restored
     under the same id from the same bundle it goes on from its count. Where CRIU does not
     work: exit 1, CRIU's reason, and the container runs on untouched."""
     bundle = counter_bundle(bundle_factory)
     image = tmp_path / "img"
-    pid, (token, _) = start_counter(runtime, bundle, "ck1")
+    pid, (token, _) = start_counter(runtime, bundle, "ck1", pipes)
     r = runtime.cmd("checkpoint", "--image-path", image, "ck1", timeout=120)
     if criu is not None:
         assert r.returncode == 1, r
@@ -176,17 +210,17 @@ def test_checkpoint_and_restore_same_id(runtime, bundle_factory, tmp_path, criu)
     assert runtime.cmd("state", "ck1").returncode == 1, "a checkpointed container is deleted (runc)"
     assert_stands_still(bundle)
     _, n = read_count(bundle)
-    st = restore(runtime, "ck1", bundle, image)
+    st = restore(runtime, pipes, "ck1", bundle, image)
     wait_count(bundle, n, token)
     runtime.delete("ck1", force=True, check=True)
 
 
-def test_leave_running_pre_dump_and_restore_into_new_id(runtime, bundle_factory, tmp_path, criu):
+def test_leave_running_pre_dump_and_restore_into_new_id(runtime, bundle_factory, tmp_path, pipes, criu):
     """--pre-dump then a final dump with --parent-path and --leave-running: the container
     runs on; restored into another id (after the first is gone) the counter has the
     dumped token and goes on from the dumped count."""
     bundle = counter_bundle(bundle_factory)
-    pid, (token, _) = start_counter(runtime, bundle, "ck2")
+    pid, (token, _) = start_counter(runtime, bundle, "ck2", pipes)
     pre = tmp_path / "img" / "pre"
     final = tmp_path / "img" / "final"
     r = runtime.cmd("checkpoint", "--pre-dump", "--image-path", pre, "ck2", timeout=120)
@@ -205,7 +239,7 @@ def test_leave_running_pre_dump_and_restore_into_new_id(runtime, bundle_factory,
     wait_count(bundle, dumped + 2, token)   # still counting
     runtime.delete("ck2", force=True, check=True)
     (bundle / "rootfs" / "count").unlink()   # what appears now is the restored process's
-    restore(runtime, "ck2-new", bundle, final)
+    restore(runtime, pipes, "ck2-new", bundle, final)
     c = wait_count(bundle, dumped, token)
     wait_count(bundle, c[1], token)
     assert runtime.cmd("state", "ck2").returncode == 1

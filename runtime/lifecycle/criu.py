@@ -91,7 +91,7 @@ class Swrk:
                 for fd in fds:
                     posix.close(fd)
                 msg = resp.cr_errmsg.strip() if resp.HasField("cr_errmsg") else ""
-                msg = msg or first_error(log_path) or ""
+                msg = _reason(msg) or first_error(log_path) or ""
                 raise CriuError("criu failed: type %s errno %d%s%s" % (
                     req_type_name(r, req.type), resp.cr_errno, (": " + msg) if msg else "", _log_hint(log_path)))
             if resp.type != r.NOTIFY:
@@ -195,6 +195,13 @@ def check():
         import shutil
 
         shutil.rmtree(d, ignore_errors=True)
+
+
+def _reason(line):
+    """"Error (criu/x.c:12): what" -> "what"."""
+    if line.startswith("Error (") and "): " in line:
+        return line.split("): ", 1)[1].strip()
+    return line
 
 
 def first_error(log):
