@@ -210,7 +210,8 @@ def test_checkpoint_and_restore_same_id(runtime, bundle_factory, tmp_path, pipes
     assert runtime.cmd("state", "ck1").returncode == 1, "a checkpointed container is deleted (runc)"
     assert_stands_still(bundle)
     _, n = read_count(bundle)
-    st = restore(runtime, pipes, "ck1", bundle, image)
+    st = restore(runtime, pipes, "ck1", bundle, image, "--pid-file", tmp_path / "restored.pid")
+    assert (tmp_path / "restored.pid").read_text() == str(st["pid"])
     wait_count(bundle, n, token)
     runtime.delete("ck1", force=True, check=True)
 

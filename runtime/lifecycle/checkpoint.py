@@ -135,27 +135,21 @@ def is_bind(m):
     return m.get("type") == "bind" or "bind" in opts or "rbind" in opts
 
 
-def v1_cgroup_mounts(pid, dest):
-    """On cgroup v1 the container's cgroup mount is one bind per hierarchy: (their
-    destinations, the host's mount point of that hierarchy), from the two mountinfos."""
-    def hierarchies(path, under):
-        out = {}
-        try:
-            with open(path) as f:
-                for line in f:
-                    left, _, right = line.partition(" - ")
-                    f1 = left.split()
-                    f2 = right.split()
-                    if len(f2) >= 3 and f2[0] == "cgroup" and (f1[4] + "/").startswith(under.rstrip("/") + "/"):
-                        opts = frozenset(o for o in f2[2].split(",") if o not in ("rw", "ro"))
-                        out.setdefault(opts, f1[4])
-        except OSError:
-            pass
-        return out
-
-    inside = hierarchies("/proc/%d/mountinfo" % pid, dest)
-    host = hierarchies("/proc/self/mountinfo", "/")
-    return [(d, host.get(k, d)) for k, d in inside.items()]
+def cgroup_mounts(pid, dest):
+    """Without a cgroup namespace pyrunc binds the container's own cgroup directories (v2:
+    one at dest; v1: one per hierarchy under a tmpfs): their mount points in the container,
+    which CRIU must take as external (it cannot mount a cgroup subdirectory itself)."""
+    out = []
+    try:
+        with open("/proc/%d/mountinfo" % pid) as f:
+            for line in f:
+                left, _, right = line.partition(" - ")
+                f1, f2 = left.split(), right.split()
+                if f2 and f2[0] in ("cgroup", "cgroup2") and (f1[4] + "/").startswith(dest.rstrip("/") + "/"):
+                    out.append(f1[4])
+    except OSError as e:
+        raise errors.from_oserror("read the mounts of pid %d" % pid, e) from None
+    return out
 
 
 def descriptors(pid):
@@ -169,9 +163,14 @@ def descriptors(pid):
     return out
 
 
-def feature_check(sw, rpc, **feat):
-    """runc's checkCriuFeatures: ask CRIU whether it can do what a flag needs."""
-    resp = sw.call(rpc.criu_req(type=rpc.FEATURE_CHECK, features=rpc.criu_features(**feat)))
+def feature_check(criu, rpc, **feat):
+    """runc's checkCriuFeatures: ask CRIU (a swrk of its own: one request each) whether it
+    can do what a flag needs."""
+    sw = criu.Swrk()
+    try:
+        resp = sw.call(rpc.criu_req(type=rpc.FEATURE_CHECK, features=rpc.criu_features(**feat)))
+    finally:
+        sw.close()
     for name in feat:
         if not getattr(resp.features, name):
             raise errors.PyruncError("CRIU feature check failed: %s is not supported by CRIU on this host"
@@ -256,15 +255,15 @@ def _dump(criu, rpc, cdir, st, image, parent, ps, mode, empty, o):
 
             store.write_atomic(image.rstrip("/") + "/" + DESCRIPTORS, jsonio.dumps(descriptors(pid)).encode())
         log_path = log_dir.rstrip("/") + "/dump.log"
+        if o.get("pre-dump"):
+            feature_check(criu, rpc, mem_track=True)
+        if o.get("lazy-pages"):
+            feature_check(criu, rpc, lazy_pages=True)
+            sfd = o.get("status-fd")
+            if sfd not in (None, "", "-1"):
+                opts.status_fd = _status_fd(sfd)
         sw = criu.Swrk()
         try:
-            if o.get("pre-dump"):
-                feature_check(sw, rpc, mem_track=True)
-            if o.get("lazy-pages"):
-                feature_check(sw, rpc, lazy_pages=True)
-                sfd = o.get("status-fd")
-                if sfd not in (None, "", "-1"):
-                    opts.status_fd = _status_fd(sfd)
             req = rpc.criu_req(type=rpc.PRE_DUMP if o.get("pre-dump") else rpc.DUMP, opts=opts)
 
             def notify(script, npid, nfds):
@@ -306,8 +305,8 @@ def _external_mounts(opts, st, spec, pid):
         if is_bind(m):
             d = in_rootfs(rootfs, m["destination"])
             opts.ext_mnt.add(key=d, val=d)
-        elif m.get("type") == "cgroup" and st.get("cgroupMode") != "v2" and not cgroupns:
-            for d, _ in v1_cgroup_mounts(pid, in_rootfs(rootfs, m["destination"])):
+        elif m.get("type") == "cgroup" and not cgroupns:
+            for d in cgroup_mounts(pid, in_rootfs(rootfs, m["destination"])):
                 opts.ext_mnt.add(key=d, val=d)
     for p in (spec.get("linux") or {}).get("maskedPaths") or ():
         try:

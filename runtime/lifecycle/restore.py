@@ -132,7 +132,7 @@ def _restore(g, cid, bundle, spec, plan, host, criu, rpc, image, fds, empty, mod
             opts.config_file = conf
         extra = _namespaces(opts, plan.namespaces, opened)
         _mountpoints(plan.rootfs, spec)
-        _external_mounts(opts, spec, plan, bundle, mgr.unified)
+        _external_mounts(opts, spec, plan, host, bundle)
         if mode is not None:
             opts.manage_cgroups_mode = mode
         for i, s in enumerate(fds):
@@ -270,7 +270,7 @@ def _mountpoints(rootfs, spec):
             raise errors.from_oserror("create mount point " + path, e) from None
 
 
-def _external_mounts(opts, spec, plan, bundle, v2):
+def _external_mounts(opts, spec, plan, host, bundle):
     """runc's addCriuRestoreMount: each external mount of the dump back to its source."""
     from pyrunc.plan.mounts import clean_path
 
@@ -283,26 +283,21 @@ def _external_mounts(opts, spec, plan, bundle, v2):
             if not src.startswith("/"):
                 src = clean_path(bundle + "/" + src)
             opts.ext_mnt.add(key=ck.in_rootfs(rootfs, m["destination"]), val=src)
-        elif m.get("type") == "cgroup" and not cgroupns and not v2:
-            for d, host in _host_v1_hierarchies(ck.in_rootfs(rootfs, m["destination"])):
-                opts.ext_mnt.add(key=d, val=host)
+        elif m.get("type") == "cgroup" and not cgroupns:
+            # the binds of the container's cgroup directories: the new container's
+            dest = ck.in_rootfs(rootfs, m["destination"])
+            ch = host.cgroup_host
+            if ch.mode == "v2":
+                opts.ext_mnt.add(key=dest, val=host.cgroup_paths[""])
+            else:
+                for h in ch.v1:
+                    if h.key in host.cgroup_paths:
+                        opts.ext_mnt.add(key=dest + "/" + h.mountpoint.rpartition("/")[2],
+                                         val=host.cgroup_paths[h.key])
     if (spec.get("linux") or {}).get("maskedPaths"):
         opts.ext_mnt.add(key="/dev/null", val="/dev/null")
     for dev in (spec.get("linux") or {}).get("devices") or ():
         opts.ext_mnt.add(key=ck.in_rootfs(rootfs, dev["path"]), val=dev["path"])
-
-
-def _host_v1_hierarchies(dest):
-    """(destination in the container, host mount point) per v1 hierarchy, named as the
-    dump named them: /sys/fs/cgroup/<the host mount point's last part>."""
-    out = []
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            left, _, right = line.partition(" - ")
-            f1, f2 = left.split(), right.split()
-            if f2 and f2[0] == "cgroup":
-                out.append((dest.rstrip("/") + "/" + f1[4].rpartition("/")[2], f1[4]))
-    return out
 
 
 def _proc_cgroups(pid):
