@@ -227,6 +227,8 @@ def test_leave_running_pre_dump_and_restore_into_new_id(runtime, bundle_factory,
     r = runtime.cmd("checkpoint", "--pre-dump", "--image-path", pre, "ck2", timeout=120)
     if criu is not None:
         assert r.returncode == 1 and runtime.state("ck2")["pid"] == pid, r
+        if runtime.name == "pyrunc":
+            assert msg_of(r.stderr) == [f"CRIU feature check failed: criu: {criu}"], r.stderr
         runtime.delete("ck2", force=True, check=True)
         return
     assert r.returncode == 0, r.stderr

@@ -164,11 +164,17 @@ def descriptors(pid):
 
 
 def feature_check(criu, rpc, **feat):
-    """runc's checkCriuFeatures: ask CRIU (a swrk of its own: one request each) whether it
-    can do what a flag needs."""
-    sw = criu.Swrk()
+    """runc's checkCriuFeatures: ask CRIU (a swrk of its own: one request each, its output
+    to /dev/null) whether it can do what a flag needs."""
+    null = posix.open("/dev/null", posix.O_RDWR | posix.O_CLOEXEC)
+    try:
+        sw = criu.Swrk(stdio=(null, null, null))
+    finally:
+        posix.close(null)
     try:
         resp = sw.call(rpc.criu_req(type=rpc.FEATURE_CHECK, features=rpc.criu_features(**feat)))
+    except errors.PyruncError as e:
+        raise errors.PyruncError("CRIU feature check failed: %s" % (criu.check() or e)) from None
     finally:
         sw.close()
     for name in feat:
@@ -270,10 +276,17 @@ def _dump(criu, rpc, cdir, st, image, parent, ps, mode, empty, o):
                 if script == "post-dump":
                     # runc's marker: checkpointed, not yet restored
                     store.write_atomic(cdir + "/checkpoint", b"")
-            sw.call(req, notify, log_path)
-            status = sw.wait()
-            if status and not o.get("pre-dump"):
-                raise errors.PyruncError("criu failed: %s (log file: %s)" % (sw.describe(), log_path))
+            try:
+                sw.call(req, notify, log_path)
+                status = sw.wait()
+                if status and not o.get("pre-dump"):
+                    raise errors.PyruncError("criu failed: %s (log file: %s)" % (sw.describe(), log_path))
+            except BaseException:
+                try:
+                    posix.unlink(cdir + "/checkpoint")   # the container is as it was
+                except OSError:
+                    pass
+                raise
         finally:
             sw.close()
     finally:
