@@ -218,8 +218,9 @@ def test_checkpoint_and_restore_same_id(runtime, bundle_factory, tmp_path, pipes
 
 def test_leave_running_pre_dump_and_restore_into_new_id(runtime, bundle_factory, tmp_path, pipes, criu):
     """--pre-dump then a final dump with --parent-path and --leave-running: the container
-    runs on; restored into another id (after the first is gone) the counter has the
-    dumped token and goes on from the dumped count."""
+    runs on; restored in the foreground into another id (after the first is gone) the
+    counter has the dumped token and goes on from the dumped count; killed, the restore
+    exits 137 and the container is gone."""
     bundle = counter_bundle(bundle_factory)
     pid, (token, _) = start_counter(runtime, bundle, "ck2", pipes)
     pre = tmp_path / "img" / "pre"
@@ -242,11 +243,27 @@ def test_leave_running_pre_dump_and_restore_into_new_id(runtime, bundle_factory,
     wait_count(bundle, dumped + 2, token)   # still counting
     runtime.delete("ck2", force=True, check=True)
     (bundle / "rootfs" / "count").unlink()   # what appears now is the restored process's
-    restore(runtime, pipes, "ck2-new", bundle, final)
-    c = wait_count(bundle, dumped, token)
-    wait_count(bundle, c[1], token)
-    assert runtime.cmd("state", "ck2").returncode == 1
-    runtime.delete("ck2-new", force=True, check=True)
+    # in the foreground: the runtime waits for the restored init, then deletes the container
+    # and exits with its status
+    harness.TEST_IDS.add("ck2-new")
+    child, _ = pipes()
+    p = subprocess.Popen([runtime.binary, *runtime.global_flags(), "restore", "--bundle", str(bundle),
+                          "--image-path", str(final), "ck2-new"], stdin=child[0], stdout=child[1], stderr=child[2])
+    for fd in child:
+        os.close(fd)
+    try:
+        c = wait_count(bundle, dumped, token, timeout=90)
+        wait_count(bundle, c[1], token)
+        st = runtime.state("ck2-new")
+        assert st["status"] == "running" and runtime.cmd("state", "ck2").returncode == 1
+        runtime.kill("ck2-new", "KILL", check=True)
+        assert p.wait(timeout=60) == 137
+        assert runtime.cmd("state", "ck2-new").returncode == 1, "deleted once its init exited"
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        runtime.delete("ck2-new", force=True)
 
 
 def test_restore_without_images_leaves_nothing(runtime, bundle_factory, tmp_path):
