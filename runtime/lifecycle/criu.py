@@ -167,10 +167,9 @@ def check():
     except errors.PyruncError as e:
         return str(e)
     try:
-        path = criu_path()
+        criu_path()
     except errors.PyruncError as e:
         return str(e)
-    del path
     d = tempfile.mkdtemp(prefix="pyrunc-criu-check.")
     fd = posix.open(d, posix.O_RDONLY | posix.O_DIRECTORY | posix.O_CLOEXEC)
     null = posix.open("/dev/null", posix.O_RDWR | posix.O_CLOEXEC)
