@@ -5,7 +5,7 @@
 set -eu
 cd "$(dirname "$0")"
 PREFIX=${PYRUNC_PREFIX:-/opt/pyrunc}
-PACKAGES="gcc libc6-dev python3-dev python3-venv libseccomp-dev libcap-dev busybox-static runc crun zstd uidmap"
+PACKAGES="gcc libc6-dev python3-dev python3-venv libseccomp-dev libcap-dev busybox-static runc crun zstd uidmap criu"
 
 missing=""
 for p in $PACKAGES; do

@@ -73,12 +73,19 @@ def document():
         },
         "annotations": {
             "io.github.seccomp.libseccomp.version": seccomp.libseccomp_version(),
-            "org.opencontainers.runc.checkpoint.enabled": "false",
+            # runc: "true" when built with CRIU support; we ask CRIU whether it works here
+            "org.opencontainers.runc.checkpoint.enabled": _checkpoint_enabled(),
             "io.github.pyrunc.version": __version__,
             # the runtime-spec: listenerPath matters only with an SCMP_ACT_NOTIFY rule (runc alike)
             "io.github.pyrunc.seccomp.listenerPath": "used with an SCMP_ACT_NOTIFY rule only, ignored otherwise",
         },
     }
+
+
+def _checkpoint_enabled():
+    from pyrunc.lifecycle import criu
+
+    return "false" if criu.check() else "true"
 
 
 def render():

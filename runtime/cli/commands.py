@@ -34,8 +34,13 @@ def help_for(verb):
     from pyrunc.cli import verbs
 
     if verb == "checkpoint":
-        # podman treats `checkpoint --help` exiting 0 as "checkpoint supported"
-        raise errors.PyruncError("checkpoint is not supported by pyrunc")
+        # podman treats `checkpoint --help` exiting 0 as "checkpoint supported": it is
+        # only where CRIU works on this host
+        from pyrunc.lifecycle import criu
+
+        why = criu.check()
+        if why:
+            raise errors.PyruncError("checkpoint is not supported on this host: " + why)
     _out(verbs.verb_help(verb))
     return 0
 
@@ -242,8 +247,13 @@ def cmd_image(g, o, pos):
 
 
 def cmd_checkpoint(g, o, pos):
-    raise errors.PyruncError("checkpoint is not supported by pyrunc")
+    from pyrunc.lifecycle import checkpoint
+
+    checkpoint.checkpoint(g, pos[0], o)
+    return 0
 
 
 def cmd_restore(g, o, pos):
-    raise errors.PyruncError("restore is not supported by pyrunc")
+    from pyrunc.lifecycle import restore
+
+    return restore.restore(g, pos[0], o)

@@ -63,17 +63,50 @@ UPDATE_FLAGS = [Flag(n, STR, a, "", h) for n, a, h in (
     ("kernel-memory", (), "(obsoleted; do not use)"),
     ("kernel-memory-tcp", (), "(obsoleted; do not use)"),
 )]
-CHECKPOINT_FLAGS = [Flag(n, k, (), None, "") for n, k in (
-    ("image-path", STR), ("work-path", STR), ("parent-path", STR), ("leave-running", BOOL),
-    ("tcp-established", BOOL), ("tcp-skip-in-flight", BOOL), ("link-remap", BOOL), ("ext-unix-sk", BOOL),
-    ("shell-job", BOOL), ("lazy-pages", BOOL), ("status-fd", STR), ("page-server", STR), ("file-locks", BOOL),
-    ("pre-dump", BOOL), ("manage-cgroups-mode", STR), ("empty-ns", LIST), ("auto-dedup", BOOL))]
-RESTORE_FLAGS = [Flag(n, k, a, None, "") for n, k, a in (
-    ("console-socket", STR, ()), ("image-path", STR, ()), ("work-path", STR, ()), ("tcp-established", BOOL, ()),
-    ("ext-unix-sk", BOOL, ()), ("shell-job", BOOL, ()), ("file-locks", BOOL, ()),
-    ("manage-cgroups-mode", STR, ()), ("bundle", STR, ("b",)), ("detach", BOOL, ("d",)), ("pid-file", STR, ()),
-    ("no-subreaper", BOOL, ()), ("no-pivot", BOOL, ()), ("empty-ns", LIST, ()), ("auto-dedup", BOOL, ()),
-    ("lazy-pages", BOOL, ()), ("lsm-profile", STR, ()), ("lsm-mount-context", STR, ()))]
+# runc 1.1.5's checkpoint and restore flags, with its usage text
+CHECKPOINT_FLAGS = [
+    Flag("image-path", STR, (), "", "path for saving criu image files"),
+    Flag("work-path", STR, (), "", "path for saving work files and logs"),
+    Flag("parent-path", STR, (), "", "path for previous criu image files in pre-dump"),
+    Flag("leave-running", BOOL, (), False, "leave the process running after checkpointing"),
+    Flag("tcp-established", BOOL, (), False, "allow open tcp connections"),
+    Flag("ext-unix-sk", BOOL, (), False, "allow external unix sockets"),
+    Flag("shell-job", BOOL, (), False, "allow shell jobs"),
+    Flag("lazy-pages", BOOL, (), False, "use userfaultfd to lazily restore memory pages"),
+    Flag("status-fd", STR, (), "-1", "criu writes \\0 to this FD once lazy-pages is ready (default: -1)"),
+    Flag("page-server", STR, (), "", "ADDRESS:PORT of the page server"),
+    Flag("file-locks", BOOL, (), False, "handle file locks, for safety"),
+    Flag("pre-dump", BOOL, (), False, "dump container's memory information only, leave the container running "
+         "after this"),
+    Flag("manage-cgroups-mode", STR, (), "", "cgroups mode: 'soft' (default), 'full' and 'strict'"),
+    Flag("empty-ns", LIST, (), None, "create a namespace, but don't restore its properties"),
+    Flag("auto-dedup", BOOL, (), False, "enable auto deduplication of memory images"),
+    Flag("tcp-skip-in-flight", BOOL, (), False, "", hidden=True),
+    Flag("link-remap", BOOL, (), False, "", hidden=True),
+]
+RESTORE_FLAGS = [
+    Flag("console-socket", STR, (), "", "path to an AF_UNIX socket which will receive a file descriptor "
+         "referencing the master end of the console's pseudoterminal"),
+    Flag("image-path", STR, (), "", "path to criu image files for restoring"),
+    Flag("work-path", STR, (), "", "path for saving work files and logs"),
+    Flag("tcp-established", BOOL, (), False, "allow open tcp connections"),
+    Flag("ext-unix-sk", BOOL, (), False, "allow external unix sockets"),
+    Flag("shell-job", BOOL, (), False, "allow shell jobs"),
+    Flag("file-locks", BOOL, (), False, "handle file locks, for safety"),
+    Flag("manage-cgroups-mode", STR, (), "", "cgroups mode: 'soft' (default), 'full' and 'strict'"),
+    Flag("bundle", STR, ("b",), "", "path to the root of the bundle directory"),
+    Flag("detach", BOOL, ("d",), False, "detach from the container's process"),
+    Flag("pid-file", STR, (), "", "specify the file to write the process id to"),
+    Flag("no-subreaper", BOOL, (), False, "disable the use of the subreaper used to reap reparented processes"),
+    Flag("no-pivot", BOOL, (), False, "do not use pivot root to jail process inside rootfs.  This should be "
+         "used whenever the rootfs is on top of a ramdisk"),
+    Flag("empty-ns", LIST, (), None, "create a namespace, but don't restore its properties"),
+    Flag("auto-dedup", BOOL, (), False, "enable auto deduplication of memory images"),
+    Flag("lazy-pages", BOOL, (), False, "use userfaultfd to lazily restore memory pages"),
+    Flag("lsm-profile", STR, (), "", "Specify an LSM profile to be used during restore in the form of "
+         "TYPE:NAME."),
+    Flag("lsm-mount-context", STR, (), "", "Specify an LSM mount context to be used during restore."),
+]
 
 ID = '<container-id>'
 ID_HELP = ('Where "<container-id>" is your name for the instance of the container that you\n'
@@ -82,7 +115,9 @@ ID_NAME = 'Where "<container-id>" is the name for the instance of the container.
 
 # name: (summary, usage args, flags, (min args, max args or None), description)
 VERBS = {
-    "checkpoint": ("checkpoint a running container", ID, CHECKPOINT_FLAGS, (1, 1), ""),
+    "checkpoint": ("checkpoint a running container", ID, CHECKPOINT_FLAGS, (1, 1),
+                   'Where "<container-id>" is the name for the instance of the container to be\ncheckpointed.'
+                   "\n\nDESCRIPTION:\n   The checkpoint command saves the state of the container instance."),
     "create": ("create a container", ID, CREATE_FLAGS, (1, 1), ID_HELP + """
 
 DESCRIPTION:
@@ -118,7 +153,10 @@ filesystem."""),
     "ps": ("ps displays the processes running inside a container", ID + " [ps options]",
            [Flag("format", STR, ("f",), "table", "select one of: table or json (default: \"table\")")],
            (1, None), ""),
-    "restore": ("restore a container from a previous checkpoint", ID, RESTORE_FLAGS, (1, 1), ""),
+    "restore": ("restore a container from a previous checkpoint", ID, RESTORE_FLAGS, (1, 1),
+                'Where "<container-id>" is the name for the instance of the container to be\nrestored.'
+                "\n\nDESCRIPTION:\n   Restores the saved state of the container instance that was previously "
+                "saved\nusing the runc checkpoint command."),
     "resume": ("resumes all processes that have been previously paused", ID, [], (1, 1), ID_NAME),
     "run": ("create and run a container", ID, RUN_FLAGS, (1, 1), ID_HELP),
     "spec": ("create a new specification file", "", [

@@ -1,0 +1,47 @@
+"""checkpoint and restore where CRIU works: the guest's Debian 6.1 kernel (on the test host's
+6.18 kernel Debian's criu 3.17 fails its vDSO check, see test_checkpoint.py).
+
+One boot: the guest runs test_checkpoint.py's CRIU tests next to runc, with
+PYRUNC_EXPECT_CRIU=1 so that a CRIU that does not work there fails them instead of
+taking the host's failure path: a counter checkpointed and restored under its id,
+--leave-running, pre-dump + dump with --parent-path, restore into a new id, and
+`checkpoint --help` / `features` offering checkpoint.
+"""
+import os
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import boot  # noqa: E402
+
+pytestmark = pytest.mark.integration
+
+TESTS = ["test_checkpoint_help_and_features_follow_criu", "test_checkpoint_and_restore_same_id",
+         "test_leave_running_pre_dump_and_restore_into_new_id"]
+
+
+@pytest.fixture(scope="module")
+def report():
+    if os.environ.get("PYRUNC_IN_GUEST"):
+        pytest.fail("this module boots the guest: run it on the host")
+    launcher = os.environ.get("PYRUNC") or "/opt/pyrunc/bin/pyrunc"
+    python = str(Path(launcher).parent / "python")
+    argv = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-rA",
+            "integration/test_checkpoint.py", "-k", " or ".join(TESTS)]
+    r = boot.boot(argv, timeout=600, env={"PYRUNC": launcher, "PYRUNC_EXPECT_CRIU": "1"})
+    return r
+
+
+def test_guest_checkpoint_and_restore(report):
+    out = report.output
+    assert report.exit_code == 0, f"guest pytest exit {report.exit_code}:\n{out[-6000:]}"
+    passed = set(re.findall(r"^PASSED integration/test_checkpoint.py::(\w+)", out, re.M))
+    assert passed == set(TESTS), f"expected every CRIU test to pass in the guest:\n{out[-6000:]}"
+    for name in TESTS[1:]:
+        for rt in ("runc", "pyrunc"):
+            assert re.search(rf"^PASSED integration/test_checkpoint.py::{name}\[{rt}\]", out, re.M), \
+                f"{name}[{rt}] did not pass in the guest:\n{out[-6000:]}"
+    assert not re.search(r"\b(failed|skipped|error)\b", out.splitlines()[-1] if out else ""), out[-3000:]
