@@ -8,6 +8,7 @@ The API is the installed pyrunc package (the one $PYRUNC runs), imported here.
 """
 import os
 import subprocess
+import sys
 import threading
 import time
 
@@ -341,3 +342,31 @@ def test_update_and_events_are_runcs(runc, pyrunc, rt, bundle_factory):
             assert sorted(c.stats()) == sorted(ev["data"])
     finally:
         runc.delete(rid, force=True)
+
+
+def readme_example():
+    """The ```python block of README.md's "As a Python library" section."""
+    readme = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")
+    with open(readme) as f:
+        text = f.read()
+    section = text[text.index("### As a Python library"):]
+    start = section.index("```python\n") + len("```python\n")
+    return section[start:section.index("```\n", start)]
+
+
+def test_readme_example_script(tmp_path):
+    """The README's script, as it is written there: it builds an image from busybox,
+    unpacks it, runs a container whose output it reads through a pipe, and leaves
+    nothing behind (state, mounts, temporary dirs, store)."""
+    script = tmp_path / "example.py"
+    script.write_text(readme_example())
+    before = {n for n in os.listdir("/tmp") if n.startswith("pyrunc-example.")}
+    state_before = set(os.listdir("/run/pyrunc")) if os.path.isdir("/run/pyrunc") else set()
+    r = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "container said: hello from runc, pid 1\nexit status: 0\n", r.stdout + r.stderr
+    assert {n for n in os.listdir("/tmp") if n.startswith("pyrunc-example.")} == before
+    after = set(os.listdir("/run/pyrunc")) if os.path.isdir("/run/pyrunc") else set()
+    assert after <= state_before
+    with open("/proc/self/mountinfo") as f:
+        assert "pyrunc-example." not in f.read()
