@@ -167,13 +167,31 @@ def test_run_deletes_after_an_exception_in_the_block(rt, bundle_factory):
 
 
 def test_threads_create_different_containers_at_once(rt, bundle_factory):
-    """Eight threads each run a container and read its output through their own pipe."""
+    """Eight threads each run a container and read its output through their own pipe,
+    while another thread allocates without the GIL: the init, cloned from a process
+    whose other threads may hold malloc's locks, allocates nothing (HOME looked up in
+    the container's passwd, a tmpcopyup mount, the ids set: all by plain syscalls)."""
+    import zlib
+
     n = 8
-    bundles = [str(bundle_factory(args=["/bin/sh", "-c", "echo hello $0; exit $1", str(i), str(i)]))
+    mounts = harness.base_config()["mounts"] + [
+        {"destination": "/home", "type": "tmpfs", "source": "tmpfs", "options": ["tmpcopyup"]}]
+    bundles = [str(bundle_factory(args=["/bin/sh", "-c", "echo hello $0 $HOME $(ls /home); exit $1", str(i), str(i)],
+                                  process={"env": ["PATH=/bin"], "user": {"uid": 1000, "gid": 1000}},
+                                  mounts=mounts))
                for i in range(n)]
     ids = [harness.new_id("thr") for _ in range(n)]
     results = [None] * n
     barrier = threading.Barrier(n)
+    stop = threading.Event()
+
+    def allocate():
+        data = os.urandom(1 << 20)
+        while not stop.is_set():
+            zlib.compress(data * 4, 1)      # zlib allocates with the GIL released
+
+    noise = threading.Thread(target=allocate)
+    noise.start()
 
     def work(i):
         barrier.wait()
@@ -185,9 +203,13 @@ def test_threads_create_different_containers_at_once(rt, bundle_factory):
     threads = [threading.Thread(target=work, args=(i,)) for i in range(n)]
     for t in threads:
         t.start()
-    for t in threads:
-        t.join(120)
-    assert results == [(i, "hello %d\n" % i, "") for i in range(n)]
+    try:
+        for t in threads:
+            t.join(120)
+    finally:
+        stop.set()
+        noise.join()
+    assert results == [(i, "hello %d /home/probe probe\n" % i, "") for i in range(n)]
     assert os.listdir(rt.root) == []
 
 
