@@ -362,6 +362,14 @@ def test_update_and_events_are_runcs(runc, pyrunc, rt, bundle_factory):
             import json
             assert sorted(json.loads(r.stdout)["data"]) == sorted(ev["data"])
             assert sorted(c.stats()) == sorted(ev["data"])
+            # without stats: a stats event every interval until the container stops
+            stream = c.events(interval=0.05)
+            first, second = next(stream), next(stream)
+            assert first["type"] == second["type"] == "stats" and sorted(second["data"]) == sorted(ev["data"])
+            c.kill("KILL")
+            assert [e for e in stream if e["type"] != "stats"] == []    # ends: the container stopped
+            with pytest.raises(api.StateError):
+                c.events(stats=True)
     finally:
         runc.delete(rid, force=True)
 

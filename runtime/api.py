@@ -269,7 +269,7 @@ class Container:
         (`pyrunc delete`). The init, when this process created it, is reaped."""
         from pyrunc.lifecycle import delete
 
-        pid = self._init_pid()
+        pid = self._init_pid() if _children else 0   # none for the command: no extra read
         delete.delete(self._root, self.id, force)
         if pid:
             status = _reap(pid, block=True)
