@@ -400,3 +400,46 @@ def test_readme_example_script(tmp_path):
     assert after <= state_before
     with open("/proc/self/mountinfo") as f:
         assert "pyrunc-example." not in f.read()
+
+
+PROCESS_SCRIPT = """
+import os, sys, pyrunc
+root, bundle, shared, own = sys.argv[1:5]
+rt = pyrunc.Runtime(root)
+null = os.open("/dev/null", os.O_RDWR)   # not our stdout: the container outlives us
+sys.stdin.readline()                      # the start line: both processes go at once
+try:
+    rt.create(shared, bundle, stdin=null, stdout=null, stderr=null)
+    print("created")
+except pyrunc.ContainerExists:
+    print("exists")
+with rt.run(own, bundle, stdin=null, stdout=null, stderr=null) as c:
+    print(c.state().status)
+"""
+
+
+def test_two_programs_share_a_root(rt, bundle_factory, tmp_path):
+    """Two processes using the API on one root: one id raced (one wins), and each runs
+    its own container meanwhile."""
+    script = tmp_path / "prog.py"
+    script.write_text(PROCESS_SCRIPT)
+    shared = harness.new_id("shared")
+    procs = [subprocess.Popen([sys.executable, str(script), rt.root,
+                               str(bundle_factory(args=["/probe", "sleep", "60"])), shared, harness.new_id("own")],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    try:
+        for p in procs:
+            p.stdin.write("go\n")
+            p.stdin.flush()
+        outs = [p.communicate(timeout=60) for p in procs]
+        assert [p.returncode for p in procs] == [0, 0], outs
+        assert sorted(o[0] for o in outs) == ["created\nrunning\n", "exists\nrunning\n"], outs
+        assert [s.id for s in rt.list()] == [shared] and rt.get(shared).state().status == "created"
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        api.Container(rt, shared).delete(force=True)
+    assert os.listdir(rt.root) == []
