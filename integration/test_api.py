@@ -38,14 +38,14 @@ def read_all(fd):
 
 
 def run_capture(rt, cid, bundle, **kw):
-    """rt.run() with stdio through pipes (as runc's foreground `run` gives them; stdin
+    """rt.run() of `bundle` (a Path) with stdio through pipes (as runc's foreground `run` gives them; stdin
     at EOF): (exit status, stdout, stderr)."""
     in_r, in_w = os.pipe()
     os.close(in_w)
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
     try:
-        with rt.run(cid, str(bundle), stdin=in_r, stdout=out_w, stderr=err_w, **kw) as c:
+        with rt.run(cid, bundle, stdin=in_r, stdout=out_w, stderr=err_w, **kw) as c:
             for fd in (in_r, out_w, err_w):
                 os.close(fd)
             in_r = out_w = err_w = -1

@@ -22,12 +22,14 @@ from pyrunc.state import store
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # names for annotations only: typing stays off the command paths
+    import os
     from collections.abc import Iterator
     from typing import IO, Any, Union
 
     from pyrunc.api_types import Spec, State
 
     StdStream = Union[int, IO[Any], None]
+    PathLike = Union[str, "os.PathLike[str]"]
 
 
 class _Options:
@@ -102,10 +104,10 @@ class Runtime:
     `systemd_cgroup` and `rootless` are the CLI's global flags of those names. A Runtime
     may be used from several threads, for different containers."""
 
-    def __init__(self, root: str | None = None, *, systemd_cgroup: bool = False, rootless: str = "auto") -> None:
+    def __init__(self, root: PathLike | None = None, *, systemd_cgroup: bool = False, rootless: str = "auto") -> None:
         from pyrunc import DEFAULT_ROOT
 
-        root = (root or DEFAULT_ROOT).rstrip("/") or "/"
+        root = (posix.fspath(root) if root else DEFAULT_ROOT).rstrip("/") or "/"
         if not root.startswith("/"):
             root = posix.getcwd() + "/" + root
         self._g = _Options(root, systemd_cgroup, rootless)
@@ -125,7 +127,8 @@ class Runtime:
     def __repr__(self) -> str:
         return "Runtime(root=%r)" % self.root
 
-    def create(self, id: str, bundle: str, *, pid_file: str | None = None, console_socket: str | None = None,
+    def create(self, id: str, bundle: PathLike, *, pid_file: PathLike | None = None,
+               console_socket: PathLike | None = None,
                no_pivot: bool = False, no_new_keyring: bool = False, preserve_fds: int = 0,
                stdin: StdStream = None, stdout: StdStream = None, stderr: StdStream = None) -> Container:
         """Create container `id` from `bundle` (a directory with config.json), as
@@ -134,7 +137,8 @@ class Runtime:
         Raises ContainerExists, ConfigError, InvalidIDError, PyruncError."""
         from pyrunc.lifecycle import create
 
-        c = create.create(self._g, id, bundle, pid_file=pid_file or None, console_socket=console_socket or None,
+        c = create.create(self._g, id, posix.fspath(bundle), pid_file=posix.fspath(pid_file) if pid_file else None,
+                          console_socket=posix.fspath(console_socket) if console_socket else None,
                           no_pivot=no_pivot, no_new_keyring=no_new_keyring, preserve_fds=preserve_fds,
                           stdio=_stdio(stdin, stdout, stderr))
         _children[c.pid] = True
@@ -177,7 +181,7 @@ class Runtime:
             rows.append(out)
         return rows
 
-    def run(self, id: str, bundle: str, **create_args: Any) -> _Running:
+    def run(self, id: str, bundle: PathLike, **create_args: Any) -> _Running:
         """Create and start `id`; a context manager yielding the Container that deletes it
         (killing what still runs) on exit, an exception in the block included:
 
@@ -186,7 +190,6 @@ class Runtime:
 
         `create_args` are create()'s."""
         return _Running(self, id, bundle, create_args)
-
 
 
 class _Running:
@@ -416,47 +419,48 @@ class Process:
 
 # ---- images: `pyrunc image ...` as functions ----
 
-def unpack(ref: str, bundle: str, store: str | None = None, terminal: bool = True) -> int:
+def unpack(ref: str, bundle: PathLike, store: PathLike | None = None, terminal: bool = True) -> int:
     """Unpack image `ref` ("LAYOUT:TAG") into a new bundle: config.json from the image's
     config, the rootfs an overlayfs of the store's layers. Returns how many layers
     were extracted (0 when the store had them all)."""
     from pyrunc.image import bundle as bundlemod
 
-    return bundlemod.unpack(ref, bundle, store or None, terminal=terminal)
+    return bundlemod.unpack(ref, posix.fspath(bundle), posix.fspath(store) if store else None, terminal=terminal)
 
 
-def commit(bundle: str, ref: str, message: str = "", author: str = "", pause: bool = False,
-           root: str | None = None) -> str:
+def commit(bundle: PathLike, ref: str, message: str = "", author: str = "", pause: bool = False,
+           root: PathLike | None = None) -> str:
     """The bundle's changes (its overlay's upper) as a new layer of a new image `ref`
     ("LAYOUT:NEWTAG"); `pause` freezes the bundle's containers under `root` meanwhile.
     Returns the new manifest's digest."""
     from pyrunc import DEFAULT_ROOT
     from pyrunc.image import commit as commitmod
 
-    return commitmod.commit(root or DEFAULT_ROOT, bundle, ref, message=message, author=author, pause=pause)
+    return commitmod.commit(posix.fspath(root) if root else DEFAULT_ROOT, posix.fspath(bundle), ref,
+                            message=message, author=author, pause=pause)
 
 
-def release(bundle: str, purge: bool = False, root: str | None = None) -> None:
+def release(bundle: PathLike, purge: bool = False, root: PathLike | None = None) -> None:
     """Unmount an unpacked bundle's rootfs; `purge` also drops its changes and claims."""
     from pyrunc import DEFAULT_ROOT
     from pyrunc.image import bundle as bundlemod
 
-    bundlemod.release(bundle, root or DEFAULT_ROOT, purge=purge)
+    bundlemod.release(posix.fspath(bundle), posix.fspath(root) if root else DEFAULT_ROOT, purge=purge)
 
 
-def mount(bundle: str) -> None:
+def mount(bundle: PathLike) -> None:
     """Mount an unpacked bundle's rootfs again (after a reboot or release)."""
     from pyrunc.image import bundle as bundlemod
 
-    bundlemod.mount_again(bundle)
+    bundlemod.mount_again(posix.fspath(bundle))
 
 
-def ls(layout: str) -> list[dict]:
+def ls(layout: PathLike) -> list[dict]:
     """The images of an OCI layout, as `pyrunc image ls --format json` lists them."""
     from pyrunc import jsonio
     from pyrunc.image import show
 
-    return jsonio.loads(show.ls(layout, "json")) or []
+    return jsonio.loads(show.ls(posix.fspath(layout), "json")) or []
 
 
 def history(ref: str) -> list[dict]:
@@ -467,8 +471,8 @@ def history(ref: str) -> list[dict]:
     return jsonio.loads(show.history(ref, "json")) or []
 
 
-def gc(store: str | None = None) -> list[tuple[str, int]]:
+def gc(store: PathLike | None = None) -> list[tuple[str, int]]:
     """Remove the store's layers no bundle uses: [(diff_id, bytes freed), ...]."""
     from pyrunc.image import store as storemod
 
-    return list(storemod.Store(store or None, create=False).gc())
+    return list(storemod.Store(posix.fspath(store) if store else None, create=False).gc())

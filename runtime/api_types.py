@@ -81,9 +81,11 @@ class Spec:
     @classmethod
     def load(cls, bundle: str) -> Spec:
         """<bundle>/config.json, read and checked as create reads it."""
+        import os
+
         from pyrunc.spec import load
 
-        return cls(load.load_bundle(bundle))
+        return cls(load.load_bundle(os.fspath(bundle)))
 
     def validate(self) -> Spec:
         """Check the config with create's loader; ConfigError names the field. Returns self."""
@@ -104,10 +106,12 @@ class Spec:
 
     def write(self, bundle: str) -> str:
         """Validate, then write <bundle>/config.json (replacing one); returns its path."""
+        import os
+
         from pyrunc.state import store
 
         self.validate()
-        path = bundle.rstrip("/") + "/config.json"
+        path = os.fspath(bundle).rstrip("/") + "/config.json"
         store.write_atomic(path, self.to_json().encode(), mode=0o644)
         return path
 

@@ -174,6 +174,8 @@ def test_spec_validate_leaves_the_config_as_it_was():
 def test_spec_write_and_load(tmp_path):
     s = pyrunc.Spec.default(["true"], terminal=False)
     assert s.write(str(tmp_path)) == str(tmp_path / "config.json")
+    assert s.write(tmp_path) == str(tmp_path / "config.json")              # a Path as well
+    assert pyrunc.Spec.load(tmp_path).config == s.config
     assert pyrunc.Spec.load(str(tmp_path)).config == s.config
     bad = pyrunc.Spec.default([])
     with pytest.raises(pyrunc.ConfigError):
