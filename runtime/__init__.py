@@ -9,8 +9,8 @@ __version__ = "0.1.0"
 OCI_VERSION = "1.2.0"
 DEFAULT_ROOT = "/run/pyrunc"
 
-_API = {"Runtime": "api", "Container": "api", "Process": "api", "unpack": "api", "commit": "api",
-        "release": "api", "mount": "api", "ls": "api", "history": "api", "gc": "api",
+_API = {"Runtime": "api", "Container": "api", "Process": "api", "unpack": "api_image", "commit": "api_image",
+        "release": "api_image", "mount": "api_image", "ls": "api_image", "history": "api_image", "gc": "api_image",
         "State": "api_types", "Spec": "api_types",
         "PyruncError": "errors", "UsageError": "errors", "ConfigError": "errors", "ContainerExists": "errors",
         "ContainerNotFound": "errors", "InvalidIDError": "errors", "StateError": "errors",

@@ -12,7 +12,7 @@ import threading
 import pytest
 
 import pyrunc
-from pyrunc import api, errors
+from pyrunc import api, api_image, errors
 from pyrunc.spec import default, load
 
 HEAVY = {"json", "cffi", "_cffi_backend", "jsonschema", "pyseccomp", "seccomp", "dataclasses", "typing", "re",
@@ -56,7 +56,7 @@ def test_exported_names():
                  "InvalidIDError", "SyscallError"):
         assert getattr(pyrunc, name) is getattr(errors, name)
         assert issubclass(getattr(pyrunc, name), pyrunc.PyruncError)
-    assert pyrunc.Runtime is api.Runtime and pyrunc.unpack is api.unpack
+    assert pyrunc.Runtime is api.Runtime and pyrunc.unpack is api_image.unpack
     with pytest.raises(AttributeError):
         pyrunc.NoSuchThing
     assert "Runtime" in dir(pyrunc)
@@ -64,7 +64,8 @@ def test_exported_names():
 
 def test_every_public_api_callable_is_documented_and_typed():
     objs = [api.Runtime, api.Container, api.Process, pyrunc.Spec, pyrunc.State,
-            api.unpack, api.commit, api.release, api.mount, api.ls, api.history, api.gc]
+            api_image.unpack, api_image.commit, api_image.release, api_image.mount, api_image.ls,
+            api_image.history, api_image.gc]
     for obj in objs:
         assert inspect.getdoc(obj), obj
         members = [obj] if inspect.isfunction(obj) else [
@@ -216,7 +217,7 @@ def test_the_overlay_mount_changes_only_its_own_threads_cwd(tmp_path, monkeypatc
 
 def test_api_source_changes_no_process_wide_state():
     """The API's own modules call no chdir, umask, signal handler, prctl or exit."""
-    for mod in ("api", "api_types"):
+    for mod in ("api", "api_types", "api_image"):
         src = inspect.getsource(sys.modules["pyrunc." + mod] if "pyrunc." + mod in sys.modules
                                 else __import__("pyrunc." + mod, fromlist=["x"]))
         for word in ("chdir(", "umask(", "signal(", "_signal", "prctl", "_exit(", "exit(", "setsid("):
