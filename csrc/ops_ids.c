@@ -44,22 +44,26 @@ static void fix_stdio_owner(uid_t uid, gid_t gid)
     }
 }
 
+/* Raw system calls, not glibc's wrappers: those broadcast the change to every thread
+ * glibc believes the process has (nptl's setxid, under its stack-list lock), and a
+ * child cloned from a multi-threaded caller (the Python API used from threads) inherits
+ * that list and lock as they were. The child has one thread: the syscall is the change. */
 int op_user(struct child_ctx *c, const struct shim_op *op)
 {
     uid_t uid = (uid_t)op->n1;
     gid_t gid = (gid_t)op->n2;
     if (op->n3 == 2) {
         /* the uid alone: a user namespace's root before its ipc namespace is made */
-        if (setresuid(uid, uid, uid) < 0)
+        if (syscall(SYS_setresuid, uid, uid, uid) < 0)
             return shim_fail(c, errno, "setresuid %u", uid);
         return 0;
     }
     fix_stdio_owner(uid, gid);
-    if (op->n3 && setgroups((size_t)op->n_arr, (const gid_t *)op->arr) < 0)
+    if (op->n3 && syscall(SYS_setgroups, (size_t)op->n_arr, (const gid_t *)op->arr) < 0)
         return shim_fail(c, errno, "setgroups");
-    if (setresgid(gid, gid, gid) < 0)
+    if (syscall(SYS_setresgid, gid, gid, gid) < 0)
         return shim_fail(c, errno, "setresgid %u", gid);
-    if (setresuid(uid, uid, uid) < 0)
+    if (syscall(SYS_setresuid, uid, uid, uid) < 0)
         return shim_fail(c, errno, "setresuid %u", uid);
     return 0;
 }

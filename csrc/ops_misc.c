@@ -237,19 +237,54 @@ static const char *env_get(char *const *envp, const char *name)
     return NULL;
 }
 
+/* One line of fd into line (at most size-1 bytes: the rest of a longer line is
+ * dropped), through buf; 0 at the end. read(2) only: the child may not allocate (a
+ * caller's other threads may have held malloc's locks when it was cloned). */
+struct line_reader {
+    int fd;
+    size_t pos, len;
+    char buf[4096];
+};
+
+static int read_line(struct line_reader *r, char *line, size_t size)
+{
+    size_t n = 0;
+    int any = 0;
+    for (;;) {
+        if (r->pos == r->len) {
+            ssize_t got = read(r->fd, r->buf, sizeof r->buf);
+            if (got < 0 && errno == EINTR)
+                continue;
+            if (got <= 0)
+                break;
+            r->pos = 0;
+            r->len = (size_t)got;
+        }
+        char ch = r->buf[r->pos++];
+        any = 1;
+        if (n + 1 < size)
+            line[n++] = ch;
+        if (ch == '\n')
+            break;
+    }
+    line[n] = 0;
+    return any;
+}
+
 /* HOME from the container's /etc/passwd, "/" when the uid has no entry. */
 int op_home_env(struct child_ctx *c, const struct shim_op *op)
 {
     static char home[4096 + 8];
+    static struct line_reader f;
     char line[4096];
     const char *dir = "/";
     size_t n = 0;
-    FILE *f;
 
     if (env_get(c->envp, "HOME"))
         return 0;
-    f = fopen("/etc/passwd", "re");
-    while (f && fgets(line, sizeof line, f)) {
+    f.fd = open("/etc/passwd", O_RDONLY | O_CLOEXEC);
+    f.pos = f.len = 0;
+    while (f.fd >= 0 && read_line(&f, line, sizeof line)) {
         /* name:passwd:uid:gid:gecos:dir:shell */
         char *field[7];
         int k = 0;
@@ -270,8 +305,8 @@ int op_home_env(struct child_ctx *c, const struct shim_op *op)
             break;
         }
     }
-    if (f)
-        fclose(f);
+    if (f.fd >= 0)
+        close(f.fd);
     if (dir)
         snprintf(home, sizeof home, "HOME=%s", dir);
     /* the plan's envp has a spare NULL slot after its terminator for this (shim.h):
@@ -404,7 +439,9 @@ int op_hook(struct child_ctx *c, const struct shim_op *op)
         }
         return shim_fail(c, e, "error running hook #%lld: pipe", idx);
     }
-    pid_t pid = fork();
+    /* a raw clone, not fork(3): glibc's fork takes malloc's and its own locks, which a
+     * child cloned from a multi-threaded caller may have inherited held */
+    pid_t pid = (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
     if (pid < 0) {
         int e = errno;
         close(in[0]); close(in[1]); close(out[0]); close(out[1]);

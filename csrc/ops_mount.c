@@ -7,7 +7,6 @@
  */
 #include "internal.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <linux/openat2.h>
@@ -235,85 +234,96 @@ static int ro_tmpfs_onto_fd(int dst)
     return mfd < 0 ? -e : move_onto_fd(mfd, dst);
 }
 
-/* Copy the directory tree at src (fd) into dst (fd): the tmpcopyup option. */
+struct linux_dirent64 {
+    uint64_t d_ino;
+    int64_t d_off;
+    unsigned short d_reclen;
+    unsigned char d_type;
+    char d_name[];
+};
+
+/* Copy the directory tree at src (fd) into dst (fd): the tmpcopyup option. The entries
+ * come from getdents64 into a buffer on the stack: opendir(3) allocates, and the child
+ * may not (a caller's other threads may have held malloc's locks when it was cloned). */
 static int copy_tree(int src, int dst)
 {
     int dfd = dup(src);
-    DIR *d;
-    struct dirent *e;
+    char dents[4096];
     int rc = 0;
     if (dfd < 0)
         return -errno;
-    d = fdopendir(dfd);
-    if (d == NULL) {
-        close(dfd);
-        return -errno;
-    }
-    while (rc == 0 && (e = readdir(d)) != NULL) {
-        struct stat st;
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        if (fstatat(src, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+    for (long got = 1; rc == 0 && got > 0;) {
+        got = syscall(SYS_getdents64, dfd, dents, sizeof dents);
+        if (got < 0)
             rc = -errno;
-            break;
-        }
-        if (S_ISDIR(st.st_mode)) {
-            if (mkdirat(dst, e->d_name, st.st_mode & 07777) < 0 && errno != EEXIST) {
+        for (long off = 0; rc == 0 && off < got;) {
+            struct linux_dirent64 *e = (struct linux_dirent64 *)(dents + off);
+            off += e->d_reclen;
+            struct stat st;
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+                continue;
+            if (fstatat(src, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
                 rc = -errno;
                 break;
             }
-            int s2 = openat(src, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-            int d2 = openat(dst, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-            if (s2 < 0 || d2 < 0)
-                rc = -errno;
-            else
-                rc = copy_tree(s2, d2);
-            if (s2 >= 0)
-                close(s2);
-            if (d2 >= 0)
-                close(d2);
-        } else if (S_ISLNK(st.st_mode)) {
-            char target[4096];
-            ssize_t n = readlinkat(src, e->d_name, target, sizeof target - 1);
-            if (n < 0) {
-                rc = -errno;
-                break;
-            }
-            target[n] = 0;
-            if (symlinkat(target, dst, e->d_name) < 0)
-                rc = -errno;
-        } else if (S_ISREG(st.st_mode)) {
-            int in = openat(src, e->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-            int out = openat(dst, e->d_name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                             st.st_mode & 07777);
-            if (in < 0 || out < 0) {
-                rc = -errno;
+            if (S_ISDIR(st.st_mode)) {
+                if (mkdirat(dst, e->d_name, st.st_mode & 07777) < 0 && errno != EEXIST) {
+                    rc = -errno;
+                    break;
+                }
+                int s2 = openat(src, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                int d2 = openat(dst, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (s2 < 0 || d2 < 0)
+                    rc = -errno;
+                else
+                    rc = copy_tree(s2, d2);
+                if (s2 >= 0)
+                    close(s2);
+                if (d2 >= 0)
+                    close(d2);
+            } else if (S_ISLNK(st.st_mode)) {
+                char target[4096];
+                ssize_t n = readlinkat(src, e->d_name, target, sizeof target - 1);
+                if (n < 0) {
+                    rc = -errno;
+                    break;
+                }
+                target[n] = 0;
+                if (symlinkat(target, dst, e->d_name) < 0)
+                    rc = -errno;
+            } else if (S_ISREG(st.st_mode)) {
+                int in = openat(src, e->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+                int out = openat(dst, e->d_name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                                 st.st_mode & 07777);
+                if (in < 0 || out < 0) {
+                    rc = -errno;
+                } else {
+                    char buf[65536];
+                    ssize_t n;
+                    while ((n = read(in, buf, sizeof buf)) > 0)
+                        if (write(out, buf, (size_t)n) != n) {
+                            rc = -EIO;
+                            break;
+                        }
+                    if (n < 0)
+                        rc = -errno;
+                }
+                if (in >= 0)
+                    close(in);
+                if (out >= 0)
+                    close(out);
             } else {
-                char buf[65536];
-                ssize_t n;
-                while ((n = read(in, buf, sizeof buf)) > 0)
-                    if (write(out, buf, (size_t)n) != n) {
-                        rc = -EIO;
-                        break;
-                    }
-                if (n < 0)
+                if (mknodat(dst, e->d_name, st.st_mode, st.st_rdev) < 0)
                     rc = -errno;
             }
-            if (in >= 0)
-                close(in);
-            if (out >= 0)
-                close(out);
-        } else {
-            if (mknodat(dst, e->d_name, st.st_mode, st.st_rdev) < 0)
-                rc = -errno;
-        }
-        if (rc == 0) {
-            fchownat(dst, e->d_name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW);
-            struct timespec ts[2] = {st.st_atim, st.st_mtim};
-            utimensat(dst, e->d_name, ts, AT_SYMLINK_NOFOLLOW);
+            if (rc == 0) {
+                fchownat(dst, e->d_name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW);
+                struct timespec ts[2] = {st.st_atim, st.st_mtim};
+                utimensat(dst, e->d_name, ts, AT_SYMLINK_NOFOLLOW);
+            }
         }
     }
-    closedir(d);
+    close(dfd);
     return rc;
 }
 

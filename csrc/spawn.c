@@ -182,9 +182,14 @@ static __attribute__((noreturn)) void late_failure(struct child_ctx *c)
     int n;
     n = snprintf(buf, sizeof buf, "%s%s", c->fifo_wfd >= 0 ? "E" : "", c->err->detail);
     if (c->err->err != SHIM_ENOERRNO && n > 0 && (size_t)n < sizeof buf) {
-        const char *e = strerror(c->err->err);
+        /* strerrordesc_np: the untranslated text, no locale lock nor allocation (the
+         * child of a multi-threaded caller may have inherited those held) */
+        const char *e = strerrordesc_np(c->err->err);
         int at = n + 2;
-        n += snprintf(buf + n, sizeof buf - (size_t)n, ": %s", e);
+        if (e)
+            n += snprintf(buf + n, sizeof buf - (size_t)n, ": %s", e);
+        else
+            n += snprintf(buf + n, sizeof buf - (size_t)n, ": errno %d", c->err->err);
         if (at < (int)sizeof buf && buf[at] >= 'A' && buf[at] <= 'Z')
             buf[at] = (char)(buf[at] + 32);
     }

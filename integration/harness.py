@@ -412,18 +412,44 @@ class Runtime:
         """Ids with a state dir under this runtime's root."""
         return sorted(p.name for p in self.root.iterdir() if p.is_dir()) if self.root.is_dir() else []
 
+    def api(self):
+        """pyrunc's Python API on this root, in this process, when the package this
+        interpreter imports is the one the pyrunc command runs (else None)."""
+        if self.name != "pyrunc":
+            return None
+        try:
+            import pyrunc
+        except ImportError:
+            return None
+        prefix = os.path.dirname(os.path.dirname(os.path.realpath(self.binary)))
+        if not os.path.realpath(pyrunc.__file__).startswith(prefix + "/"):
+            return None
+        return pyrunc.Runtime(str(self.root))
+
     def wait_status(self, id, status, timeout=10):
-        """Poll `state` until the container has `status`; return the state."""
+        """Poll the state until the container has `status`; return the state (pyrunc's
+        through the API in this process when it can: polling costs no command start)."""
+        api = self.api()
+
         def reached():
-            st = self.state(id)
+            st = api.get(id).state_dict() if api else self.state(id)
             return st if st["status"] == status else None
         return wait_for(reached, timeout, f"{self.name} container {id} to be {status}")
 
     def delete_all(self):
-        """`delete --force` every container under the root; return the ids it tried."""
+        """Force-delete every container under the root (pyrunc's through the API when it
+        can); return the ids it tried."""
         ids = self.containers()
-        if ids and self.installed():
+        api = self.api()
+        if ids and (api or self.installed()):
             for id in ids:
+                if api:
+                    import pyrunc
+                    try:
+                        api.get(id).delete(force=True)
+                    except pyrunc.PyruncError:
+                        pass
+                    continue
                 try:
                     self.delete(id, force=True)
                 except HarnessError:

@@ -45,18 +45,26 @@ def help_for(verb):
     return 0
 
 
-def cmd_create(g, o, pos):
-    from pyrunc.lifecycle import create
+def _runtime(g):
+    from pyrunc import api
 
-    create.create(g, pos[0], o["bundle"], pid_file=o["pid-file"], console_socket=o["console-socket"],
-                  no_pivot=o["no-pivot"], no_new_keyring=o["no-new-keyring"], preserve_fds=o["preserve-fds"])
+    return api.Runtime._of(g)
+
+
+def _container(g, cid):
+    from pyrunc import api
+
+    return api.Container(api.Runtime._of(g), cid)
+
+
+def cmd_create(g, o, pos):
+    _runtime(g).create(pos[0], o["bundle"], pid_file=o["pid-file"], console_socket=o["console-socket"],
+                       no_pivot=o["no-pivot"], no_new_keyring=o["no-new-keyring"], preserve_fds=o["preserve-fds"])
     return 0
 
 
 def cmd_start(g, o, pos):
-    from pyrunc.lifecycle import start
-
-    start.start(g.root, pos[0])
+    _container(g, pos[0]).start()
     return 0
 
 
@@ -68,53 +76,18 @@ def cmd_run(g, o, pos):
 
 def cmd_state(g, o, pos):
     from pyrunc import jsonio
-    from pyrunc.state import store
 
-    cdir = store.container_dir(g.root, pos[0])
-    st = store.read_state(cdir)
-    _out(jsonio.dumps_indent(store.public_state(st, store.reported_status(cdir, st))))
+    _out(jsonio.dumps_indent(_container(g, pos[0]).state_dict()))
     return 0
-
-
-def _owner(uid, cache={}):
-    if uid not in cache:
-        import pwd
-
-        try:
-            cache[uid] = pwd.getpwuid(uid).pw_name
-        except KeyError:
-            cache[uid] = "#%d" % uid
-    return cache[uid]
 
 
 def cmd_list(g, o, pos):
     from pyrunc import jsonio
-    from pyrunc.state import store
 
     fmt = o["format"]
     if fmt not in ("table", "json"):
         raise errors.PyruncError("invalid format option")
-    try:
-        names = sorted(posix.listdir(g.root))
-    except FileNotFoundError:
-        names = []
-    except OSError as e:
-        raise errors.from_oserror("open " + g.root, e) from None
-    rows = []
-    for name in names:
-        if name.startswith("."):  # the runtime's own files (.seccomp cache), not containers
-            continue
-        cdir = g.root + "/" + name
-        try:
-            info = posix.stat(cdir)
-            st = store.read_state(cdir)
-        except (OSError, errors.PyruncError):
-            continue
-        if not (info.st_mode & 0o040000):
-            continue
-        out = store.public_state(st, store.reported_status(cdir, st))
-        out["owner"] = _owner(info.st_uid)
-        rows.append(out)
+    rows = _runtime(g).list_dicts()
     if o["quiet"]:
         _out("".join(r["id"] + "\n" for r in rows))
         return 0
@@ -132,17 +105,14 @@ def cmd_list(g, o, pos):
 
 def cmd_kill(g, o, pos):
     from pyrunc import signals
-    from pyrunc.lifecycle import kill
 
     sig = signals.parse(pos[1]) if len(pos) > 1 else 15
-    kill.kill(g.root, pos[0], sig, o["all"])
+    _container(g, pos[0]).kill(sig, o["all"])
     return 0
 
 
 def cmd_delete(g, o, pos):
-    from pyrunc.lifecycle import delete
-
-    delete.delete(g.root, pos[0], o["force"])
+    _container(g, pos[0]).delete(o["force"])
     return 0
 
 
@@ -199,23 +169,17 @@ def cmd_exec(g, o, pos):
 
 
 def cmd_pause(g, o, pos):
-    from pyrunc.lifecycle import pause
-
-    pause.pause(g.root, pos[0])
+    _container(g, pos[0]).pause()
     return 0
 
 
 def cmd_resume(g, o, pos):
-    from pyrunc.lifecycle import pause
-
-    pause.resume(g.root, pos[0])
+    _container(g, pos[0]).resume()
     return 0
 
 
 def cmd_update(g, o, pos):
-    from pyrunc.lifecycle import update
-
-    update.update(g.root, pos[0], o)
+    _container(g, pos[0]).update(flags=o)
     return 0
 
 
@@ -227,9 +191,11 @@ def cmd_ps(g, o, pos):
 
 
 def cmd_events(g, o, pos):
-    from pyrunc.lifecycle import events
+    from pyrunc import jsonio
 
-    events.events(g.root, pos[0], o["interval"], o["stats"])
+    for ev in _container(g, pos[0]).events(stats=o["stats"], interval=o["interval"]):
+        _out(jsonio.dumps(ev) + "\n")
+        sys.stdout.flush()
     return 0
 
 

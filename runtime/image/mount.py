@@ -1,7 +1,7 @@
 """overlayfs mount and unmount of a bundle's rootfs.
 
 The lowers are named relative to the store's layers/ dir (the mount runs with that as
-its working directory), which keeps the mount data under the kernel's one-page limit
+the working directory of a thread of its own), which keeps the mount data under the kernel's one-page limit
 for deep images. redirect_dir, metacopy and index are off, so that the upper dir holds
 whole files and whiteouts only: what `image commit` can turn into a tar layer.
 """
@@ -14,6 +14,7 @@ UMOUNT_NOFOLLOW = 8
 EINVAL = 22
 EBUSY = 16
 PAGE = 4096
+CLONE_FS = 0x200
 OPTIONS = "redirect_dir=off,index=off,metacopy=off"
 
 _libc = None
@@ -28,6 +29,7 @@ def _lib():
         _libc.mount.argtypes = (ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong,
                                 ctypes.c_char_p)
         _libc.umount2.argtypes = (ctypes.c_char_p, ctypes.c_int)
+        _libc.unshare.argtypes = (ctypes.c_int,)
     return _libc
 
 
@@ -49,19 +51,34 @@ def mount_data(lowers_rel, upper, work):
 
 def mount_overlay(base, lowers_rel, upper, work, target):
     """Mount overlay on `target`: lowers (top first) relative to the dir `base`."""
+    import threading
+
     data = mount_data(lowers_rel, upper, work)
     lib = _lib()
-    cwd = posix.open(".", posix.O_RDONLY | posix.O_DIRECTORY | posix.O_CLOEXEC)
-    try:
-        posix.chdir(base)
+    done = []
+
+    def in_base():
+        # unshare(CLONE_FS) gives this thread a working directory of its own: the chdir
+        # moves no other thread's (the Python API may unpack and create from several)
+        try:
+            if lib.unshare(CLONE_FS) != 0:
+                done.append(OSError(_errno(), "unshare(CLONE_FS)"))
+                return
+            posix.chdir(base)
+        except OSError as e:
+            done.append(e)
+            return
         rc = lib.mount(b"overlay", target.encode("utf-8", "surrogateescape"), b"overlay", 0,
                        data.encode("utf-8", "surrogateescape"))
-        err = _errno() if rc != 0 else 0
-    finally:
-        posix.fchdir(cwd)
-        posix.close(cwd)
-    if rc != 0:
-        raise errors.SyscallError('mount overlay on "%s"' % target, err)
+        done.append(_errno() if rc != 0 else 0)
+
+    t = threading.Thread(target=in_base, name="overlay-mount")
+    t.start()
+    t.join()
+    if isinstance(done[0], OSError):
+        raise done[0]
+    if done[0]:
+        raise errors.SyscallError('mount overlay on "%s"' % target, done[0])
 
 
 def unmount(target):

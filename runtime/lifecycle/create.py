@@ -354,8 +354,11 @@ def _make_locked_dir(root, cdir, shim):
     then either locked (being created: `state` says "creating") or left by a create that
     died (stopped), never both (a plain mkdir then flock had a window where `state` read
     a container being created as stopped)."""
-    # "." hides it from `list`; ":" is in no id
-    staging = "%s/.:creating:%d" % (root, posix.getpid())
+    import _thread
+
+    # "." hides it from `list`; ":" is in no id; the thread too: API callers create
+    # containers from several threads of one process
+    staging = "%s/.:creating:%d:%d" % (root, posix.getpid(), _thread.get_ident())
     try:
         try:
             posix.mkdir(staging, 0o711)

@@ -1,9 +1,9 @@
 """events: `--stats` prints one stats event; otherwise stats every --interval and an
-"oom" event whenever the memory cgroup kills, until the container stops."""
-import sys
+"oom" event whenever the memory cgroup kills, until the container stops (as dicts: the
+CLI prints them, the API yields them)."""
 import time
 
-from pyrunc import errors, jsonio
+from pyrunc import errors
 from pyrunc.state import store
 
 
@@ -32,16 +32,16 @@ def parse_duration(text):
     return total
 
 
-def _emit(kind, cid, data=None):
+def _event(kind, cid, data=None):
     ev = {"type": kind, "id": cid}
     if data is not None:
         ev["data"] = data
-    sys.stdout.write(jsonio.dumps(ev) + "\n")
-    sys.stdout.flush()
+    return ev
 
 
-def events(root, cid, interval, once):
-    from pyrunc.cgroups import stats
+def stream(root, cid, interval, once):
+    """The events as dicts: checked now (a stopped container, a bad interval), yielded
+    lazily (the API's Container.events)."""
     from pyrunc.cgroups.manager import Manager
 
     cdir = store.container_dir(root, cid)
@@ -49,22 +49,28 @@ def events(root, cid, interval, once):
     if store.status(cdir, st) == "stopped":
         raise errors.StateError("container with id %s is not running" % cid)
     mgr = Manager.from_state(st)
-    if once:
-        _emit("stats", cid, stats.stats(mgr))
+    period = None if once else parse_duration(interval)
+    return _stream(cid, st, mgr, period)
+
+
+def _stream(cid, st, mgr, period):
+    from pyrunc.cgroups import stats
+
+    if period is None:
+        yield _event("stats", cid, stats.stats(mgr))
         return
-    period = parse_duration(interval)
     ooms = stats.oom_count(mgr)
     next_stats = time.monotonic()
     while store.init_alive(st):
         now = time.monotonic()
         if now >= next_stats:
-            _emit("stats", cid, stats.stats(mgr))
+            yield _event("stats", cid, stats.stats(mgr))
             next_stats = now + period
         n = stats.oom_count(mgr)
         if n > ooms:
-            _emit("oom", cid)
+            yield _event("oom", cid)
             ooms = n
         time.sleep(min(0.1, max(0.0, next_stats - time.monotonic())))
     n = stats.oom_count(mgr)
     if n > ooms:
-        _emit("oom", cid)
+        yield _event("oom", cid)

@@ -99,7 +99,13 @@ def _process_from_file(path):
             data = f.read()
     except OSError as e:
         raise errors.from_oserror("open " + path, e) from None
-    proc = load.parse(data, source="process.json")
+    return _checked_process(load.parse(data, source="process.json"))
+
+
+def _checked_process(proc):
+    """A process.json document (or the API's process dict) checked as runc's."""
+    from pyrunc.spec import load
+
     if not isinstance(proc, dict):
         raise errors.ConfigError("", "expected object", "process.json")
     try:
@@ -111,17 +117,21 @@ def _process_from_file(path):
     return proc
 
 
-def exec_(g, cid, o, cmd):
+def exec_(g, cid, o, cmd, stdio=None):
+    """`pyrunc exec`: returns the exit status (0 when detached). With `stdio` (the API:
+    three fds for the process's 0, 1, 2, a process dict as o["process-dict"]) nothing of
+    ours is proxied, no signal is forwarded and nothing waits: the process's pid is
+    returned, our child."""
     from pyrunc.cgroups.warmup import Warmup
 
     warmup = Warmup()
     try:
-        return _exec(g, cid, o, cmd, warmup)
+        return _exec(g, cid, o, cmd, warmup, stdio)
     finally:
         warmup.stop()
 
 
-def _exec(g, cid, o, cmd, warmup):
+def _exec(g, cid, o, cmd, warmup, api_stdio=None):
     from pyrunc import lsm, shim
     from pyrunc.cgroups.manager import Manager
     from pyrunc.lifecycle import create as createmod
@@ -139,7 +149,13 @@ def _exec(g, cid, o, cmd, warmup):
     if status not in ("created", "running", "paused"):
         raise errors.StateError("cannot exec in a container in the %s state" % status)
     spec = store.read_config(cdir)
-    if o["process"]:
+    if o.get("process-dict") is not None:
+        from pyrunc import jsonio
+
+        # a copy, ours to fill in: the caller's dict stays as it was
+        proc = jsonio.loads(jsonio.dumps(o["process-dict"]))
+        proc = _with_container_defaults(_checked_process(proc), spec.get("process"))
+    elif o["process"]:
         proc = _with_container_defaults(_process_from_file(o["process"]), spec.get("process"))
     else:
         if not cmd:
@@ -152,10 +168,13 @@ def _exec(g, cid, o, cmd, warmup):
     linux = spec.get("linux") or {}
     detach = o["detach"]
     console_socket = o["console-socket"]
-    if console_socket and not detach:   # without a terminal the plan refuses it, as create
+    if console_socket and not detach and api_stdio is None:   # without a terminal the plan refuses it
         raise errors.PyruncError("cannot use console socket if runc will not detach or allocate tty")
     pair = child_stdio = ours = None
-    if not detach:
+    if api_stdio is not None:
+        if o["tty"] and not console_socket:
+            raise errors.PyruncError("a terminal needs a console socket to receive its master")
+    elif not detach:
         import _socket
 
         if not console_socket:
@@ -195,7 +214,7 @@ def _exec(g, cid, o, cmd, warmup):
             cgroup_fd = posix.open(paths[""], posix.O_RDONLY | posix.O_DIRECTORY | posix.O_CLOEXEC)
         warmup.stop()
         with errors.context("unable to start container process"):
-            spawned = shim.spawn(plan, {"console": console_fd}, child_stdio, cgroup_fd=cgroup_fd)
+            spawned = shim.spawn(plan, {"console": console_fd}, api_stdio or child_stdio, cgroup_fd=cgroup_fd)
             from pyrunc import faults
 
             faults.point("exec-after-spawn")
@@ -237,6 +256,8 @@ def _exec(g, cid, o, cmd, warmup):
         if spawned is not None:
             spawned.close()
     _close(pair)
+    if api_stdio is not None:
+        return spawned.pid
     if detach:
         return 0
     from pyrunc.lifecycle import run as runmod

@@ -118,7 +118,23 @@ def merge(current, new):
     return out
 
 
-def update(root, cid, o):
+def checked_resources(res):
+    """A LinuxResources dict from the API, checked as config.json's (a copy: ours to merge)."""
+    from pyrunc import jsonio
+    from pyrunc.spec import load
+
+    res = jsonio.loads(jsonio.dumps(res))
+    if not isinstance(res, dict):
+        raise errors.ConfigError("", "expected object", "resources")
+    try:
+        load.RESOURCES.check(res, "linux.resources")
+    except errors.ConfigError as e:
+        raise errors.ConfigError(e.path, e.reason, "resources") from None
+    return res
+
+
+def update(root, cid, o, resources=None):
+    """`o`: runc's flags (the CLI); or `resources`, a LinuxResources dict (the API)."""
     from pyrunc.cgroups.manager import Manager
 
     cdir = store.container_dir(root, cid)
@@ -126,7 +142,8 @@ def update(root, cid, o):
     with store.Lock(cdir):
         if store.status(cdir, st) == "stopped":
             raise errors.StateError("container not running")
-        new = unlimited_swap_too(resources_from_flags(o))
+        new = resources_from_flags(o) if resources is None else checked_resources(resources)
+        new = unlimited_swap_too(new)
         mem = new.get("memory") or {}
         if mem.get("kernel") or mem.get("kernelTCP"):   # runc: a value of 0 is no value
             from pyrunc import log
@@ -141,7 +158,7 @@ def update(root, cid, o):
         try:
             Manager.from_state(st).apply({k: merged[k] for k in new}, update=True, devices=False)
         except errors.ConfigError as e:
-            raise _from_the_command_line(e, o) from None
+            raise (e if resources is not None else _from_the_command_line(e, o)) from None
         linux["resources"] = merged
         store.write_config(cdir, spec)
 

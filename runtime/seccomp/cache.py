@@ -1,6 +1,7 @@
 """BPF cached under <root>/.seccomp/<digest>: the common case (one profile for every
 container) pays neither the pyseccomp import nor the compile. The digest covers the
 profile's rules and the machine's architecture; files are written by temp + rename."""
+import _thread
 import posix
 
 from pyrunc import jsonio, log
@@ -50,11 +51,12 @@ def load(root, seccomp_obj, profile):
         except FileExistsError:
             pass
         if notes:  # written before the program: a hit always finds its notes
-            tmp = "%s.notes.%d.tmp" % (path, posix.getpid())
+            tmp = "%s.notes.%d.%d.tmp" % (path, posix.getpid(), _thread.get_ident())
             with open(tmp, "w") as f:
                 f.write("\n".join(notes) + "\n")
             posix.rename(tmp, path + ".notes")
-        tmp = "%s.%d.tmp" % (path, posix.getpid())
+        # per thread: API callers create containers from several threads at once
+        tmp = "%s.%d.%d.tmp" % (path, posix.getpid(), _thread.get_ident())
         with open(tmp, "wb") as f:
             f.write(data)
         posix.rename(tmp, path)
