@@ -105,9 +105,15 @@ class Runtime:
     may be used from several threads, for different containers."""
 
     def __init__(self, root: PathLike | None = None, *, systemd_cgroup: bool = False, rootless: str = "auto") -> None:
-        from pyrunc import DEFAULT_ROOT
+        if root:
+            root = posix.fspath(root)
+        else:   # the command's default: $XDG_RUNTIME_DIR/pyrunc where runc uses its own
+            from pyrunc import rootless
 
-        root = (posix.fspath(root) if root else DEFAULT_ROOT).rstrip("/") or "/"
+            root, xdg = rootless.default_root()
+            if xdg:
+                rootless.make_xdg_root(root)
+        root = root.rstrip("/") or "/"
         if not root.startswith("/"):
             root = posix.getcwd() + "/" + root
         self._g = _Options(root, systemd_cgroup, rootless)
