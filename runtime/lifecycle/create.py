@@ -396,8 +396,8 @@ def _check_an_existing_cgroup(host):
     before it can report (in D state on v1)."""
     from pyrunc.cgroups.manager import Manager
 
-    if not host.cgroup_paths:
-        return
+    if not host.cgroup_paths or host.systemd_unit:
+        return  # the systemd driver refuses a unit that exists, in one line, at its start
     mgr = Manager(host.cgroup_host.mode, host.cgroup_paths)
     pids = mgr.pids()
     if pids:

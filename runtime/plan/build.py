@@ -83,6 +83,7 @@ class Host:
         self.last_cap = last_cap
         self.kcore = kcore
         self.host_netns = host_netns  # tests: the path that names the runtime's netns (no stat)
+        self.systemd_unit = self.systemd_props = None  # --systemd-cgroup: the scope to make
 
     def is_host_netns(self, path):
         """True if `path` (a network namespace to join) is the runtime's own: its net
