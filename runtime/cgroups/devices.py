@@ -25,8 +25,9 @@ wins"; they differ only where a later, wider rule meets an earlier, narrower exc
 (the kernel keeps the narrower one), and v1 and v2 must agree, so the kernel's meaning
 is the one used for both.
 
-Imports nothing beyond pyrunc.errors (struct only inside encode()).
+Imports nothing beyond pyrunc.errors and cgroups.fs (its Write; struct only inside encode()).
 """
+from pyrunc.cgroups.fs import Write
 from pyrunc.errors import ConfigError
 
 WILDCARD = -1
@@ -223,8 +224,6 @@ def _transition(source, rules):
     """The writes that take a cgroup in `source` state to the state of `rules`, like
     runc's emulator Transition: a reset first when the default changes or the source
     is allow-all, then the dropped bits, then the gained bits."""
-    from pyrunc.cgroups.resources import Write
-
     allow, target = normalize(rules)
     target = dict(target)
     out = []
@@ -252,8 +251,6 @@ def v1_writes(rules):
     meaning, and devices.list keeps the config's order (runc 1.1.5 writes the final
     exceptions sorted by number instead: same access, other order; README, deliberate
     differences)."""
-    from pyrunc.cgroups.resources import Write
-
     out = [] if rules and rules[0][1] == "a" else [Write("devices", "devices.deny", "a *:* rwm")]
     for rule in rules:
         out.append(Write("devices", "devices.allow" if rule[0] else "devices.deny", rule_text(rule)))

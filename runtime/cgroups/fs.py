@@ -1,10 +1,37 @@
-"""Create, join and remove a container's cgroup directories (cgroupfs driver).
+"""Create, join and remove a container's cgroup directories (cgroupfs driver), and
+the Write that resources.py and devices.py plan and the manager performs.
 
 Only directories this container created are ever removed, deepest first; a parent
 that existed before is left alone."""
 import posix
 
 from pyrunc.errors import CgroupError, strerror
+
+
+class Write:
+    """One write: `value` into `file` of the controller's directory. `optional`: a
+    missing file (ENOENT) is skipped instead of failing."""
+
+    __slots__ = ("controller", "file", "value", "optional")
+
+    def __init__(self, controller, file, value, optional=False):
+        self.controller = controller
+        self.file = file
+        self.value = value
+        self.optional = optional
+
+    def key(self):
+        return (self.controller, self.file, self.value, self.optional)
+
+    def __eq__(self, other):
+        return isinstance(other, Write) and self.key() == other.key()
+
+    def __hash__(self):
+        return hash(self.key())
+
+    def __repr__(self):
+        opt = ", optional=True" if self.optional else ""
+        return "Write(%r, %r, %r%s)" % (self.controller, self.file, self.value, opt)
 
 
 def read(path):

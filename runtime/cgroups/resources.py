@@ -14,33 +14,8 @@ cpu.rt_* must be set before a SCHED_RR task can join).
 Kept off the import graph: re, dataclasses, json (this runs on the create path).
 """
 from pyrunc.cgroups import devices as _devices
+from pyrunc.cgroups.fs import Write
 from pyrunc.errors import ConfigError
-
-
-class Write:
-    """One write: `value` into `file` of the controller's directory. `optional`: a
-    missing file (ENOENT) is skipped instead of failing."""
-
-    __slots__ = ("controller", "file", "value", "optional")
-
-    def __init__(self, controller, file, value, optional=False):
-        self.controller = controller
-        self.file = file
-        self.value = value
-        self.optional = optional
-
-    def key(self):
-        return (self.controller, self.file, self.value, self.optional)
-
-    def __eq__(self, other):
-        return isinstance(other, Write) and self.key() == other.key()
-
-    def __hash__(self):
-        return hash(self.key())
-
-    def __repr__(self):
-        opt = ", optional=True" if self.optional else ""
-        return "Write(%r, %r, %r%s)" % (self.controller, self.file, self.value, opt)
 
 
 class HostFacts:

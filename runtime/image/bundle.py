@@ -10,15 +10,13 @@
 import posix
 
 from pyrunc import errors, jsonio
-from pyrunc.image import layout
+from pyrunc.image import layout, store
 
-META = "image.json"
+META = store.BUNDLE_META
 MADE = ("rootfs", "upper", "work", "volumes", META, "config.json")
 
 
 def read_meta(bundle):
-    from pyrunc.image import store
-
     try:
         meta = store._read_json(bundle + "/" + META)
     except FileNotFoundError:
@@ -131,7 +129,7 @@ def _mount(st, bundle, meta):
 
 
 def unpack(ref, bundle, store_root=None, terminal=True):
-    from pyrunc.image import convert, mount, store
+    from pyrunc.image import convert, mount
 
     lpath, tag = layout.parse_ref(ref)
     lay = layout.Layout(lpath)
@@ -198,8 +196,6 @@ def unpack(ref, bundle, store_root=None, terminal=True):
 
 
 def _undo(st, bundle, bid, made, mount):
-    from pyrunc.image import store
-
     for item in reversed(made):
         try:
             if item == "mounted":
@@ -223,7 +219,7 @@ def _desc(d):
 
 def mount_again(bundle, store_root=None):
     """Mount the rootfs of a released bundle again (its upper as it was left)."""
-    from pyrunc.image import mount, store
+    from pyrunc.image import mount
 
     bundle = layout._abspath(bundle)
     meta = read_meta(bundle)
@@ -237,7 +233,7 @@ def mount_again(bundle, store_root=None):
 def release(bundle, root, purge=False):
     """Unmount the rootfs; with `purge` also drop the upper (the container's changes),
     the volumes and the bundle's claim on the store's layers."""
-    from pyrunc.image import mount, store
+    from pyrunc.image import mount
 
     bundle = layout._abspath(bundle)
     meta = read_meta(bundle)

@@ -19,6 +19,8 @@ from pyrunc import errors, jsonio
 from pyrunc.image import layout
 
 DEFAULT = "/var/lib/pyrunc/store"
+# in a bundle made by unpack (bundle.py): the store and the id it is counted under
+BUNDLE_META = "image.json"
 
 
 class Store:
@@ -142,8 +144,6 @@ class Store:
     def live_refs(self, prune=False):
         """[(bundle, layers)] of registered bundles whose image.json still names this
         store and id; stale registrations are removed when `prune` (gc holds the lock)."""
-        from pyrunc.image import bundle as bundle_mod
-
         out = []
         try:
             names = posix.listdir(self.bundles)
@@ -153,7 +153,7 @@ class Store:
             path = self.bundles + "/" + name
             try:
                 ref = _read_json(path)
-                meta = _read_json(ref["bundle"] + "/" + bundle_mod.META)
+                meta = _read_json(ref["bundle"] + "/" + BUNDLE_META)
                 live = meta.get("id") == ref.get("id") and meta.get("store") == self.root
             except (OSError, ValueError, KeyError, TypeError):
                 live = False

@@ -147,11 +147,14 @@ def dedupe_env(env):
 
 def _hook_ops(spec, opts, kind, status):
     """createContainer / startContainer: run by the init, in the container's namespaces."""
+    hooks = (spec.get("hooks") or {}).get(kind)
+    if not hooks:
+        return []  # a config without hooks never imports the hooks module
     from pyrunc import jsonio
     from pyrunc.hooks import exec_env
 
     ops = []
-    for i, h in enumerate((spec.get("hooks") or {}).get(kind) or ()):
+    for i, h in enumerate(hooks):
         state = {"ociVersion": OCI_VERSION, "id": opts.id, "status": status, "pid": 0, "bundle": opts.bundle}
         ann = spec.get("annotations")
         if ann:
@@ -636,9 +639,10 @@ def build(spec, opts, host):
     hooks = spec.get("hooks") or {}
     if hooks.get("prestart") or hooks.get("createRuntime"):
         ops.append(Op(O.OP_HOOKS_SYNC, "wait for prestart and createRuntime hooks"))
-    from pyrunc.hooks import CREATE_HOOK_STATUS
+    if hooks.get("createContainer"):
+        from pyrunc.hooks import CREATE_HOOK_STATUS
 
-    ops.extend(_hook_ops(spec, opts, "createContainer", CREATE_HOOK_STATUS))
+        ops.extend(_hook_ops(spec, opts, "createContainer", CREATE_HOOK_STATUS))
     # as runc: a missing cwd is created, inside the rootfs, before it can turn read-only
     ops.append(Op(O.OP_MKDIR, 'create cwd "%s"' % proc["cwd"], s1="cwd", s2=mnt.clean_path(proc["cwd"]),
                   n1=0o755))
