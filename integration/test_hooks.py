@@ -771,9 +771,12 @@ def test_failing_poststart_hook_as_crun(pyrunc, bundle_factory, tmp_path):
     is running."""
     crun = harness.crun(tmp_path)
     seen = {}
+    # the failing hook reads its stdin first: crun writes the state to a hook's stdin
+    # unguarded, and dies of SIGPIPE when the hook has exited before it wrote
+    reads_then_fails = {"path": "/bin/sh", "args": ["sh", "-c", "cat >/dev/null; exit 3"]}
     for rt in (crun, pyrunc):
         h = Hooks(rt, tmp_path)
-        bundle = h.bundle(bundle_factory, {"poststart": [failing("x"), h.host("poststart.after")]})
+        bundle = h.bundle(bundle_factory, {"poststart": [reads_then_fails, h.host("poststart.after")]})
         cid = harness.new_id("psfail")
         create_ok(rt, cid, bundle)
         try:

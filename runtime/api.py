@@ -108,11 +108,11 @@ class Runtime:
         if root:
             root = posix.fspath(root)
         else:   # the command's default: $XDG_RUNTIME_DIR/pyrunc where runc uses its own
-            from pyrunc import rootless
+            from pyrunc import rootless as rootlessmod
 
-            root, xdg = rootless.default_root()
+            root, xdg = rootlessmod.default_root()
             if xdg:
-                rootless.make_xdg_root(root)
+                rootlessmod.make_xdg_root(root)
         root = root.rstrip("/") or "/"
         if not root.startswith("/"):
             root = posix.getcwd() + "/" + root
