@@ -207,7 +207,7 @@ def test_fault_points_are_the_expected_ones():
     assert set(LEFT) == set(EXPECTED_POINTS)
 
 
-def _fault_cases():
+def fault_cases():
     for point in ALL_POINTS:
         if point.startswith("delete-"):
             yield pytest.param(point, "stopped", id=f"{point}-stopped")
@@ -216,8 +216,12 @@ def _fault_cases():
             yield pytest.param(point, None, id=point)
 
 
-@pytest.mark.parametrize("point,how", list(_fault_cases()))
+@pytest.mark.parametrize("point,how", list(fault_cases()))
 def test_killed_at_fault_point_then_delete_force_cleans(pyrunc, bundle_factory, tmp_path, point, how):
+    killed_at_then_delete_force_cleans(pyrunc, bundle_factory(args=SLEEP), tmp_path, point, how)
+
+
+def killed_at_then_delete_force_cleans(pyrunc, bundle, tmp_path, point, how):
     """pyrunc SIGKILLed at `point`: state and list still answer, delete --force leaves nothing.
 
     create-* points are met by `create`, start-* by `start` of a created container,
@@ -226,7 +230,6 @@ def test_killed_at_fault_point_then_delete_force_cleans(pyrunc, bundle_factory, 
     """
     verb = point.split("-", 1)[0]
     assert verb in ("create", "start", "exec", "delete"), f"no known command reaches fault point {point!r}"
-    bundle = bundle_factory(args=SLEEP)
     cid = harness.new_id("fault")
     before = harness.snapshot(tmp_path, [pyrunc.root])
     init = None

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 import harness
-from test_faults import alive, fault_cmd, force_delete_cleans, show
+from test_faults import fault_cases, killed_at_then_delete_force_cleans, show
 from test_namespaces import create_refused
 
 pytestmark = pytest.mark.integration
@@ -446,21 +446,11 @@ def test_exec_kill_ps_delete(runc, pyrunc, ubundle):
     assert outs["pyrunc"] == outs["runc"]
 
 
-@pytest.mark.parametrize("point", ["create-after-spawn", "create-after-first-state", "create-after-join",
-                                   "create-after-ready"])
-def test_killed_at_create_fault_point_then_delete_force_cleans(pyrunc, ubundle, tmp_path, point):
-    cid = harness.new_id("userns")
-    bundle = ubundle(SLEEP)
-    before = harness.snapshot(tmp_path, [pyrunc.root])
-    r = fault_cmd(pyrunc, point, "create", "--bundle", bundle, cid)
-    assert r.returncode == -signal.SIGKILL, show(r)
-    init = None
-    state = pyrunc.root / cid / "state.json"
-    if state.exists():
-        init = json.loads(state.read_text()).get("pid")
-    if point == "create-after-ready":
-        assert init and alive(init)
-    force_delete_cleans(pyrunc, cid, before, tmp_path, also_gone=[init] if init else [])
+@pytest.mark.parametrize("point,how", list(fault_cases()))
+def test_killed_at_fault_point_then_delete_force_cleans(pyrunc, ubundle, tmp_path, point, how):
+    """A user-namespaced container at every fault point of create, start, exec and delete
+    (the two-stage spawn, the maps, the exec's join of the user namespace): as without one."""
+    killed_at_then_delete_force_cleans(pyrunc, ubundle(SLEEP), tmp_path, point, how)
 
 
 # ---- refused configs ----
