@@ -148,20 +148,9 @@ int shim_idmapped_tree(const char *source, int userns_fd, int recursive_tree, in
     return fd;
 }
 
-/* MS_* flags a bind remount must keep when they are locked on the mount. */
-static unsigned long locked_flags(int fd)
-{
-    struct statfs s;
-    if (fstatfs(fd, &s) < 0)
-        return 0;
-    return (unsigned long)s.f_flags & (MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME |
-                                       MS_RELATIME | MS_RDONLY);
-}
-
 int op_mount_tree(struct child_ctx *c, const struct shim_op *op)
 {
-    unsigned long flags = (unsigned long)op->u1;
-    char target[64], dest[4096];
+    char dest[4096];
     int fd, rc;
 
     rc = resolve_in_root(c, op->s2, dest, sizeof dest);
@@ -186,32 +175,7 @@ int op_mount_tree(struct child_ctx *c, const struct shim_op *op)
     fd = open_in_root(c, dest, 0);
     if (fd < 0)
         return shim_fail(c, -fd, "reopen mount point \"%s\"", op->s2);
-    fd_path(target, sizeof target, fd);
-    if ((flags & ~(unsigned long)(MS_BIND | MS_REC)) != 0) {
-        /* ro, nosuid, ... as for any bind: a remount, repeating the flags locked in a
-         * user namespace (the idmapping itself is kept by the remount) */
-        unsigned long rf = (flags & ~(unsigned long)MS_REC) | MS_BIND | MS_REMOUNT;
-        if (mount(NULL, target, NULL, rf, NULL) < 0 &&
-            (errno != EPERM || mount(NULL, target, NULL, rf | locked_flags(fd), NULL) < 0)) {
-            rc = errno;
-            close(fd);
-            return shim_fail(c, rc, "remount bind \"%s\" with flags 0x%lx", op->s2, rf);
-        }
-    }
-    if (op->u2 && mount(NULL, target, NULL, (unsigned long)op->u2, NULL) < 0) {
-        rc = errno;
-        close(fd);
-        return shim_fail(c, rc, "set propagation 0x%llx of \"%s\"", op->u2, op->s2);
-    }
-    if (op->u3 || op->u4) {
-        struct idmap_mount_attr a = {.attr_set = op->u3, .attr_clr = op->u4};
-        unsigned fl = AT_EMPTY_PATH | ((op->n2 & MNT_F_RECURSIVE_ATTR) ? AT_RECURSIVE : 0);
-        if (syscall(SYS_mount_setattr, fd, "", fl, &a, sizeof a) < 0) {
-            rc = errno;
-            close(fd);
-            return shim_fail(c, rc, "mount_setattr \"%s\" set 0x%llx clear 0x%llx", op->s2, op->u3, op->u4);
-        }
-    }
-    close(fd);
-    return 0;
+    /* the idmapped clone is a bind: its flags, propagation and attributes as any bind's
+     * (the remount keeps the idmapping) */
+    return finish_mount(c, op, fd, 1);
 }

@@ -509,6 +509,19 @@ int op_mount(struct child_ctx *c, const struct shim_op *op)
         close(fd);
         return shim_fail(c, rc, "chmod tmpfs \"%s\"", op->s2);
     }
+    return finish_mount(c, op, fd, bind);
+}
+
+/* What every mount op does once the mount is in place, through `fd` (the mount itself,
+ * closed here): a bind's flags by a remount, the propagation, the mount_setattr
+ * attributes (recursive when asked). */
+int finish_mount(struct child_ctx *c, const struct shim_op *op, int fd, int bind)
+{
+    unsigned long flags = (unsigned long)op->u1;
+    char target[64];
+    int rc;
+
+    fd_path(target, sizeof target, fd);
     if (bind && (flags & ~(unsigned long)(MS_BIND | MS_REC)) != 0) {
         unsigned long rf = (flags & ~(unsigned long)MS_REC) | MS_BIND | MS_REMOUNT;
         /* in a user namespace the flags of a mount that came from the host are locked
