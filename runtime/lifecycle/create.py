@@ -288,10 +288,11 @@ def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_
             mgr.join(pid)
         st.update(mgr.record())   # what the join made (the systemd driver's v1 hierarchies)
         faults.point("create-after-join")
-        if plan.map_writer is not None:
-            plan.map_writer.write(pid, plan.id_maps)
-        elif plan.id_maps is not None:
-            write_id_maps(pid, plan.id_maps)
+        if plan.id_maps is not None:
+            # each map one write(2), while the init waits for GO
+            from pyrunc.lifecycle import idmaps
+
+            (plan.map_writer or idmaps.ROOT).write(pid, plan.id_maps)
         def runtime_hooks():
             from pyrunc import hooks
 
@@ -330,22 +331,6 @@ def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_
             mgr.close()
         lock.release()
     return Created(cdir, st, pid, plan.terminal)
-
-
-def write_id_maps(pid, maps):
-    """The new user namespace's maps, written by the runtime (root of the parent user
-    namespace, so any ranges; setgroups stays "allow" as runc leaves it for root) while
-    the init waits for GO. Each map must be one write(2)."""
-    for name, text in zip(("uid_map", "gid_map"), maps):
-        path = "/proc/%d/%s" % (pid, name)
-        try:
-            fd = posix.open(path, posix.O_WRONLY | posix.O_CLOEXEC)
-            try:
-                posix.write(fd, text.encode())
-            finally:
-                posix.close(fd)
-        except OSError as e:
-            raise errors.from_oserror('write %s "%s"' % (name, text.strip().replace("\n", ", ")), e) from None
 
 
 def _make_locked_dir(root, cdir, shim):

@@ -1,4 +1,5 @@
-"""The maps of a new user namespace when the runtime is unprivileged (euid != 0).
+"""The maps of a new user namespace: written directly by a runtime that is root (ROOT),
+and when the runtime is unprivileged (euid != 0) as the kernel lets it (writer()).
 
 The kernel lets such a writer map only its own id, one range of size 1, and the gid
 only once /proc/PID/setgroups says "deny" (user_namespaces(7)). Anything else goes
@@ -80,6 +81,11 @@ class Writer:
                 _write("/proc/%d/%s" % (pid, name), text, name)
             else:
                 _run_tool(tool, pid, text)
+
+
+# the runtime as root of the parent user namespace: any ranges, written directly, and
+# setgroups left "allow" as runc leaves it for root
+ROOT = Writer((None, None), deny_setgroups=False)
 
 
 def writer(linux):
