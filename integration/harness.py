@@ -339,12 +339,16 @@ class Runtime:
             flags += ["--log-format", self.log_format]
         return flags
 
+    def wrap(self, argv):
+        """The command line as it is run (a subclass may run it as another user)."""
+        return argv
+
     def cmd(self, *argv, input=None, timeout=DEFAULT_TIMEOUT, check=False, cwd=None, io=None):
         """Run `<binary> <global flags> argv...`; return a CompletedProcess with text output."""
         if not self.installed():
             raise HarnessError(f"{self.name} is not installed at {self.binary} "
                                f"(set PYRUNC or install it); this test cannot run without it")
-        full = [self.binary, *self.global_flags(), *map(str, argv)]
+        full = self.wrap([self.binary, *self.global_flags(), *map(str, argv)])
         if argv and argv[0] in ("create", "run"):
             TEST_IDS.add(str(argv[-1]))
         if io is None:

@@ -143,31 +143,6 @@ class UserRuntime(harness.Runtime):
                 "env", "-i", f"PATH={self.path}", f"HOME={self.home}", f"XDG_RUNTIME_DIR={self.xdg}",
                 f"USER={self.user.name}", *argv]
 
-    def cmd(self, *argv, input=None, timeout=harness.DEFAULT_TIMEOUT, check=False, cwd=None, io=None):
-        """Runtime.cmd with the argv wrapped in setpriv."""
-        full = self.wrap([self.binary, *self.global_flags(), *map(str, argv)])
-        if argv and argv[0] in ("create", "run"):
-            harness.TEST_IDS.add(str(argv[-1]))
-        out, err = (tempfile.TemporaryFile(), tempfile.TemporaryFile()) if io is None else \
-            (open(p, "w+b") for p in io)
-        with out, err:
-            try:
-                p = subprocess.run(full, input=input.encode() if isinstance(input, str) else input,
-                                   stdin=subprocess.DEVNULL if input is None else None,
-                                   stdout=out, stderr=err, timeout=timeout, cwd=cwd)
-                rc = p.returncode
-            except subprocess.TimeoutExpired:
-                rc = None
-            out.seek(0)
-            err.seek(0)
-            stdout, stderr = out.read().decode(errors="replace"), err.read().decode(errors="replace")
-        if rc is None:
-            raise harness.HarnessError(f"{' '.join(full)}: timed out after {timeout}s\nstderr: {stderr}")
-        r = subprocess.CompletedProcess(full, rc, stdout, stderr)
-        if check and rc != 0:
-            raise harness.HarnessError(f"{' '.join(full)}: exit {rc}\nstdout: {stdout}\nstderr: {stderr}")
-        return r
-
 
 @pytest.fixture
 def as_user(users, home):
