@@ -119,7 +119,30 @@ mnt devtmpfs devtmpfs nosuid,mode=0755 /dev
 mnt devpts devpts nosuid,noexec,newinstance,ptmxmode=0666,mode=0620,gid=5 /dev/pts
 mnt tmpfs tmpfs nosuid,nodev,mode=1777 /dev/shm
 mnt mqueue mqueue nosuid,nodev,noexec /dev/mqueue
-mnt cgroup2 cgroup2 nosuid,nodev,noexec,relatime,nsdelegate,memory_recursiveprot /sys/fs/cgroup
+cgroups=$(bb sed -n 's/^# cgroups: //p' "$G/cmd.sh")
+if bb grep -q '^# systemd: 1$' "$G/cmd.sh" && [ "$cgroups" != hybrid ]; then
+    :   # systemd mounts its cgroup2 itself
+elif [ "$cgroups" = hybrid ]; then
+    # (systemd, when it boots on this, follows the layout it finds mounted)
+    # as a hybrid systemd host: each v1 controller on its own hierarchy (cpu and
+    # cpuacct, net_cls and net_prio together), an empty cgroup2 at unified
+    mnt tmpfs tmpfs nosuid,nodev,noexec,mode=0755 /sys/fs/cgroup
+    for c in $(bb awk 'NR > 1 && $4 == 1 { print $1 }' /proc/cgroups); do
+        case "$c" in
+            cpu|cpuacct) d=cpu,cpuacct ;;
+            net_cls|net_prio) d=net_cls,net_prio ;;
+            *) d=$c ;;
+        esac
+        mnt cgroup cgroup "nosuid,nodev,noexec,relatime,$d" "/sys/fs/cgroup/$d"
+    done
+    for l in cpu cpuacct net_cls net_prio; do
+        [ -d "/sys/fs/cgroup/$l" ] || bb ln -s "$( [ "$l" = cpu ] || [ "$l" = cpuacct ] && echo cpu,cpuacct || echo net_cls,net_prio)" "/sys/fs/cgroup/$l"
+    done
+    mnt cgroup2 cgroup2 nosuid,nodev,noexec,relatime,nsdelegate /sys/fs/cgroup/unified
+    bb grep -q '^# systemd: 1$' "$G/cmd.sh" || bb mount -o remount,ro /sys/fs/cgroup
+else
+    mnt cgroup2 cgroup2 nosuid,nodev,noexec,relatime,nsdelegate,memory_recursiveprot /sys/fs/cgroup
+fi
 # the guest gets a /tmp of its own; a working directory in the host's /tmp (a CI
 # checkout, say) is carried over to the same path
 keep=$(bb sed -n 's/^# keep: //p' "$G/cmd.sh")
@@ -138,9 +161,11 @@ fi
 [ -e /dev/stderr ] || bb ln -s /proc/self/fd/2 /dev/stderr
 bb hostname pyrunc-guest
 bb ip link set lo up 2>/dev/null
-for c in $(bb cat /sys/fs/cgroup/cgroup.controllers); do
-    echo "+$c" > /sys/fs/cgroup/cgroup.subtree_control || echo "guest: could not enable controller $c"
-done
+if [ -e /sys/fs/cgroup/cgroup.controllers ]; then
+    for c in $(bb cat /sys/fs/cgroup/cgroup.controllers); do
+        echo "+$c" > /sys/fs/cgroup/cgroup.subtree_control || echo "guest: could not enable controller $c"
+    done
+fi
 export PATH="__PATH__" HOME=/root LANG=C.UTF-8 TERM=dumb PYRUNC_IN_GUEST=1
 if bb grep -q '^# systemd: 1$' "$G/cmd.sh"; then
     # systemd mode: the host's systemd becomes pid 1 on this root and runs the command
@@ -169,7 +194,6 @@ Environment=PATH=$PATH HOME=/root LANG=C.UTF-8 TERM=dumb PYRUNC_IN_GUEST=1
 ExecStart=/bin/sh $G/sd.sh
 SDEOF
     : > /etc/machine-id
-    bb umount /sys/fs/cgroup
     exec /lib/systemd/systemd --unit=pyrunc-guest.service --log-target=console --log-level=warning \
         --show-status=false
     echo "GUEST-BOOT-ERROR: exec of systemd failed"
@@ -400,10 +424,13 @@ def _prune(pattern, keep):
             path.unlink(missing_ok=True)
 
 
-def command_script(argv, cwd, env, systemd=False):
+def command_script(argv, cwd, env, systemd=False, cgroups="v2"):
     """cmd.sh: cd, export, exec argv (every word quoted for sh); `# systemd: 1` asks
-    guest.sh to boot systemd and run it as a unit."""
+    guest.sh to boot systemd and run it as a unit, `# cgroups: hybrid` for v1
+    controllers beside an empty cgroup2."""
     lines = [f"cd {shlex.quote(str(cwd))} || exit 125"]
+    if cgroups != "v2":
+        lines.insert(0, f"# cgroups: {cgroups}")
     if systemd:
         lines.insert(0, "# systemd: 1")
     if str(cwd).startswith("/tmp/"):
@@ -417,10 +444,10 @@ def command_script(argv, cwd, env, systemd=False):
     return "\n".join(lines) + "\n"
 
 
-def _run_initrd(base, argv, cwd, env, systemd=False):
+def _run_initrd(base, argv, cwd, env, systemd=False, cgroups="v2"):
     """The cached base archive followed by a small archive holding /cmd.sh."""
     c = Cpio()
-    c.file("cmd.sh", command_script(argv, cwd, env, systemd).encode())
+    c.file("cmd.sh", command_script(argv, cwd, env, systemd, cgroups).encode())
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
     for old in CACHE_DIR.glob("run-*.initrd"):      # left by a killed caller
         if time.time() - old.stat().st_mtime > 86400:
@@ -488,7 +515,6 @@ def boot_image(vmlinuz, version):
 
 KERNEL_ARGS = [
     "console=ttyS0",
-    "cgroup_no_v1=all",       # every controller on the unified hierarchy only
     "panic=-1",               # a panic reboots, and -no-reboot turns that into qemu's exit
     "quiet", "loglevel=3",    # keep the console for the command's output
     "random.trust_cpu=on",    # -cpu max has RDRAND: the crng is ready at once
@@ -498,8 +524,18 @@ KERNEL_ARGS = [
 ]
 
 
-def qemu_argv(kernel, initrd, memory, cpus, append_extra=""):
-    append = " ".join(KERNEL_ARGS + ([append_extra] if append_extra else []))
+# What the kernel and systemd are told for each cgroup layout.
+CGROUP_KERNEL_ARGS = {
+    "v2": ["cgroup_no_v1=all"],       # every controller on the unified hierarchy only
+    # v1 controllers with an empty cgroup2 beside them, as this test host has
+    # (systemd 252 mounts that layout when told not to use the unified hierarchy)
+    "hybrid": ["systemd.unified_cgroup_hierarchy=0"],
+}
+
+
+def qemu_argv(kernel, initrd, memory, cpus, append_extra="", cgroups="v2"):
+    base = KERNEL_ARGS + CGROUP_KERNEL_ARGS[cgroups]
+    append = " ".join(base + ([append_extra] if append_extra else []))
     return [
         QEMU, "-nodefaults", "-no-user-config", "-nographic",
         "-serial", "stdio", "-monitor", "none",
@@ -576,7 +612,7 @@ class _Echo:
 
 
 def boot(argv, timeout=600, memory="1G", cpus=2, cwd=None, env=None, stream=None,
-         verbose=False, kernel_args=(), systemd=False):
+         verbose=False, kernel_args=(), systemd=False, cgroups="v2"):
     """Boot the guest, run argv in it, return a GuestResult.
 
     cwd defaults to this checkout (seen in the guest at the same path); env adds
@@ -586,21 +622,25 @@ def boot(argv, timeout=600, memory="1G", cpus=2, cwd=None, env=None, stream=None
     Raises GuestTimeout after `timeout` seconds (qemu is killed by its pid) and
     GuestError when the guest ends without the exit marker.  systemd=True boots the
     host's systemd as pid 1 (cgroup v2, the system D-Bus on demand) and runs argv
-    as a oneshot unit (see README.md).
+    as a oneshot unit (see README.md).  cgroups="hybrid" boots with the v1
+    controllers, each on its own hierarchy, and an empty cgroup2 at
+    /sys/fs/cgroup/unified (as this test host), with or without systemd.
     """
     if not argv:
         raise ValueError("argv is empty")
+    if cgroups not in CGROUP_KERNEL_ARGS:
+        raise ValueError(f"cgroups must be one of {sorted(CGROUP_KERNEL_ARGS)}, not {cgroups!r}")
     ensure_packages()
     vmlinuz, version = find_kernel()
     kernel = boot_image(vmlinuz, version)
     base = build_initramfs(version)
-    initrd = _run_initrd(base, argv, cwd or REPO, env, systemd)
+    initrd = _run_initrd(base, argv, cwd or REPO, env, systemd, cgroups)
     echo = _Echo(stream, verbose) if stream is not None else None
     chunks, timed_out, proc = [], False, None
     started = time.monotonic()
     deadline = started + timeout
     try:
-        proc = subprocess.Popen(qemu_argv(kernel, initrd, memory, cpus, " ".join(kernel_args)),
+        proc = subprocess.Popen(qemu_argv(kernel, initrd, memory, cpus, " ".join(kernel_args), cgroups),
                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT)
         fd = proc.stdout.fileno()
@@ -666,11 +706,14 @@ def main(args=None):
     p.add_argument("--append", action="append", default=[], metavar="ARG",
                    help="one more kernel argument (repeatable), e.g. security=selinux")
     p.add_argument("--systemd", action="store_true", help="boot systemd as pid 1, run CMD as a unit")
+    p.add_argument("--cgroups", choices=sorted(CGROUP_KERNEL_ARGS), default="v2",
+                   help="v2 (default): cgroup2 only; hybrid: v1 controllers and an empty cgroup2")
     p.add_argument("argv", nargs="+", help=argparse.SUPPRESS)
     ns = p.parse_args(args)
     try:
         r = boot(ns.argv, timeout=ns.timeout, memory=ns.memory, cpus=ns.cpus, cwd=ns.cwd,
-                 stream=sys.stdout, verbose=ns.verbose, kernel_args=ns.append, systemd=ns.systemd)
+                 stream=sys.stdout, verbose=ns.verbose, kernel_args=ns.append, systemd=ns.systemd,
+                 cgroups=ns.cgroups)
     except GuestError as e:
         if not ns.verbose:
             sys.stdout.write(e.output[-4000:])

@@ -186,3 +186,32 @@ def test_pyrunc_runs_a_container(guest):
     text = section(guest, "container")
     assert "in-container pid=1" in text
     assert re.search(r"^0::/\S*guest-ctr", text, re.M), text
+
+
+def test_hybrid_layout_has_v1_controllers_and_an_empty_cgroup2():
+    """cgroups="hybrid": each v1 controller on its own hierarchy, an empty cgroup2 at
+    unified, as on this test host; a cgroup made in memory takes a limit."""
+    script = """
+        set -e
+        stat -f -c %T /sys/fs/cgroup
+        stat -f -c %T /sys/fs/cgroup/unified
+        echo "controllers=[$(cat /sys/fs/cgroup/unified/cgroup.controllers)]"
+        mkdir /sys/fs/cgroup/memory/hybrid-check
+        echo 67108864 > /sys/fs/cgroup/memory/hybrid-check/memory.limit_in_bytes
+        echo "limit=$(cat /sys/fs/cgroup/memory/hybrid-check/memory.limit_in_bytes)"
+        rmdir /sys/fs/cgroup/memory/hybrid-check
+        awk '$9 == "cgroup" { print "v1 " $5 }' /proc/self/mountinfo
+    """
+    r = boot.boot(["sh", "-c", script], timeout=300, cgroups="hybrid")
+    assert r.exit_code == 0, r.output
+    lines = r.output.split()
+    assert lines[:2] == ["tmpfs", "cgroup2fs"], r.output
+    assert "controllers=[]" in r.output and "limit=67108864" in r.output, r.output
+    v1 = {line.split()[1] for line in r.output.splitlines() if line.startswith("v1 ")}
+    assert {"/sys/fs/cgroup/memory", "/sys/fs/cgroup/cpu,cpuacct", "/sys/fs/cgroup/pids",
+            "/sys/fs/cgroup/devices", "/sys/fs/cgroup/freezer"} <= v1, r.output
+
+
+def test_bad_cgroups_layout_is_refused_before_booting():
+    with pytest.raises(ValueError, match="cgroups must be one of"):
+        boot.boot(["true"], cgroups="v1-only")
