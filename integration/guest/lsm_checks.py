@@ -25,6 +25,12 @@ one with --apparmor pyrt-allow that one; an exec of a process file without a pro
 gets the container's under pyrunc, none under runc 1.1.5 (it keeps no profile in its
 container config: a confinement escape pyrunc does not copy); a profile that is not
 loaded fails create.
+Podman (Debian's 4.3, in a store of its own, cgroupfs manager, events in a file) runs
+the rootfs as an image with --runtime runc, then pyrunc: it loads its default profile
+(containers-default-<version>) itself, the init and an exec run under it in enforce
+mode and it denies reading /proc/kcore and a mount (even with CAP_SYS_ADMIN), which
+--security-opt apparmor=unconfined allows; apparmor=pyrt-deny gives that profile; stop
+and rm leave no container, runtime state, cgroup, mount or process.
 SELinux: selinuxfs is mounted and Debian's default policy loaded (permissive); the
 init runs with LABEL and the mounts get MOUNT_LABEL (tmpfs, devpts), not proc, sysfs
 or mqueue; exec inherits the label (also from a process file without one) or takes
@@ -41,8 +47,9 @@ PYRUNC = os.environ.get("PYRUNC", "/opt/pyrunc/bin/pyrunc")
 RUNC = "/usr/sbin/runc"
 WORK = "/tmp/pyrunc-lsm"
 STEP_TIMEOUT = 60
-BUDGET = 150          # every step together; the host allows more for the boot itself
-_end = time.monotonic() + BUDGET
+# every step together; the host allows more for the boot itself (test_guest_lsm.BOOT_TIMEOUT)
+BUDGET = {"apparmor": 360, "selinux": 150}     # apparmor: about 120 s of it is podman's
+_end = [time.monotonic() + BUDGET["selinux"]]
 
 LABEL = "system_u:system_r:svirt_t:s0:c1,c2"
 LABEL2 = "system_u:system_r:svirt_t:s0:c3,c4"
@@ -83,6 +90,11 @@ APPARMOR_CHECKS = ["aa_setup", "aa_features", "aa_run_runc", "aa_run_pyrunc", "a
                    "aa_exec_inherits_runc", "aa_exec_inherits_pyrunc", "aa_exec_file_runc",
                    "aa_exec_file_pyrunc", "aa_exec_flag_runc",
                    "aa_exec_flag_pyrunc", "aa_exec_same", "aa_not_loaded_same"]
+PODMAN_CHECKS = ["aa_podman_loads_default"] + ["aa_podman_%s_%s" % (what, name)
+                                               for name in ("runc", "pyrunc")
+                                               for what in ("run", "unconfined", "named", "exec", "stop_rm")] \
+    + ["aa_podman_same"]
+APPARMOR_CHECKS += PODMAN_CHECKS
 SELINUX_CHECKS = ["se_setup", "se_features", "se_run_runc", "se_run_pyrunc", "se_run_same",
                   "se_mqueue_same", "se_exec_inherits_runc", "se_exec_inherits_pyrunc",
                   "se_exec_flag_runc", "se_exec_flag_pyrunc", "se_exec_file_runc", "se_exec_file_pyrunc",
@@ -95,9 +107,9 @@ class Fail(Exception):
 
 
 def cmd(argv, timeout=STEP_TIMEOUT, **kw):
-    left = _end - time.monotonic()
+    left = _end[0] - time.monotonic()
     if left <= 0:
-        raise Fail("the checker's time budget of %ds is spent" % BUDGET)
+        raise Fail("the checker's time budget is spent")
     kw.setdefault("stdout", subprocess.PIPE)
     kw.setdefault("stderr", subprocess.PIPE)
     try:
@@ -307,7 +319,149 @@ def apparmor(rootfs, base):
         expect(msgs["runc"].endswith("no such file or directory"), msgs["runc"])
         expect(msgs["pyrunc"] == msgs["runc"].replace("/proc/self/", "/proc/thread-self/"), repr(msgs))
     c.check("aa_not_loaded_same", not_loaded)
+    podman_checks(c, rootfs)
     return c.finish()
+
+
+# ---------------------------------------------------------------- Podman under AppArmor
+
+PODMAN_WORK = "/tmp/pyrt-podman"     # podman refuses a runroot longer than 50 characters
+IMAGE = "localhost/pyrt-busybox:latest"
+PODMAN_OPTS = ["--network", "none", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=4096:4096",
+               "--cgroup-parent", "/pyrt-podman"]
+DEFAULT_PREFIX = "containers-default-"
+# what the container saw: its label (both files), and whether the default profile's
+# `deny @{PROC}/kcore rwklx` and `deny mount` stopped it (CAP_SYS_ADMIN is added so that
+# only AppArmor can refuse the mount; podman's masked /proc/kcore is /dev/null to read)
+PODMAN_SCRIPT = ("echo current=$(cat /proc/self/attr/current | tr -d '\\000');"
+                 "echo aa_current=$(cat /proc/self/attr/apparmor/current | tr -d '\\000');"
+                 "cat /proc/kcore >/dev/null 2>&1 && echo kcore=read || echo kcore=refused;"
+                 "mkdir -p /tmp/m; mount -t tmpfs t /tmp/m 2>/dev/null && echo mount=done || echo mount=refused")
+
+
+def podman_argv(path, *args):
+    return ["podman", "--root", PODMAN_WORK + "/storage", "--runroot", PODMAN_WORK + "/run",
+            "--tmpdir", PODMAN_WORK + "/tmp", "--network-config-dir", PODMAN_WORK + "/net",
+            "--cgroup-manager", "cgroupfs", "--events-backend", "file", "--runtime", path] + list(args)
+
+
+def podman(path, *args):
+    return ok(cmd(podman_argv(path, *args), timeout=90), "podman " + " ".join(args[:2]))
+
+
+def podman_run(path, opts, script=PODMAN_SCRIPT):
+    """`podman run --rm` with CAP_SYS_ADMIN added: what its shell printed, as {key: value}."""
+    return parse(podman(path, "run", "--rm", *PODMAN_OPTS, "--cap-add", "SYS_ADMIN", *opts, IMAGE,
+                        "/bin/sh", "-c", script))[0]
+
+
+def loaded_profiles():
+    with open("/sys/kernel/security/apparmor/profiles") as f:
+        return dict(line.rsplit(" ", 1) for line in f.read().splitlines())
+
+
+def mounts_under(path):
+    with open("/proc/self/mountinfo") as f:
+        return {line.split()[4] for line in f if line.split()[4].startswith(path + "/")}
+
+
+def procs_naming(text):
+    """Pids whose command line names `text` (conmon's names the container id)."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                if text.encode() in f.read():
+                    found.append(int(pid))
+        except OSError:
+            pass
+    return found
+
+
+def exec_and_remove(name, path):
+    """run -d (CAP_SYS_ADMIN added), exec PODMAN_SCRIPT in it, read the init's label, then
+    stop and rm: what the exec saw, and what was left after rm."""
+    mounts = mounts_under(PODMAN_WORK)
+    cid = podman(path, "run", "-d", "--name", "pyrt-" + name, *PODMAN_OPTS, "--cap-add", "SYS_ADMIN",
+                 IMAGE, "/bin/sleep", "600").strip().splitlines()[-1]
+    state = os.path.join("/run", name, cid)        # the runtime's state: it was the one podman ran
+    try:
+        pid = json.loads(podman(path, "inspect", cid))[0]["State"]["Pid"]
+        with open("/proc/%d/cgroup" % pid) as f:
+            cgroup = "/sys/fs/cgroup" + f.read().strip().split(":", 2)[2]
+        seen_exec = parse(podman(path, "exec", "pyrt-" + name, "/bin/sh", "-c", PODMAN_SCRIPT))[0]
+        with open("/proc/%d/attr/current" % pid) as f:
+            seen_exec["init"] = f.read().rstrip("\0\n")
+        seen_exec["running"] = [os.path.isdir(state), os.path.isdir(cgroup)]
+        podman(path, "stop", "-t", "1", cid)
+        podman(path, "rm", cid)
+    finally:
+        cmd(podman_argv(path, "rm", "-f", "-t", "0", cid))     # after a failure half-way; else a no-op
+    left = {"containers": podman(path, "ps", "-a", "-q").split(), "state": os.path.exists(state),
+            "cgroup": os.path.exists(cgroup), "mounts": sorted(mounts_under(PODMAN_WORK) - mounts),
+            "processes": procs_naming(cid)}
+    return seen_exec, left
+
+
+def podman_checks(c, rootfs):
+    res = {}
+    for d in ("storage", "run", "tmp", "net"):
+        os.makedirs(os.path.join(PODMAN_WORK, d), exist_ok=True)
+
+    def loads_default():
+        before = [p for p in loaded_profiles() if p.startswith(DEFAULT_PREFIX)]
+        expect(before == [], "loaded before podman ran: %r" % before)
+        tarball = os.path.join(WORK, "image-root.tar")
+        ok(cmd(["tar", "--numeric-owner", "-C", rootfs, "-cf", tarball, "."]), "tar the rootfs")
+        podman(RUNC, "import", tarball, IMAGE)
+        res["run", "runc"] = podman_run(RUNC, [])      # podman loads its profile for the first container
+        loaded = {p: mode for p, mode in loaded_profiles().items() if p.startswith(DEFAULT_PREFIX)}
+        seen("aa_podman_loads_default", json.dumps(loaded))
+        expect(len(loaded) == 1 and list(loaded.values()) == ["(enforce)"], "after a run: %r" % loaded)
+        res["default"] = "%s (enforce)" % list(loaded)[0]
+    c.check("aa_podman_loads_default", loads_default)
+    if not c.done.get("aa_podman_loads_default"):
+        return
+    default = res["default"]
+    confined = {"current": default, "aa_current": default, "kcore": "refused", "mount": "refused"}
+    tmpfs = ["--mount", "type=tmpfs,destination=/denied", "--mount", "type=tmpfs,destination=/allowed"]
+    wants = {
+        "run": ([], PODMAN_SCRIPT, confined),
+        # what the default profile refused, allowed without it: the refusals were its
+        "unconfined": (["--security-opt", "apparmor=unconfined"], PODMAN_SCRIPT,
+                       {"current": "unconfined", "aa_current": "unconfined", "kcore": "read", "mount": "done"}),
+        "named": (["--security-opt", "apparmor=pyrt-deny"] + tmpfs, SCRIPT,
+                  {"current": "pyrt-deny (enforce)", "denied": "refused", "allowed": "written"}),
+    }
+    for name, path in RUNTIMES:
+        for what, (opts, script, want) in wants.items():
+            def run_check(name=name, path=path, what=what, opts=opts, script=script, want=want):
+                if (what, name) not in res:
+                    res[what, name] = podman_run(path, opts, script)
+                got = res[what, name]
+                seen("aa_podman_%s_%s" % (what, name), json.dumps(got, sort_keys=True))
+                expect(got == want, "saw %r, want %r" % (got, want))
+            c.check("aa_podman_%s_%s" % (what, name), run_check)
+        try:
+            res["exec", name], res["left", name] = exec_and_remove(name, path)
+        except Exception as e:
+            res["exec", name] = res["left", name] = e
+        for what, want in (("exec", dict(confined, init=default, running=[True, True])),
+                           ("stop_rm", {"containers": [], "state": False, "cgroup": False, "mounts": [],
+                                        "processes": []})):
+            def after_check(name=name, what=what, want=want):
+                got = res["exec" if what == "exec" else "left", name]
+                if isinstance(got, Exception):
+                    raise Fail(str(got))
+                seen("aa_podman_%s_%s" % (what, name), json.dumps(got, sort_keys=True))
+                expect(got == want, "saw %r, want %r" % (got, want))
+            c.check("aa_podman_%s_%s" % (what, name), after_check)
+
+    def same():
+        for what in ("run", "unconfined", "named", "exec"):
+            got = {name: res.get((what, name)) for name, _ in RUNTIMES}
+            expect(got["runc"] == got["pyrunc"], "%s: runc %r, pyrunc %r" % (what, got["runc"], got["pyrunc"]))
+    c.check("aa_podman_same", same)
 
 
 # ---------------------------------------------------------------- SELinux
@@ -389,6 +543,7 @@ def main(argv):
     with open(base_path) as f:
         base = json.load(f)
     os.makedirs(WORK, exist_ok=True)
+    _end[0] = time.monotonic() + BUDGET[lsm]
     return {"apparmor": apparmor, "selinux": selinux}[lsm](rootfs, base)
 
 

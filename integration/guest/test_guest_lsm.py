@@ -4,12 +4,15 @@ python process per boot (integration/guest/lsm_checks.py) runs the same containe
 runc and pyrunc and prints a `CHECK name: ok|FAIL reason` line per check; each check is
 a test here. What is checked is in lsm_checks.py's docstring: the init's and an exec's
 /proc/self/attr/current, a write the profile denies, the mount context of each mount,
-the error for a profile that is not loaded, and `features`.
+the error for a profile that is not loaded, and `features`; in the AppArmor boot also
+Podman (Debian's 4.3) with its own default profile, next to runc.
 
 The packages come from the host, which the guest sees: Debian's `apparmor`
-(apparmor_parser) and `selinux-policy-default` with `policycoreutils` (load_policy);
-they are installed on the host when missing. The rootfs and base config are made on
-the host (test_cgroups_v2.prepare_assets). A boot and its checks take 40-90 s.
+(apparmor_parser) and `selinux-policy-default` with `policycoreutils` (load_policy),
+and podman with conmon for the AppArmor boot; they are installed on the host when
+missing. The rootfs and base config are made on the host
+(test_cgroups_v2.prepare_assets); the guest makes podman's image from that rootfs. The
+SELinux boot and its checks take 40-90 s, the AppArmor one 2-4 min (podman under TCG).
 """
 import os
 import shutil
@@ -23,16 +26,19 @@ GUEST_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(GUEST_DIR))
 import boot  # noqa: E402
 import lsm_checks  # noqa: E402
+from engines import common  # noqa: E402
 from test_cgroups_v2 import GuestRun, no_leaks, prepare_assets  # noqa: E402,F401  (no_leaks: the fixture)
 
 GUEST_PYTHON = "/usr/bin/python3"
-BOOT_TIMEOUT = 240          # the checker gives up on its steps at lsm_checks.BUDGET
+BOOT_TIMEOUT = {"apparmor": 480, "selinux": 240}   # the checker gives up on its steps at lsm_checks.BUDGET
 PACKAGES = {"apparmor_parser": "apparmor", "load_policy": "policycoreutils"}
 POLICY = Path("/etc/selinux/default/policy")
 KERNEL_ARGS = {"apparmor": ["apparmor=1", "security=apparmor"], "selinux": ["security=selinux", "selinux=1"]}
 
 
-def ensure_packages():
+def ensure_packages(lsm):
+    if lsm == "apparmor":
+        common.ensure_packages({"podman": "podman", "conmon": "conmon"})
     want = [pkg for tool, pkg in PACKAGES.items() if shutil.which(tool, path="/usr/sbin:/sbin") is None]
     if not POLICY.is_dir():
         want.append("selinux-policy-default")
@@ -45,12 +51,12 @@ def ensure_packages():
 def boot_checks(lsm):
     if os.environ.get("PYRUNC_IN_GUEST"):
         pytest.fail("this module boots its own guests: run it on the host", pytrace=False)
-    ensure_packages()
+    ensure_packages(lsm)
     rootfs, base = prepare_assets()
     argv = [GUEST_PYTHON, "-S", str(GUEST_DIR / "lsm_checks.py"), lsm, str(rootfs), str(base)]
     env = {"PYRUNC": os.environ["PYRUNC"]} if os.environ.get("PYRUNC") else None   # as harness.Runtime
     try:
-        r = boot.boot(argv, timeout=BOOT_TIMEOUT, env=env, kernel_args=KERNEL_ARGS[lsm])
+        r = boot.boot(argv, timeout=BOOT_TIMEOUT[lsm], env=env, kernel_args=KERNEL_ARGS[lsm])
     except boot.GuestError as e:
         pytest.fail(f"the {lsm} guest did not run the checks: {e}\n--- console (tail) ---\n{e.output[-6000:]}",
                     pytrace=False)
