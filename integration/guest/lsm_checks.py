@@ -24,7 +24,7 @@ init runs under pyrt-deny; an exec without --apparmor gets the container's profi
 one with --apparmor pyrt-allow that one; an exec of a process file without a profile
 gets the container's under pyrunc, none under runc 1.1.5 (it keeps no profile in its
 container config: a confinement escape pyrunc does not copy); a profile that is not
-loaded fails create.
+loaded fails create, and an exec (with runc's error for each).
 Podman (Debian's 4.3, in a store of its own, cgroupfs manager, events in a file) runs
 the rootfs as an image with --runtime runc, then pyrunc: it loads its default profile
 (containers-default-<version>) itself, the init and an exec run under it in enforce
@@ -32,10 +32,11 @@ mode and it denies reading /proc/kcore and a mount (even with CAP_SYS_ADMIN), wh
 --security-opt apparmor=unconfined allows; apparmor=pyrt-deny gives that profile; stop
 and rm leave no container, runtime state, cgroup, mount or process.
 SELinux: selinuxfs is mounted and Debian's default policy loaded (permissive); the
-init runs with LABEL and the mounts get MOUNT_LABEL (tmpfs, devpts), not proc, sysfs
-or mqueue; exec inherits the label (also from a process file without one) or takes
---process-label; runc labels the mqueue
-mount's root directory with the mount label through its xattr, and pyrunc must agree.
+init runs with LABEL and the mounts get MOUNT_LABEL (tmpfs, devpts, masked
+directories), not proc, sysfs, mqueue or cgroup2; the session keyring is made with
+LABEL (the keycreate attribute) and execs join it; exec inherits the label (also from a
+process file without one) or takes --process-label; runc labels the mqueue mount's root
+directory with the mount label through its xattr, and pyrunc must agree.
 """
 import json
 import os
@@ -89,14 +90,15 @@ SCRIPT = ("echo current=$(cat /proc/self/attr/current | tr -d '\\000');"
 APPARMOR_CHECKS = ["aa_setup", "aa_features", "aa_run_runc", "aa_run_pyrunc", "aa_run_same",
                    "aa_exec_inherits_runc", "aa_exec_inherits_pyrunc", "aa_exec_file_runc",
                    "aa_exec_file_pyrunc", "aa_exec_flag_runc",
-                   "aa_exec_flag_pyrunc", "aa_exec_same", "aa_not_loaded_same"]
+                   "aa_exec_flag_pyrunc", "aa_exec_same", "aa_exec_not_loaded_same", "aa_not_loaded_same"]
 PODMAN_CHECKS = ["aa_podman_loads_default"] + ["aa_podman_%s_%s" % (what, name)
                                                for name in ("runc", "pyrunc")
                                                for what in ("run", "unconfined", "named", "exec", "stop_rm")] \
     + ["aa_podman_same"]
 APPARMOR_CHECKS += PODMAN_CHECKS
 SELINUX_CHECKS = ["se_setup", "se_features", "se_run_runc", "se_run_pyrunc", "se_run_same",
-                  "se_mqueue_same", "se_exec_inherits_runc", "se_exec_inherits_pyrunc",
+                  "se_mqueue_same", "se_keyring_runc", "se_keyring_pyrunc", "se_keyring_same",
+                  "se_exec_inherits_runc", "se_exec_inherits_pyrunc",
                   "se_exec_flag_runc", "se_exec_flag_pyrunc", "se_exec_file_runc", "se_exec_file_pyrunc",
                   "se_exec_same"]
 RUNTIMES = (("runc", RUNC), ("pyrunc", PYRUNC))
@@ -194,10 +196,11 @@ def run(name, path, bundle, cid):
     return parse(ok(cmd(rt_cmd(name, path, "run", "--bundle", bundle, cid)), "%s run" % name))
 
 
-def detached(name, path, bundle, cid, execs):
-    """run -d a sleeping container, exec each argv list in it, delete it; the outputs,
-    and the pid of the init (read while it runs) for `inspect`."""
-    outs = []
+def detached(name, path, bundle, cid, execs, script=SCRIPT, refused=()):
+    """run -d a sleeping container, exec `script` with each list of flags in it (and each
+    of `refused`, which must fail), delete it; the outputs, the label of its mqueue
+    mount's root, and each refused exec's exit status and error line from `marker` on."""
+    outs, errors = [], []
     # the detached init keeps the stdio it was given: a file, not a pipe run() would wait on
     log = os.path.join(bundle, "stdio.log")
     with open(log, "w") as f:
@@ -208,15 +211,20 @@ def detached(name, path, bundle, cid, execs):
     try:
         pid = json.loads(ok(cmd(rt_cmd(name, path, "state", cid)), "%s state" % name))["pid"]
         for flags in execs:
-            argv = [] if "-p" in flags else ["/bin/sh", "-c", SCRIPT]    # -p: the file's args
+            argv = [] if "-p" in flags else ["/bin/sh", "-c", script]    # -p: the file's args
             outs.append(ok(cmd(rt_cmd(name, path, "exec", *flags, cid, *argv)),
                            "%s exec %s" % (name, " ".join(flags))))
+        for flags, marker in refused:
+            r = cmd(rt_cmd(name, path, "exec", *flags, cid, "/bin/true"))
+            expect(marker in r.stderr, "%s exec %s: exit %d: %s" % (name, " ".join(flags), r.returncode,
+                                                                    r.stderr.strip()))
+            errors.append((r.returncode, r.stderr[r.stderr.index(marker):].splitlines()[0].rstrip('"').strip()))
         mq = None
         try:
             mq = os.getxattr("/proc/%d/root/dev/mqueue" % pid, "security.selinux").rstrip(b"\0").decode()
         except OSError as e:
             mq = "errno %d" % e.errno
-        return outs, mq
+        return outs, mq, errors
     finally:
         cmd(rt_cmd(name, path, "delete", "-f", cid))
 
@@ -273,9 +281,12 @@ def apparmor(rootfs, base):
             proc = os.path.join(WORK, "process.json")   # no profile: the container's applies
             with open(proc, "w") as f:
                 json.dump({"args": ["/bin/sh", "-c", SCRIPT], "cwd": "/", "env": base["process"]["env"]}, f)
-            outs, _ = detached(name, path, b, "aa-exec", [[], ["--apparmor", "pyrt-allow"], ["-p", proc]])
+            outs, _, errors = detached(name, path, b, "aa-exec", [[], ["--apparmor", "pyrt-allow"], ["-p", proc]],
+                                       refused=[(["--apparmor", "pyrt-missing"], "apparmor failed to apply profile")])
             res["exec", name] = [parse(o)[0] for o in outs]
+            res["exec_missing", name] = errors[0]
             seen("aa_exec_" + name, json.dumps(res["exec", name], sort_keys=True))
+            seen("aa_exec_missing_" + name, json.dumps(errors[0]))
         try:
             exec_checks()
         except Exception as e:
@@ -302,6 +313,16 @@ def apparmor(rootfs, base):
                                                                   res.get(("run", "pyrunc")))))
     c.check("aa_exec_same", lambda: expect(res["exec", "runc"][:2] == res["exec", "pyrunc"][:2],
                                            "runc %r, pyrunc %r" % (res["exec", "runc"], res["exec", "pyrunc"])))
+
+    def exec_not_loaded():
+        # runc's exec exits 255 and does not prefix the error as its init does; pyrunc
+        # names its thread's attribute
+        got = {name: res.get(("exec_missing", name)) for name, _ in RUNTIMES}
+        expect(None not in got.values(), "not run: %r" % got)
+        (rc, msg), (py_rc, py_msg) = got["runc"], got["pyrunc"]
+        expect(rc == 255 and msg.endswith("no such file or directory"), repr(got))
+        expect((py_rc, py_msg) == (rc, msg.replace("/proc/self/", "/proc/thread-self/")), repr(got))
+    c.check("aa_exec_not_loaded_same", exec_not_loaded)
 
     def not_loaded():
         msgs = {}
@@ -466,8 +487,10 @@ def podman_checks(c, rootfs):
 
 # ---------------------------------------------------------------- SELinux
 
-LABELLED = ("/dev", "/dev/shm", "/dev/pts", "/allowed", "/denied")
-UNLABELLED = ("/proc", "/sys", "/dev/mqueue")
+LABELLED = ("/dev", "/dev/shm", "/dev/pts", "/allowed", "/denied", "/sys/firmware", "/proc/acpi")  # masked dirs last
+UNLABELLED = ("/proc", "/sys", "/dev/mqueue", "/sys/fs/cgroup")
+# the session keyring's label (KEYCTL_GET_SECURITY): the init's keycreate label made it
+KEY_SCRIPT = ";/probe keyring | sed -n 's/^session.label: /keylabel=/p'"
 
 
 def selinux(rootfs, base):
@@ -492,10 +515,11 @@ def selinux(rootfs, base):
     for name, path in RUNTIMES:
         def run_check(name=name, path=path):
             b = make_bundle("se-run-" + name, rootfs, base, process={"selinuxLabel": LABEL},
-                            linux={"mountLabel": MOUNT_LABEL})
-            values, mounts = run(name, path, b, "se-run")
+                            linux={"mountLabel": MOUNT_LABEL}, args=["/bin/sh", "-c", SCRIPT + KEY_SCRIPT])
+            values, mounts = run(name, path, b, "se-run-" + name)   # a keyring _ses.ID of its own
             mine = {m: mounts.get(m) for m in LABELLED + UNLABELLED}
             res["run", name] = (values["current"], mine)
+            res["keyring", name] = [values.get("keylabel")]
             seen("se_run_" + name, json.dumps(res["run", name], sort_keys=True))
             expect(values["current"] == LABEL, "init label %r" % values["current"])
             for m in LABELLED:
@@ -509,9 +533,13 @@ def selinux(rootfs, base):
                             linux={"mountLabel": MOUNT_LABEL}, args=["/bin/sleep", "60"])
             proc = os.path.join(WORK, "process.json")   # no label: the container's applies
             with open(proc, "w") as f:
-                json.dump({"args": ["/bin/sh", "-c", SCRIPT], "cwd": "/", "env": base["process"]["env"]}, f)
-            outs, mq = detached(name, path, b, "se-exec", [[], ["--process-label", LABEL2], ["-p", proc]])
+                json.dump({"args": ["/bin/sh", "-c", SCRIPT + KEY_SCRIPT], "cwd": "/",
+                           "env": base["process"]["env"]}, f)
+            outs, mq, _ = detached(name, path, b, "se-exec-" + name, [[], ["--process-label", LABEL2], ["-p", proc]],
+                                   script=SCRIPT + KEY_SCRIPT)
             res["exec", name] = [parse(o)[0]["current"] for o in outs]
+            # an exec joins the init's keyring (_ses.ID): the label it was made with
+            res["exec_keyring", name] = [parse(o)[0].get("keylabel") for o in outs]
             res["mqueue", name] = mq
             seen("se_exec_" + name, json.dumps(res["exec", name]))
             seen("se_mqueue_" + name, mq)
@@ -527,11 +555,21 @@ def selinux(rootfs, base):
                 expect(got[i] == want, "exec label %r, want %r" % (got[i], want))
             c.check("se_exec_%s_%s" % (check, name), exec_check)
 
+        def keyring_check(name=name):
+            got = res.get(("keyring", name), []) + res.get(("exec_keyring", name), [])
+            seen("se_keyring_" + name, json.dumps(got))
+            expect(got == [LABEL] * 4, "the session keyring's label seen by the init and 3 execs: %r" % got)
+        c.check("se_keyring_" + name, keyring_check)
+
     c.check("se_run_same", lambda: expect(res.get(("run", "runc")) == res.get(("run", "pyrunc")),
                                           "runc %r, pyrunc %r" % (res.get(("run", "runc")),
                                                                   res.get(("run", "pyrunc")))))
     c.check("se_exec_same", lambda: expect(res["exec", "runc"] == res["exec", "pyrunc"],
                                            "runc %r, pyrunc %r" % (res["exec", "runc"], res["exec", "pyrunc"])))
+    def keyring_same():
+        got = {name: [res.get(("keyring", name)), res.get(("exec_keyring", name))] for name, _ in RUNTIMES}
+        expect(got["runc"] == got["pyrunc"], "runc %r, pyrunc %r" % (got["runc"], got["pyrunc"]))
+    c.check("se_keyring_same", keyring_same)
     c.check("se_mqueue_same", lambda: expect(res.get(("mqueue", "runc")) == res.get(("mqueue", "pyrunc")),
                                              "runc %r, pyrunc %r" % (res.get(("mqueue", "runc")),
                                                                      res.get(("mqueue", "pyrunc")))))

@@ -943,8 +943,9 @@ static int cmd_int80(int argc, char **argv)
 #endif
 }
 
-/* `keyring`: the session keyring, as KEYCTL_GET_KEYRING_ID (no create) and
- * KEYCTL_DESCRIBE ("type;uid;gid;perm;description") see it; errno names on failure */
+/* `keyring`: the session keyring, as KEYCTL_GET_KEYRING_ID (no create),
+ * KEYCTL_DESCRIBE ("type;uid;gid;perm;description") and KEYCTL_GET_SECURITY (its LSM
+ * label: SELinux's, empty under other LSMs) see it; errno names on failure */
 static int cmd_keyring(int argc, char **argv)
 {
     (void)argc, (void)argv;
@@ -960,6 +961,13 @@ static int cmd_keyring(int argc, char **argv)
     else {
         desc[n < (long)sizeof desc ? n : (long)sizeof desc - 1] = 0;
         printf("session: %s\n", desc);
+    }
+    long ln = syscall(SYS_keyctl, 17 /* KEYCTL_GET_SECURITY */, -3, desc, sizeof desc - 1);
+    if (ln < 0)
+        printf("session.label: %s\n", errname(errno));
+    else {
+        desc[ln < (long)sizeof desc ? ln : (long)sizeof desc - 1] = 0;
+        printf("session.label: %s\n", desc);
     }
     return id < 0 || n < 0;
 }

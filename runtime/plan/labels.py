@@ -35,9 +35,12 @@ def keycreate_op(proc):
 
 
 def exec_ops(proc, joining=False):
-    """The labels the process gets at execve. runc writes them before the capability
-    drop and before seccomp (a filter may forbid the write); they take effect only at
-    the execve that ends the plan. A profile that is not loaded, or a host without
+    """The labels the process gets at execve. runc's init writes them before the
+    capability drop and before seccomp (a filter may forbid the write); they take effect
+    only at the execve that ends the plan. (runc's exec writes the AppArmor one after the
+    capability drop, the user switch and a filter loaded without no_new_privs; the write
+    needs no capability and acts at the same execve, so pyrunc keeps one place for both,
+    where no filter can refuse it.) A profile that is not loaded, or a host without
     AppArmor, fails the write with runc's words (its exec's are shorter)."""
     ops = []
     profile = proc.get("apparmorProfile")
