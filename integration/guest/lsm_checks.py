@@ -49,7 +49,7 @@ RUNC = "/usr/sbin/runc"
 WORK = "/tmp/pyrunc-lsm"
 STEP_TIMEOUT = 60
 # every step together; the host allows more for the boot itself (test_guest_lsm.BOOT_TIMEOUT)
-BUDGET = {"apparmor": 360, "selinux": 150}     # apparmor: about 120 s of it is podman's
+BUDGET = {"apparmor": 420, "selinux": 150}     # apparmor: podman takes 60-200 s of it
 _end = [time.monotonic() + BUDGET["selinux"]]
 
 LABEL = "system_u:system_r:svirt_t:s0:c1,c2"
@@ -399,6 +399,17 @@ def procs_naming(text):
     return found
 
 
+def settled(pids_of, timeout=15):
+    """The pids `pids_of()` names once none is left, or after `timeout` s those still there:
+    conmon and the `podman container cleanup` it starts may end just after `rm` returns."""
+    end = time.monotonic() + timeout
+    while True:
+        pids = pids_of()
+        if not pids or time.monotonic() > end:
+            return pids
+        time.sleep(0.2)
+
+
 def exec_and_remove(name, path):
     """run -d (CAP_SYS_ADMIN added), exec PODMAN_SCRIPT in it, read the init's label, then
     stop and rm: what the exec saw, and what was left after rm."""
@@ -406,6 +417,7 @@ def exec_and_remove(name, path):
     cid = podman(path, "run", "-d", "--name", "pyrt-" + name, *PODMAN_OPTS, "--cap-add", "SYS_ADMIN",
                  IMAGE, "/bin/sleep", "600").strip().splitlines()[-1]
     state = os.path.join("/run", name, cid)        # the runtime's state: it was the one podman ran
+    removed = False
     try:
         pid = json.loads(podman(path, "inspect", cid))[0]["State"]["Pid"]
         with open("/proc/%d/cgroup" % pid) as f:
@@ -416,11 +428,14 @@ def exec_and_remove(name, path):
         seen_exec["running"] = [os.path.isdir(state), os.path.isdir(cgroup)]
         podman(path, "stop", "-t", "1", cid)
         podman(path, "rm", cid)
+        removed = True
     finally:
-        cmd(podman_argv(path, "rm", "-f", "-t", "0", cid))     # after a failure half-way; else a no-op
+        if not removed:                            # a failure half-way
+            cmd(podman_argv(path, "rm", "-f", "-t", "0", cid))
+    procs = settled(lambda: procs_naming(cid))     # first: the cleanup may still be unmounting
     left = {"containers": podman(path, "ps", "-a", "-q").split(), "state": os.path.exists(state),
             "cgroup": os.path.exists(cgroup), "mounts": sorted(mounts_under(PODMAN_WORK) - mounts),
-            "processes": procs_naming(cid)}
+            "processes": procs}
     return seen_exec, left
 
 

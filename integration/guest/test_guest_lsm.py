@@ -12,7 +12,7 @@ The packages come from the host, which the guest sees: Debian's `apparmor`
 and podman with conmon for the AppArmor boot; they are installed on the host when
 missing. The rootfs and base config are made on the host
 (test_cgroups_v2.prepare_assets); the guest makes podman's image from that rootfs. The
-SELinux boot and its checks take 40-90 s, the AppArmor one 2-4 min (podman under TCG).
+SELinux boot and its checks take 40-90 s, the AppArmor one 2-4 min (podman under TCG; more on a loaded machine).
 """
 import os
 import shutil
@@ -30,7 +30,7 @@ from engines import common  # noqa: E402
 from test_cgroups_v2 import GuestRun, no_leaks, prepare_assets  # noqa: E402,F401  (no_leaks: the fixture)
 
 GUEST_PYTHON = "/usr/bin/python3"
-BOOT_TIMEOUT = {"apparmor": 480, "selinux": 240}   # the checker gives up on its steps at lsm_checks.BUDGET
+BOOT_TIMEOUT = {"apparmor": 540, "selinux": 240}   # the checker gives up on its steps at lsm_checks.BUDGET
 PACKAGES = {"apparmor_parser": "apparmor", "load_policy": "policycoreutils"}
 POLICY = Path("/etc/selinux/default/policy")
 KERNEL_ARGS = {"apparmor": ["apparmor=1", "security=apparmor"], "selinux": ["security=selinux", "selinux=1"]}
