@@ -91,10 +91,10 @@ APPARMOR_CHECKS = ["aa_setup", "aa_features", "aa_run_runc", "aa_run_pyrunc", "a
                    "aa_exec_inherits_runc", "aa_exec_inherits_pyrunc", "aa_exec_file_runc",
                    "aa_exec_file_pyrunc", "aa_exec_flag_runc",
                    "aa_exec_flag_pyrunc", "aa_exec_same", "aa_exec_not_loaded_same", "aa_not_loaded_same"]
-PODMAN_CHECKS = ["aa_podman_loads_default"] + ["aa_podman_%s_%s" % (what, name)
-                                               for name in ("runc", "pyrunc")
-                                               for what in ("run", "unconfined", "named", "exec", "stop_rm")] \
-    + ["aa_podman_same"]
+PODMAN_CHECKS = (["aa_podman_loads_default"]
+                 + ["aa_podman_%s_%s" % (what, name) for name in ("runc", "pyrunc")
+                    for what in ("run", "unconfined", "named", "exec", "stop_rm")]
+                 + ["aa_podman_same"])
 APPARMOR_CHECKS += PODMAN_CHECKS
 SELINUX_CHECKS = ["se_setup", "se_features", "se_run_runc", "se_run_pyrunc", "se_run_same",
                   "se_mqueue_same", "se_keyring_runc", "se_keyring_pyrunc", "se_keyring_same",
