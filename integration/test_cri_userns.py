@@ -20,22 +20,19 @@ with pyrunc's.
 """
 import json
 import os
-import re
 import shutil
-import stat
 import tempfile
 from pathlib import Path
 
 import pytest
 
-import harness
 from engines import common, cri, cri2
 from test_cri import Pod, _settle, init_pid  # noqa: F401  (_settle: the leak check, autouse)
 
 pytestmark = pytest.mark.integration
 
 HANDLERS = cri.HANDLERS
-SLEEP = ["/bin/sleep", "600"]
+SLEEPER = ["/bin/sh", "-c", 'trap "exit 0" TERM; sleep 600 & wait']
 
 
 def pod_maps(k):
@@ -216,8 +213,6 @@ def test_userns_pod_pyrunc(node):
     assert not left, f"processes left in the pod's user namespace: {left}"
     assert not os.path.exists(pinned), f"the pinned user namespace is left: {pinned}"
 
-
-SLEEPER = ["/bin/sh", "-c", 'trap "exit 0" TERM; sleep 600 & wait']
 
 
 # ---- handler runc (runc 1.1.5): the sandbox runs, the containers are refused ----
