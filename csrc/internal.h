@@ -60,6 +60,7 @@ int op_mask_path(struct child_ctx *c, const struct shim_op *op);
 int op_readonly_path(struct child_ctx *c, const struct shim_op *op);
 int op_mount_tree(struct child_ctx *c, const struct shim_op *op);
 int finish_mount(struct child_ctx *c, const struct shim_op *op, int fd, int bind);
+unsigned long statfs_flags(int fd);
 
 int op_user(struct child_ctx *c, const struct shim_op *op);
 int op_caps(struct child_ctx *c, const struct shim_op *op);

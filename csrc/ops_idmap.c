@@ -7,7 +7,10 @@
  *                         /proc/PID/ns/user opened, the process killed and reaped;
  *   shim_idmapped_tree()  open_tree(OPEN_TREE_CLONE) of the source (AT_RECURSIVE for an
  *                         rbind) and mount_setattr(MOUNT_ATTR_IDMAP) on the detached copy
- *                         (the kernel idmaps only mounts that are not attached yet).
+ *                         (the kernel idmaps only mounts that are not attached yet); with
+ *                         no user namespace fd, the clone alone: a bind in a container
+ *                         with a user namespace, whose source the mapped root may not
+ *                         reach (a 0700 dir of the host's root), as runc 1.1's mount fds.
  * The init inherits the detached tree's fd and attaches it with move_mount (op_mount_tree):
  * a detached tree can be attached in any mount namespace its caller may mount in,
  * the container's own user namespace included.
@@ -21,6 +24,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -140,7 +144,10 @@ int shim_idmapped_tree(const char *source, int userns_fd, int recursive_tree, in
     fd = (int)syscall(SYS_open_tree, AT_FDCWD, source, flags);
     if (fd < 0)
         return rt_fail(err, errno, "open_tree(OPEN_TREE_CLONE) %s", source);
-    if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | (recursive_attr ? AT_RECURSIVE : 0), &a, sizeof a) < 0) {
+    /* no user namespace: a plain clone, for a bind whose source the container's mapped
+     * root may not reach (runc 1.1 opens those sources on the host too) */
+    if (userns_fd >= 0 &&
+        syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | (recursive_attr ? AT_RECURSIVE : 0), &a, sizeof a) < 0) {
         rc = errno;
         close(fd);
         return rt_fail(err, rc, "failed to set MOUNT_ATTR_IDMAP on %s", source);
@@ -156,8 +163,16 @@ int op_mount_tree(struct child_ctx *c, const struct shim_op *op)
     rc = resolve_in_root(c, op->s2, dest, sizeof dest);
     if (rc < 0)
         return shim_fail(c, -rc, "resolve mount point \"%s\"", op->s2);
-    if (op->n1 != MNT_TARGET_NONE) {
-        rc = mkdir_in_root(c, dest, (int)op->n1, 0755, NULL, 0);
+    int kind = (int)op->n1;
+    if (kind == MNT_TARGET_SOURCE) {
+        /* the tree's root says: the source is opened already, maybe out of our reach */
+        struct stat sst;
+        if (fstat(op->fd, &sst) < 0)
+            return shim_fail(c, errno, "stat the tree of \"%s\"", op->s1 ? op->s1 : "");
+        kind = S_ISDIR(sst.st_mode) ? MNT_TARGET_DIR : MNT_TARGET_FILE;
+    }
+    if (kind != MNT_TARGET_NONE) {
+        rc = mkdir_in_root(c, dest, kind, 0755, NULL, 0);
         if (rc < 0)
             return shim_fail(c, -rc, "create mount point \"%s\"", op->s2);
     }
@@ -167,7 +182,7 @@ int op_mount_tree(struct child_ctx *c, const struct shim_op *op)
     if (syscall(SYS_move_mount, op->fd, "", fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) {
         rc = errno;
         close(fd);
-        return shim_fail(c, rc, "move_mount id-mapped \"%s\" on \"%s\"", op->s1 ? op->s1 : "", op->s2);
+        return shim_fail(c, rc, "move_mount \"%s\" on \"%s\"", op->s1 ? op->s1 : "", op->s2);
     }
     close(fd);
     close(op->fd);
@@ -177,5 +192,13 @@ int op_mount_tree(struct child_ctx *c, const struct shim_op *op)
         return shim_fail(c, -fd, "reopen mount point \"%s\"", op->s2);
     /* the idmapped clone is a bind: its flags, propagation and attributes as any bind's
      * (the remount keeps the idmapping) */
+    if (op->n3) {
+        /* a plain clone made on the host (n3): a bind made in the container's user
+         * namespace would have its source's nosuid, nodev, noexec, atime and ro flags
+         * locked; the clone's are not, so the remount repeats them */
+        struct shim_op keep = *op;
+        keep.u1 |= statfs_flags(fd);
+        return finish_mount(c, &keep, fd, 1);
+    }
     return finish_mount(c, op, fd, 1);
 }

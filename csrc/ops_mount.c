@@ -354,7 +354,6 @@ int op_mkdir(struct child_ctx *c, const struct shim_op *op)
     return rc < 0 ? shim_fail(c, -rc, "mkdir %s%s\"%s\"", op->s1 ? op->s1 : "", op->s1 ? " " : "", op->s2) : 0;
 }
 
-static unsigned long statfs_flags(int fd);
 
 /* proc and sysfs go only on a real directory: an existing destination that is a symlink
  * (or a file) is refused, as runc refuses it, so that procfs cannot be steered onto some
@@ -949,7 +948,7 @@ int op_console(struct child_ctx *c, const struct shim_op *op)
 }
 
 /* MS_* flags a bind remount must keep when they are locked on the mount. */
-static unsigned long statfs_flags(int fd)
+unsigned long statfs_flags(int fd)
 {
     struct statfs s;
     if (fstatfs(fd, &s) < 0)

@@ -450,6 +450,29 @@ def test_kill_of_a_stopped_container(runtime, bundle_factory):
     assert runtime.delete(cid).returncode == 0
 
 
+def test_kill_all_of_a_stopped_container_reaches_what_is_left(runtime, bundle_factory):
+    """A container in another's pid namespace (a pod's): its init exits, its child lives on
+    (reparented to the namespace's init) in the container's cgroup.  `kill --all` of the
+    stopped container signals it, as runc does (containerd's shim kills so after such an
+    init exits); the container is stopped all along."""
+    owner, owner_pid = started(runtime, bundle_factory(args=SLEEP), "pidns")
+
+    def edit(s):
+        s["linux"]["namespaces"] = [n for n in s["linux"]["namespaces"] if n["type"] != "pid"] + [
+            {"type": "pid", "path": f"/proc/{owner_pid}/ns/pid"}]
+    cid, pid = started(runtime, bundle_factory(args=["sh", "-c", "sleep 100 & exit 0"], edit=edit), "left")
+    runtime.wait_status(cid, "stopped")
+
+    def left():
+        return {p.pid for p in harness.descendants(owner_pid) if p.comm == "sleep" and p.state != "Z"}
+    harness.wait_for(lambda: len(left()) == 1, what="the sleep left behind by the exited init")
+    r = runtime.kill(cid, "KILL", all=True)
+    assert r.returncode == 0, f"kill --all of a stopped container: exit {r.returncode}\n{r.stderr}"
+    harness.wait_for(lambda: not left(), what="kill --all to reach the sleep")
+    assert runtime.delete(cid).returncode == 0
+    force_delete(runtime, owner)
+
+
 def test_kill_all_signals_every_process(runtime, bundle_factory):
     """sh is the init (pid 1 ignores an unhandled SIGTERM); only --all reaches its children."""
     cid, pid = started(runtime, bundle_factory(args=["sh", "-c", "sleep 100 & sleep 101 & wait"]), "all")

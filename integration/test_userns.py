@@ -206,6 +206,29 @@ def test_rlimits_and_oom_score_adj_as_runc(runc, pyrunc, ubundle, raise_):
     assert same_ok(r, p).split() == [str(nofile), str(score)]
 
 
+def test_bind_from_a_dir_the_mapped_root_cannot_reach(runc, pyrunc, ubundle, tmp_path):
+    """Bind sources in a 0700 dir of the host's root (as containerd's sandbox dirs, whose
+    shm and hosts files a hostUsers: false pod binds): the container's mapped root could not
+    reach them from inside; they are opened on the host (runc 1.1.5's mount fds; pyrunc
+    clones the source as the runtime), so the container sees them, rw and ro, a file and a
+    directory, as under runc.  The ro bind of a nosuid,nodev source keeps those flags."""
+    secret = tmp_path / "secret"
+    (secret / "dir").mkdir(parents=True)
+    os.chmod(secret, 0o700)
+    os.chmod(secret / "dir", 0o777)
+    (secret / "dir" / "f").write_text("in dir\n")
+    (secret / "file").write_text("a file\n")
+    mounts = harness.base_config()["mounts"] + [
+        {"destination": "/d", "type": "bind", "source": str(secret / "dir"), "options": ["rbind", "rw"]},
+        {"destination": "/f", "type": "bind", "source": str(secret / "file"), "options": ["bind", "ro"]}]
+    script = ("cat /d/f /f; echo w > /d/w && echo dir-write ok; echo w > /f || echo file-write refused; "
+              "grep -E ' /(d|f) ' /proc/self/mountinfo | cut -d' ' -f5,6")
+    out = same_ok(*both_run(runc, pyrunc, ubundle, ["sh", "-c", script], mounts=mounts))
+    assert out.splitlines()[:4] == ["in dir", "a file", "dir-write ok", "file-write refused"], out
+    assert (secret / "dir" / "w").read_text() == "w\n"
+    assert Path(secret / "dir" / "w").stat().st_uid == BASE     # the mapped root wrote it
+
+
 def test_readonly_bind_keeps_the_flags_the_kernel_locks(pyrunc, runc, ubundle, userns_dir):
     """A host mount with nosuid,nodev,noexec bound read-only: the kernel locks those flags
     in the user namespace; pyrunc repeats them (runc 1.2's remount), runc 1.1.5 fails."""

@@ -105,6 +105,17 @@ def _idmapped_tree(ref, source, usernses, opened):
     return fd
 
 
+def _bind_tree(ref, source, opened):
+    """A detached clone of a bind's source, made as the runtime (plan/idmap.py's
+    for_userns_bind): the init, in the container's user namespace, attaches it."""
+    err = ffi.new("struct shim_err *")
+    fd = lib.shim_idmapped_tree(source.encode("utf-8", "surrogateescape"), -1, int(ref[2]), 0, err)
+    if fd < 0:
+        raise errors.SyscallError(ffi.string(err.detail).decode("utf-8", "replace"), err.err)
+    opened.append(fd)
+    return fd
+
+
 def _child_error(plan, err):
     i = err.op_index
     detail = ffi.string(err.detail).decode("utf-8", "replace")
@@ -162,6 +173,9 @@ def spawn(plan, fds, stdio=None, cgroup_fd=-1):
                 continue
             if isinstance(ref, tuple) and ref[0] == "idmap":
                 fd = _idmapped_tree(ref, op.s1, usernses, opened)
+                resolved[ref] = _high_fd(fd, floor, opened)
+            elif isinstance(ref, tuple) and ref[0] == "bind":
+                fd = _bind_tree(ref, op.s1, opened)
                 resolved[ref] = _high_fd(fd, floor, opened)
             elif isinstance(ref, tuple):
                 fd = _open_ns(ref[1], op.n1, opened)

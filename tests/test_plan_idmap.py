@@ -108,3 +108,41 @@ def test_features_list_the_options_with_the_extension():
     enabled = doc["linux"]["mountExtensions"]["idmap"]["enabled"]
     assert enabled is features.idmap_supported()
     assert ({"idmap", "ridmap"} <= set(doc["mountOptions"])) is enabled
+
+
+# ---- plain binds in a container with a user namespace: cloned on the host ----
+
+def test_a_bind_in_a_user_namespace_is_a_tree_made_on_the_host():
+    """The source may be out of the mapped root's reach (runc 1.1 opens it on the host):
+    the runtime clones it (no idmap) and the init attaches it, repeating the source's
+    flags as the kernel would lock them (n3)."""
+    for options, rec in ((["rbind", "ro"], True), (["bind"], False)):
+        (op,) = mount_ops(with_mount(bind(options, gids=None), user={}))
+        assert op.kind == O.OP_MOUNT_TREE and op.s1 == "/srv" and op.n3 == 1
+        assert op.fdref == ("bind", len(spec()["mounts"]), rec) and op.n1 == O.MNT_TARGET_SOURCE
+
+
+def test_a_bind_in_a_joined_user_namespace_is_a_tree_too():
+    (op,) = mount_ops(with_mount(bind(gids=None), user={"path": "/proc/1/ns/user"}))
+    assert op.kind == O.OP_MOUNT_TREE and op.fdref[0] == "bind"
+
+
+def test_binds_without_a_user_namespace_and_idmapped_ones_are_not_plain_trees():
+    (op,) = mount_ops(with_mount(bind(gids=None)))
+    assert op.kind == O.OP_MOUNT and op.fdref is None
+    (op,) = mount_ops(with_mount(bind(uids=OWN), user={}))
+    assert op.fdref[0] == "idmap" and op.n3 == 0
+    # not a bind: mounted by the init as before
+    tmpfs = {"destination": "/data", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid"]}
+    (op,) = mount_ops(with_mount(tmpfs, user={}))
+    assert op.kind == O.OP_MOUNT
+
+
+def test_an_unprivileged_runtime_binds_as_before():
+    """runc 1.1 opens no mount sources when rootless; nor does pyrunc."""
+    from pyrunc.plan import build
+    from test_plan import host
+    s = with_mount(bind(gids=None), user={})
+    p = build.build(s, build.Options("c1", "/bundle", console_socket=False), host(rootless_euid=True))
+    (op,) = [op for op in p.ops if op.s2 == "/data"]
+    assert op.kind == O.OP_MOUNT

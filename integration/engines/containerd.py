@@ -39,6 +39,8 @@ class Containerd:
         self.commands = commands or common.Commands()
         self.proc = None
         self.launcher = []          # argv put before `containerd` (nsenter into a netns)
+        self.binary, self.ctr_binary = "containerd", "ctr"     # another build: its paths
+        self.env = None             # the daemon's environment (None: ours)
         # what existed under /run/containerd before us: only what we made is removed
         self._preexisting = {p for p in (RUN_CONTAINERD, *(RUN_CONTAINERD / d for d in ("runc", "s", "fifo")))
                              if p.exists()}
@@ -80,9 +82,9 @@ disabled_plugins = [
         self.write_config()
         log = open(self.daemon_log, "ab")
         try:
-            self.proc = subprocess.Popen([*self.launcher, "containerd", "--config", str(self.config)],
+            self.proc = subprocess.Popen([*self.launcher, self.binary, "--config", str(self.config)],
                                          stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                         start_new_session=True)
+                                         start_new_session=True, env=self.env)
         finally:
             log.close()
         deadline = time.monotonic() + timeout
@@ -107,7 +109,7 @@ disabled_plugins = [
         return "containerd log (last lines):\n" + "\n".join(text[-lines:])
 
     def ctr_argv(self, *args):
-        return ["ctr", "--address", self.socket, "--namespace", self.namespace, *args]
+        return [self.ctr_binary, "--address", self.socket, "--namespace", self.namespace, *args]
 
     def ctr(self, *args, **kw):
         """Run `ctr --address <ours> --namespace <ours> args...`; return a common.Result."""

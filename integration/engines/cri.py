@@ -287,6 +287,12 @@ disabled_plugins = [
     snapshotter = "overlayfs"
     default_runtime_name = "runc"
 {runtimes}""")
+        self.write_cni()
+        for name in HANDLERS:
+            self.handler_root(name).mkdir(parents=True, exist_ok=True)
+
+    def write_cni(self):
+        """The CNI network of the pods: a bridge in our netns, addresses from POD_SUBNET."""
         self.cni_conf.mkdir(parents=True, exist_ok=True)
         (self.cni_conf / "10-pyrt.conflist").write_text(json.dumps({
             "cniVersion": "0.4.0", "name": CNI_NETWORK,
@@ -297,8 +303,6 @@ disabled_plugins = [
                          "dataDir": str(self.workdir / "cni-ipam")},
             }],
         }, indent=2))
-        for name in HANDLERS:
-            self.handler_root(name).mkdir(parents=True, exist_ok=True)
 
     def make_netns(self):
         """A network namespace of our own, kept by a bind mount on a file in workdir."""

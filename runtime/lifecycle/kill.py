@@ -82,9 +82,14 @@ def kill(root, cid, sig, all_=False):
     st = store.read_state(cdir)
     status = store.status(cdir, st)
     if status == "stopped":
-        if all_:
-            return  # runc: with --all, a stopped container is not an error
-        raise errors.StateError("container not running")
+        if not all_:
+            raise errors.StateError("container not running")
+        # runc: with --all, a stopped container is not an error, and what is left in its
+        # cgroup is signalled: the init's children in a pid namespace it shared (a pod's,
+        # whose init outlives the container's), which containerd's shim kills so
+        from pyrunc.cgroups.manager import Manager
+        if not Manager.from_state(st).exists():
+            return
     if all_:
         signal_all(st, sig)
     else:

@@ -326,6 +326,8 @@ def _mount_ops(spec, opts, host, new, plan):
             raise ConfigError("mounts[%d].destination" % i, 'mounting on "/" is not allowed')
         idm = idmap.for_mount(i, m, o, spec.get("linux") or {}, new, plan.namespaces.get("joins") or {},
                               o.flags & mnt.MS_REC)
+        if idm is None:
+            idm = idmap.for_userns_bind(i, o, new, plan.namespaces.get("joins") or {}, host.rootless_euid)
         if mtype == "cgroup" and not o.bind:
             ops.extend(_cgroup_mount_ops(i, m, o, host, new, mount_label))
             continue
@@ -365,9 +367,9 @@ def _mount_ops(spec, opts, host, new, plan):
             flags |= MNT_F_RECURSIVE_ATTR
         what = 'mount "%s" on "%s"' % (src or mtype, dest)
         if idm is not None:
-            # the runtime makes the idmapped tree (shim.py); the init attaches it
+            # the runtime makes the (idmapped) tree (shim.py); the init attaches it
             ops.append(Op(O.OP_MOUNT_TREE, what, s1=src, s2=dest, u1=mflags, u2=prop, u3=o.attr_set,
-                          u4=o.attr_clr, n1=kind, n2=flags, fdref=idm))
+                          u4=o.attr_clr, n1=kind, n2=flags, n3=int(idm[0] == idmap.BIND_FDREF), fdref=idm))
             continue
         data = labels.mount_data(",".join(o.data), mtype, o.bind, mount_label)
         ops.append(Op(O.OP_MOUNT, what, s1=src or None, s2=dest, s3=mtype or None,

@@ -17,6 +17,7 @@ runtime's mount namespace; runc 1.2 opens it from the container's mount namespac
 the init sets its mounts up (the same paths, except under an earlier mount of the config).
 """
 from pyrunc.errors import ConfigError
+from pyrunc.plan.mounts import MS_REC
 from pyrunc.plan import userns
 
 FDREF = "idmap"
@@ -47,3 +48,20 @@ def for_mount(i, m, opts, linux, new, joins, tree_recursive):
     else:
         uid_text = gid_text = None
     return (FDREF, i, bool(tree_recursive), opts.idmap == "ridmap", uid_text, gid_text, path)
+
+
+BIND_FDREF = "bind"
+
+
+def for_userns_bind(i, opts, new, joins, rootless_euid):
+    """The fdref of a plain bind's tree in a container with a user namespace (new or
+    joined), None otherwise: the runtime clones the source on the host (as host root) and
+    the init attaches the clone, so a source the container's mapped root cannot reach (a
+    0700 dir of root's, as containerd's sandbox dirs) is mounted all the same -- runc 1.1
+    opens such sources on the host too (its mount fds), and also not when rootless.
+    ("bind", index, recursive tree)."""
+    if not opts.bind or rootless_euid or opts.idmap is not None:
+        return None
+    if "user" not in new and "user" not in joins:
+        return None
+    return (BIND_FDREF, i, bool(opts.flags & MS_REC))
