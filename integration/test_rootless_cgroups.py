@@ -4,7 +4,8 @@ refused as runc's rootless manager refuses them), inside a delegated subtree (a
 Delegate=yes service of the user's own manager: the init in its cgroup, memory/pids
 limits in effect, update, pause/resume, kill, delete), and with --systemd-cgroup through
 the user's session bus (the scope in the user's manager, its limits, update, delete, a
-missing bus refused in runc's words).
+missing bus refused in runc's words), and rootless Podman with its default systemd cgroup
+manager and --runtime pyrunc (run, exec, stop, rm), each next to runc.
 
 This host is neither cgroup v2 nor booted by systemd, so the checks run in the qemu
 guest in its systemd mode (integration/guest/boot.py, systemd=True): ONE boot, in which
@@ -13,8 +14,10 @@ its user@UID.service and prints a `CHECK name: ok|FAIL reason` line per check; e
 test here. The rootfs is the one test_cgroups_v2.py prepares for its guest.
 """
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -28,7 +31,7 @@ CHECKER = GUEST_DIR / "rootless_checks.py"
 sys.path.insert(0, str(GUEST_DIR))
 import rootless_checks as checks  # noqa: E402
 
-BOOT_TIMEOUT = 600      # systemd's boot and the user's manager (about 90 s), then ~60 runtime commands under TCG
+BOOT_TIMEOUT = 900      # systemd's boot and the user's manager (90 s), ~60 runtime and ~12 podman commands under TCG
 USER_BUS_SOCKET = Path("/usr/lib/systemd/user/dbus.socket")   # dbus-user-session: $XDG_RUNTIME_DIR/bus
 
 
@@ -36,7 +39,8 @@ def ensure_host_packages():
     from engines import common
 
     common.ensure_packages({"/lib/systemd/systemd": "systemd", "dbus-daemon": "dbus", "setpriv": "util-linux",
-                            "useradd": "passwd", "busctl": "systemd", "runc": "runc"})
+                            "useradd": "passwd", "busctl": "systemd", "runc": "runc", "podman": "podman",
+                            "conmon": "conmon", "newuidmap": "uidmap"})
     if not USER_BUS_SOCKET.exists():
         env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
         subprocess.run(["apt-get", "install", "-y", "--no-install-recommends", "dbus-user-session"],
@@ -48,10 +52,21 @@ def ensure_host_packages():
 def guest():
     if os.environ.get("PYRUNC_IN_GUEST"):
         pytest.fail("run this module on the host: it boots its own systemd guest", pytrace=False)
+    from engines import common
+
     ensure_host_packages()
     rootfs, base = prepare_assets()
-    argv = [GUEST_PYTHON, "-S", str(CHECKER), "--rootfs", str(rootfs), "--base-config", str(base)]
-    return boot_checker(argv, "rootless systemd guest", BOOT_TIMEOUT, systemd=True)
+    # the guest sees the host's /var/tmp, not its /tmp
+    work = Path(tempfile.mkdtemp(prefix="pyrunc-guest-rootless-", dir="/var/tmp"))
+    try:
+        os.chmod(work, 0o755)            # the user's podman reads the image from here
+        tarball = common.rootfs_tar(work)
+        os.chmod(tarball, 0o644)
+        argv = [GUEST_PYTHON, "-S", str(CHECKER), "--rootfs", str(rootfs), "--base-config", str(base),
+                "--image-tarball", str(tarball)]
+        return boot_checker(argv, "rootless systemd guest", BOOT_TIMEOUT, systemd=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def test_guest_checker_exits_zero_with_every_check(guest):

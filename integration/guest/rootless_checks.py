@@ -4,7 +4,7 @@ pid 1 (cgroup v2): an unprivileged user made here (useradd gives it /etc/subuid 
 by side, each with its own `spec --rootless` bundle and its default root under
 XDG_RUNTIME_DIR, through setpriv with a clean environment.
 
-    python3 -S rootless_checks.py --rootfs DIR --base-config FILE
+    python3 -S rootless_checks.py --rootfs DIR --base-config FILE --image-tarball TAR
 
   N  no delegation (the user's commands run in the checker's own root-owned cgroup):
      no limits -> the container runs with no cgroup of its own and an empty read-only
@@ -17,6 +17,9 @@ XDG_RUNTIME_DIR, through setpriv with a clean environment.
   S  --systemd-cgroup through the user's session bus ($XDG_RUNTIME_DIR/bus): the scope
      is the user's manager's (systemctl --user), in user.slice below user@UID.service,
      with the limits; update; delete (the unit gone); a missing bus is runc's one line.
+  P  rootless Podman (default systemd cgroup manager, vfs storage, no network) with
+     --runtime pyrunc, then runc: run -d (the libpod scope in the user's manager), exec,
+     stop, rm.
 """
 import json
 import os
@@ -32,7 +35,7 @@ RUNC = "/usr/sbin/runc"
 CG = "/sys/fs/cgroup"
 WORK = "/tmp/pyrunc-rl"
 USER = "pyrunc-guest-rl"   # not test_rootless.py's user: the guest sees the host's /etc as it changes
-BUDGET = 420
+BUDGET = 600
 MiB = 1 << 20
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 LIMITS = {"memory": {"limit": 64 * MiB}, "pids": {"limit": 20}}
@@ -59,8 +62,13 @@ CHECKS = [
     "sd_update",                   # update: unit and files change, as runc's
     "sd_delete",                   # delete: the unit is gone from the user's manager, cgroup gone
     "sd_no_bus_refused",           # no session bus: one line with runc's hint, nothing left
+    "podman_run_scope",            # rootless podman (systemd manager) --runtime pyrunc: libpod scope, as runc
+    "podman_exec",                 # podman exec in it, as runc
+    "podman_stop_rm",              # stop, rm: the scope and the runtime's state gone, as runc
     "nothing_left",                # no unit, cgroup, state dir or process of ours
 ]
+IMAGE = "localhost/pyrt-busybox:latest"
+PODMAN = ["podman", "--storage-driver", "vfs", "--cgroup-manager", "systemd", "--events-backend", "file"]
 
 
 class User:
@@ -353,6 +361,50 @@ def _scenario_systemd(user, rootfs, res, sides):
     res.complete("sd_no_bus_refused")
 
 
+def scenario_podman(user, res, sides, d, tarball):
+    """Rootless Podman with its default systemd cgroup manager, pyrunc then runc as its
+    runtime: the user's podman runs the runtime in its own user namespace, where the
+    runtime is "root" and finds the user through the session bus's OwnerUID."""
+    user.shell = d + "/shell"
+    try:
+        _scenario_podman(user, res, sides, tarball)
+    finally:
+        user.shell = None
+
+
+def _scenario_podman(user, res, sides, tarball):
+    manager = "/user.slice/user-%d.slice/user@%d.service" % (user.uid, user.uid)
+    podman = lambda *a, **kw: user.run(PODMAN + list(a), timeout=180, **kw)  # noqa: E731
+    podman("import", tarball, IMAGE)
+    seen = {}
+    for s in sides:
+        name = "c-" + s.name
+        _, out, _ = podman("--runtime", s.binary, "run", "-d", "--network", "none", "--name", name, IMAGE,
+                           "/bin/sh", "-c", "exec sleep 600")
+        cid = out.strip().splitlines()[-1]
+        _, out, _ = podman("inspect", name)
+        pid = json.loads(out)[0]["State"]["Pid"]
+        unit = "libpod-%s.scope" % cid
+        p = user.show(unit, ["ActiveState", "Slice", "Delegate", "ControlGroup"])
+        cg = CG + (p.get("ControlGroup") or "/nonexistent")
+        seen[s.name] = (name, cid, unit, cg)
+        res.eq("podman_run_scope", (p.get("ActiveState"), p.get("Slice"), p.get("Delegate"),
+                                    p.get("ControlGroup"), str(pid) in procs(cg), cid in s.ids()),
+               ("active", "user.slice", "yes", manager + "/user.slice/" + unit, True, True),
+               "%s: the unit in the user's manager, the init in it, the runtime's state" % s.name)
+        _, out, _ = podman("exec", name, "/bin/cat", "/proc/1/cmdline")
+        res.eq("podman_exec", out.split("\0")[:2], ["sleep", "600"], "%s: /proc/1/cmdline seen by exec" % s.name)
+    res.complete("podman_run_scope", "podman_exec")
+    for s in sides:
+        name, cid, unit, cg = seen[s.name]
+        podman("stop", "-t", "1", name)
+        podman("rm", name)
+        res.eq("podman_stop_rm", (user.show(unit, ["LoadState"]).get("LoadState"), os.path.exists(cg),
+                                  cid in s.ids()), ("not-found", False, False),
+               "%s: unit, cgroup, the runtime's state after rm" % s.name)
+    res.complete("podman_stop_rm")
+
+
 def scenario_left(user, res, sides, d):
     _, out, _ = user.systemctl("list-units", "--all", "--no-legend", "--plain", "--type=scope")
     ours = [w for w in out.split() if w.startswith("runc-") and w.endswith(".scope")]
@@ -372,6 +424,12 @@ def main(argv):
         print("systemd is not pid 1 here")
         res.report()
         return 1
+    argv = list(argv)
+    tarball = None
+    if "--image-tarball" in argv:
+        i = argv.index("--image-tarball")
+        tarball = argv[i + 1]
+        del argv[i:i + 2]
     env = base.prepare(argv)
     os.chmod(WORK, 0o755)
     base._budget_end[0] = time.monotonic() + BUDGET
@@ -402,6 +460,12 @@ def main(argv):
         scenario_systemd(user, env.rootfs, res, sd, d[0])
 
     res.scenario("systemd", [c for c in CHECKS if c.startswith("sd_")], systemd)
+    def podman():
+        if d[0] is None or tarball is None:
+            raise StepError("no delegated service to run podman in, or no --image-tarball")
+        scenario_podman(user, res, sides, d[0], tarball)
+
+    res.scenario("podman", [c for c in CHECKS if c.startswith("podman_")], podman)
     res.scenario("left", ["nothing_left"], lambda: scenario_left(user, res, sides, d[0]))
     print("TIMING checks-total %.1f" % (time.monotonic() - t0), flush=True)
     return 0 if res.report() else 1

@@ -124,27 +124,32 @@ def prepare(g, cid, bundle, no_pivot=False, no_new_keyring=False, preserve_fds=0
             from pyrunc.cgroups import rootless as cgrootless
 
             cg_paths, mount_paths = cgrootless.usable(ch, cg_paths)
-    host = build.Host(cgroup_host=ch, cgroup_paths=cg_paths, last_cap=caps.last_cap(),
-                      kcore=_exists("/proc/kcore"), selinux=lsm.selinux_enabled(),
-                      rootless_euid=rootless.euid(), cgroup_mount_paths=mount_paths)
-    host.systemd_unit, host.systemd_props, host.systemd_bus = unit, unit_props, user_bus
-    host.rootless_cgroups = rootless_cgroups
-    # runc's c.cgroup2Path: the container's cgroup even when the rootless manager left
-    # it out (the cgroup2 mount's fallback bind finds it missing then)
-    host.cgroup2_path = cgroup2 if ch.mode == "v2" else None
-    host.in_userns = rootless.in_userns()
-    opts = build.Options(cid, bundle, no_pivot=no_pivot, no_new_keyring=no_new_keyring,
-                         preserve_fds=preserve_fds, console_socket=console_socket,
-                         listen_fds=_listen_fds(), seccomp=_seccomp(g, linux.get("seccomp")))
-    plan = build.build(spec, opts, host)
-    if host.rootless_euid and plan.id_maps is not None:
-        from pyrunc.lifecycle import idmaps
+    try:
+        host = build.Host(cgroup_host=ch, cgroup_paths=cg_paths, last_cap=caps.last_cap(),
+                          kcore=_exists("/proc/kcore"), selinux=lsm.selinux_enabled(),
+                          rootless_euid=rootless.euid(), cgroup_mount_paths=mount_paths)
+        host.systemd_unit, host.systemd_props, host.systemd_bus = unit, unit_props, user_bus
+        host.rootless_cgroups = rootless_cgroups
+        # runc's c.cgroup2Path: the container's cgroup even when the rootless manager left
+        # it out (the cgroup2 mount's fallback bind finds it missing then)
+        host.cgroup2_path = cgroup2 if ch.mode == "v2" else None
+        host.in_userns = rootless.in_userns()
+        opts = build.Options(cid, bundle, no_pivot=no_pivot, no_new_keyring=no_new_keyring,
+                             preserve_fds=preserve_fds, console_socket=console_socket,
+                             listen_fds=_listen_fds(), seccomp=_seccomp(g, linux.get("seccomp")))
+        plan = build.build(spec, opts, host)
+        if host.rootless_euid and plan.id_maps is not None:
+            from pyrunc.lifecycle import idmaps
 
-        plan.map_writer = idmaps.writer(linux)
-    for w in plan.warnings:
-        log.warning(w)
-    log.debugf("cgroup mode %s: %s" % (ch.mode, ", ".join(sorted(cg_paths.values()))))
-    return spec, plan, host
+            plan.map_writer = idmaps.writer(linux)
+        for w in plan.warnings:
+            log.warning(w)
+        log.debugf("cgroup mode %s: %s" % (ch.mode, ", ".join(sorted(cg_paths.values()))))
+        return spec, plan, host
+    except BaseException:
+        if user_bus is not None:
+            user_bus.close()   # opened for the user's manager's cgroup: the plan failed
+        raise
 
 
 def _seccomp(g, obj):
@@ -220,8 +225,12 @@ def create(g, cid, bundle, pid_file=None, console_socket=None, no_pivot=False, n
             spec, plan, host = prepare(g, cid, bundle, no_pivot, no_new_keyring, preserve_fds, console)
             if not plan.terminal:
                 console_pair = None
-            return _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_pair, stdio,
-                           warmup)
+            try:
+                return _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_pair, stdio,
+                               warmup)
+            finally:
+                if host.systemd_bus is not None:
+                    host.systemd_bus.close()   # the manager closed it, unless create failed before one
     finally:
         warmup.stop()
 
