@@ -416,9 +416,39 @@ static int check_proc_mount(struct child_ctx *c, const struct shim_op *op, const
                      op->s1 ? op->s1 : "", op->s2, root, dest);
 }
 
+/* runc's mountCgroupV2: a cgroup2 mount from inside a user namespace fails (EBUSY: the
+ * hierarchy's one superblock belongs to the initial user namespace, and sget refuses it to
+ * another; EPERM), so the container's own cgroup (s4) is bound there instead, which shows
+ * what a cgroup namespace would. Where the rootless manager made no cgroup (s4 missing)
+ * and MNT_F_MASK_IF_GONE asks, an empty read-only tmpfs hides the host's. */
+static int cgroup2_fallback(struct child_ctx *c, const struct shim_op *op, const char *dest)
+{
+    char target[64];
+    int rc, fd = open_in_root(c, dest, 0);
+    if (fd < 0)
+        return shim_fail(c, -fd, "open mount point \"%s\"", op->s2);
+    fd_path(target, sizeof target, fd);
+    rc = mount(op->s4, target, NULL, MS_BIND, NULL) < 0 ? errno : 0;
+    if (rc == ENOENT && (op->n2 & MNT_F_MASK_IF_GONE)) {
+        rc = mount("tmpfs", target, "tmpfs", MS_RDONLY, NULL) < 0 ? errno : 0;
+        if (rc == ENOENT && no_proc_fd())
+            rc = -ro_tmpfs_onto_fd(fd);
+        close(fd);
+        return rc ? shim_fail(c, rc, "mask \"%s\"", op->s2) : 0;
+    }
+    close(fd);
+    if (rc)
+        return shim_fail(c, rc, "mount \"%s\" on \"%s\" (type \"bind\")", op->s4, op->s2);
+    fd = open_in_root(c, dest, 0);
+    if (fd < 0)
+        return shim_fail(c, -fd, "reopen mount point \"%s\"", op->s2);
+    return finish_mount(c, op, fd, 1);
+}
+
 int op_mount(struct child_ctx *c, const struct shim_op *op)
 {
-    const char *src = op->s1, *type = op->s3, *data = op->s4;
+    int cg2_fallback = (op->n2 & MNT_F_CGROUP2_FALLBACK) != 0;
+    const char *src = op->s1, *type = op->s3, *data = cg2_fallback ? NULL : op->s4;
     unsigned long flags = (unsigned long)op->u1;
     int bind = (op->n2 & MNT_F_BIND) != 0;
     int tmpfs = !bind && type && strcmp(type, "tmpfs") == 0;
@@ -476,6 +506,8 @@ int op_mount(struct child_ctx *c, const struct shim_op *op)
         close(fd);
         if (keep >= 0)
             close(keep);
+        if (cg2_fallback && (rc == EPERM || rc == EBUSY))
+            return cgroup2_fallback(c, op, dest);
         return shim_fail(c, rc, "mount \"%s\" on \"%s\" (type \"%s\"%s%s%s)", src ? src : "", op->s2,
                          bind ? "bind" : (type ? type : ""), data && !bind ? ", data \"" : "",
                          data && !bind ? data : "", data && !bind ? "\"" : "");

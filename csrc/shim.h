@@ -96,6 +96,10 @@
 #define MNT_F_ORDINARY_DIR   8   /* proc, sysfs: an existing destination must be a real directory */
 #define MNT_F_PROC_CHECK     16  /* nothing but procfs on /proc, only lxcfs's files under it */
 #define MNT_F_OWN_MODE       32  /* tmpfs with mode= of its own: not the covered directory's */
+#define MNT_F_CGROUP2_FALLBACK 64 /* cgroup2 refused (EPERM, EBUSY): bind s4 (the container's cgroup)
+                                     instead; s4 is then no mount data */
+#define MNT_F_MASK_IF_GONE  128  /* ... and where s4 does not exist (no rootless cgroup), an empty
+                                     read-only tmpfs */
 
 struct shim_op {
     int kind;

@@ -58,7 +58,7 @@ class Spec:
         """runc's `spec` starter config (the same as `pyrunc spec`)."""
         from pyrunc.spec import default
 
-        spec = cls(default.spec())
+        spec = cls(default.spec(cgroupns=default.unified_host()))
         if args is not None:
             spec.args = args
         if terminal is not None:
@@ -71,7 +71,7 @@ class Spec:
         namespace, no network namespace, /sys bound from the host."""
         from pyrunc.spec import default
 
-        spec = cls(default.spec(rootless=True))
+        spec = cls(default.spec(rootless=True, cgroupns=default.unified_host()))
         if args is not None:
             spec.args = args
         if terminal is not None:

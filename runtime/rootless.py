@@ -45,14 +45,30 @@ def parse_bool_or_auto(value):
     raise errors.PyruncError('strconv.ParseBool: parsing "%s": invalid syntax' % value)
 
 
-def cgroups(flag):
-    """runc's shouldUseRootlessCgroupManager for the cgroupfs driver: asked for, or an
-    unprivileged caller, or root inside a user namespace (whose cgroups are not known
-    to be writable)."""
+def cgroups(flag, systemd=False, owner_uid=None):
+    """runc's shouldUseRootlessCgroupManager: asked for, or an unprivileged caller, or
+    root inside a user namespace, whose cgroups are not known to be writable. With the
+    systemd driver, root inside a user namespace is rootless only when the session
+    bus's owner is not root (`owner_uid()`: cgroups.userbus.detect_uid; a systemd
+    inside a container runs as that namespace's root); an error there counts as root,
+    as runc."""
     b = parse_bool_or_auto(flag)
     if b is not None:
         return b
-    return euid() or in_userns()
+    if euid():
+        return True
+    if not in_userns():
+        return False
+    if not systemd:
+        return True
+    try:
+        uid = owner_uid()
+    except Exception as e:  # no session bus, no busctl
+        from pyrunc import log
+
+        log.debugf("failed to get the OwnerUID value, assuming the value to be 0: %s" % e)
+        uid = 0
+    return uid != 0
 
 
 def _honor_xdg():

@@ -20,7 +20,7 @@ from jeepney import DBusAddress, MessageType, new_error, new_method_return, new_
 from jeepney.bus_messages import message_bus  # noqa: E402
 from jeepney.io.blocking import Proxy, open_dbus_connection  # noqa: E402
 
-from pyrunc.cgroups import systemd  # noqa: E402
+from pyrunc.cgroups import systemd, userbus  # noqa: E402
 from pyrunc.errors import CgroupError  # noqa: E402
 
 CONF = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
@@ -63,7 +63,9 @@ class FakeSystemd(threading.Thread):
                 continue
             member = msg.header.fields.get(3)      # HeaderFields.member
             self.calls.append((member, msg.body))
-            if member == "Get":
+            if member == "Get" and msg.body[1] == "ControlGroup":
+                self.conn.send(new_method_return(msg, "v", (("s", "/user.slice/user-1000.slice/user@1000.service"),)))
+            elif member == "Get":
                 self.conn.send(new_method_return(msg, "v", (("s", "252.39-1~deb12u2"),)))
             elif member in ("StartTransientUnit", "StopUnit"):
                 unit = msg.body[0]
@@ -176,4 +178,28 @@ def test_no_bus_is_one_line(tmp_path, monkeypatch):
     monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", "unix:path=%s" % (tmp_path / "nothing"))
     with pytest.raises(CgroupError) as e:
         systemd.Bus(user=True)
-    assert str(e.value) == "connect to the session D-Bus: no such file or directory"
+    # runc's words for the user's bus, with its dbus-user-session hint
+    assert str(e.value) == (userbus.HINT + 'error while dialing "unix:path=%s": no such file or directory'
+                            % (tmp_path / "nothing"))
+
+
+def test_users_manager_cgroup_and_state(fake, tmp_path):
+    """Rootless: the user's manager's ControlGroup (where its units live), and a
+    manager that records it is the user's, so delete and update use the session bus."""
+    from pyrunc.cgroups import paths
+
+    b = systemd.Bus(user=True)
+    try:
+        assert b.manager_property("ControlGroup") == "/user.slice/user-1000.slice/user@1000.service"
+    finally:
+        b.close()
+    asked = []
+    m = systemd.new("v2", {"": str(tmp_path)}, paths.systemd_unit("", "c1", rootless=True), user=True)
+    assert m.record()["systemdUser"] is True and m.record()["systemdSlice"] == "user.slice"
+    back = systemd.SystemdManager.from_state(dict(m.record(), cgroupDriver="systemd"))
+    back.bus_factory = lambda user: asked.append(user) or systemd.Bus(user=True)
+    back.destroy()
+    assert asked == [True]
+    assert ("StopUnit", ("runc-c1.scope", "replace")) in fake.calls
+    root = systemd.new("v2", {"": str(tmp_path)}, paths.systemd_unit("", "c2"))
+    assert "systemdUser" not in root.record()

@@ -12,13 +12,13 @@ from pyrunc.cgroups import fs
 from pyrunc.errors import CgroupError, strerror
 
 
-def new(mode, paths, systemd_unit=None, annotations=None):
+def new(mode, paths, systemd_unit=None, annotations=None, user=False, bus=None):
     """The manager for a new container: cgroupfs, or the systemd driver when the plan
-    named a unit (--systemd-cgroup)."""
+    named a unit (--systemd-cgroup; `user`: the user's manager, rootless)."""
     if systemd_unit is not None:
         from pyrunc.cgroups import systemd
 
-        return systemd.new(mode, paths, systemd_unit, annotations)
+        return systemd.new(mode, paths, systemd_unit, annotations, user=user, bus=bus)
     return Manager(mode, paths)
 
 

@@ -74,9 +74,12 @@ def systemd_unit(cgroups_path, cid, rootless=False):
     return SystemdUnit(unit, slice_, path, name)
 
 
-def resolve_systemd(host, unit):
-    """{hierarchy key: absolute directory} of the unit in every mounted hierarchy."""
-    return {h.key: h.mountpoint + unit.path for h in host.hierarchies}
+def resolve_systemd(host, unit, manager_cgroup=""):
+    """{hierarchy key: absolute directory} of the unit in every mounted hierarchy. A
+    user's manager (rootless) puts its slices below its own cgroup, `manager_cgroup`
+    (its ControlGroup, e.g. /user.slice/user-1000.slice/user@1000.service)."""
+    base = clean_path("/" + manager_cgroup).rstrip("/") if manager_cgroup else ""
+    return {h.key: h.mountpoint + base + unit.path for h in host.hierarchies}
 
 
 def inner_path(cgroups_path, cid):
@@ -91,7 +94,10 @@ def inner_path(cgroups_path, cid):
 
 
 def resolve(host, cgroups_path, cid):
-    """{hierarchy key: absolute directory} for every mounted hierarchy."""
+    """{hierarchy key: absolute directory} for every mounted hierarchy. A relative path
+    is below our own cgroup on v1; on a unified host (runc's fs2) below its parent: our
+    own cgroup (a login's session scope, a service) has processes in it, so no child
+    of it could get controllers (cgroup v2's no-internal-processes rule)."""
     inner, relative = inner_path(cgroups_path, cid)
     if inner == "/":
         raise ConfigError("linux.cgroupsPath", "must not be the root cgroup")
@@ -103,6 +109,8 @@ def resolve(host, cgroups_path, cid):
             # our own path as the mount shows it (the mount root may be a sub-cgroup)
             if h.root != "/" and own.startswith(h.root):
                 own = own[len(h.root):] or "/"
+            if host.mode == "v2":
+                own = own.rstrip("/").rpartition("/")[0]
             base = own.rstrip("/")
         out[h.key] = h.mountpoint + clean_path(base + inner)
     return out

@@ -42,6 +42,11 @@ class Bus:
         except ImportError:
             raise CgroupError("the systemd cgroup driver needs the jeepney D-Bus library (pip install jeepney)") \
                 from None
+        if user:
+            from pyrunc.cgroups import userbus
+
+            self.conn = userbus.connect(JOB_TIMEOUT)
+            return
         try:
             # a socket-activated bus daemon may take seconds to answer its first client
             self.conn = open_dbus_connection(bus="SESSION" if user else "SYSTEM", auth_timeout=JOB_TIMEOUT)
@@ -64,6 +69,21 @@ class Bus:
             raise SystemdError(what or method, e.name, e.data) from None
         except Exception as e:
             raise CgroupError("%s: %s" % (what or method, _why(e))) from None
+
+    def manager_property(self, name):
+        """A string property of the manager (the user's: ControlGroup names its cgroup)."""
+        from jeepney import DBusAddress, Properties
+        from jeepney.wrappers import DBusErrorResponse, unwrap_msg
+
+        try:
+            reply = self.conn.send_and_get_reply(
+                Properties(DBusAddress(_PATH, bus_name=_SYSTEMD, interface=_MANAGER)).get(name), timeout=JOB_TIMEOUT)
+            (_, value), = unwrap_msg(reply)
+        except DBusErrorResponse as e:
+            raise SystemdError("get the manager's %s" % name, e.name, e.data) from None
+        except Exception as e:
+            raise CgroupError("get the manager's %s: %s" % (name, _why(e))) from None
+        return value
 
     def version(self):
         from jeepney import DBusAddress, Properties
@@ -159,16 +179,19 @@ def _proc_devices():
 
 class SystemdManager(Manager):
     """Manager whose cgroup is a systemd unit. `unit`/`slice` name it; `started`: the
-    unit was made by this container (only then is it stopped)."""
+    unit was made by this container (only then is it stopped); `user`: rootless, the
+    unit is the user's manager's (its session bus), and what the user may not write
+    (device rules) is best effort, as runc's rootless managers."""
 
     __slots__ = ("unit", "slice", "name", "started", "annotations", "pending", "bus_factory", "_bus",
-                 "_sd_version")
+                 "_sd_version", "user")
 
     driver = "systemd"
 
     def __init__(self, mode, paths, created=(), unit=None, slice_=None, started=False, annotations=None,
-                 name="", bus_factory=Bus):
+                 name="", bus_factory=Bus, user=False, bus=None):
         super().__init__(mode, paths, created)
+        self.user = user
         self.unit = unit
         self.slice = slice_
         self.name = name
@@ -176,19 +199,22 @@ class SystemdManager(Manager):
         self.annotations = annotations or []
         self.pending = None
         self.bus_factory = bus_factory
-        self._bus = None
+        self._bus = bus
         self._sd_version = None
 
     @classmethod
     def from_state(cls, st):
         return cls(st.get("cgroupMode") or "none", st.get("cgroupPaths") or {}, st.get("cgroupsCreated") or [],
-                   unit=st.get("systemdUnit"), slice_=st.get("systemdSlice"), started=bool(st.get("systemdUnit")))
+                   unit=st.get("systemdUnit"), slice_=st.get("systemdSlice"), started=bool(st.get("systemdUnit")),
+                   user=bool(st.get("systemdUser")))
 
     def record(self):
         out = super().record()
         # the unit is named before it is started: a create killed half-way leaves a
         # state that `delete --force` stops it from (a unit already gone is no error)
         out.update({"cgroupDriver": "systemd", "systemdUnit": self.unit, "systemdSlice": self.slice})
+        if self.user:
+            out["systemdUser"] = True   # later verbs talk to the user's manager too
         return out
 
     @property
@@ -197,7 +223,7 @@ class SystemdManager(Manager):
 
     def bus(self):
         if self._bus is None:
-            self._bus = self.bus_factory(user=False)
+            self._bus = self.bus_factory(user=self.user)
         return self._bus
 
     def systemd_version(self):
@@ -233,7 +259,7 @@ class SystemdManager(Manager):
             props = sdprops.resource_properties(resources, self.version, self.systemd_version())
             if props:
                 self.bus().set_unit_properties(self.unit, props)
-        super().apply(resources, update=update, device_paths=device_paths, devices=devices)
+        super().apply(resources, update=update, device_paths=device_paths, devices=devices, rootless=self.user)
 
     def join(self, pid):
         from pyrunc.cgroups import devices as devrules
@@ -256,7 +282,7 @@ class SystemdManager(Manager):
         if unit.is_slice or not self.unified:
             fs.join(self.paths, pid)
         if resources or devices:
-            super().apply(resources, device_paths=device_paths, devices=devices)
+            super().apply(resources, device_paths=device_paths, devices=devices, rootless=self.user)
 
     def _start(self, props):
         bus = self.bus()
@@ -301,7 +327,8 @@ class SystemdManager(Manager):
         fs.remove(self.created)
 
 
-def new(mode, paths, unit, annotations=None):
-    """The manager for a new container in `unit` (a paths.SystemdUnit)."""
+def new(mode, paths, unit, annotations=None, user=False, bus=None):
+    """The manager for a new container in `unit` (a paths.SystemdUnit); `user`: in the
+    user's manager, over `bus` when create has it open already."""
     return SystemdManager(mode, paths, unit=unit.name, slice_=unit.slice, annotations=annotations,
-                          name=unit.label)
+                          name=unit.label, user=user, bus=bus)

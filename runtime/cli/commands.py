@@ -126,7 +126,7 @@ def cmd_spec(g, o, pos):
         raise errors.PyruncError("File config.json exists. Remove it first")
     except FileNotFoundError:
         pass
-    text = default.render(rootless=o["rootless"])
+    text = default.render(rootless=o["rootless"], cgroupns=default.unified_host())
     try:
         fd = posix.open(path, posix.O_WRONLY | posix.O_CREAT | posix.O_EXCL | posix.O_CLOEXEC, 0o666)
     except OSError as e:

@@ -53,7 +53,7 @@ def _connect_console(path):
     return s.detach()
 
 
-def _systemd_unit(g, spec, cid):
+def _systemd_unit(g, spec, cid, rootless=False):
     """--systemd-cgroup: runc's check first (is systemd the init here?), then the unit
     the cgroupsPath names and the annotations' unit properties, all checked before
     anything changes."""
@@ -62,8 +62,31 @@ def _systemd_unit(g, spec, cid):
 
     if not posix.access("/run/systemd/system", posix.F_OK):
         raise errors.PyruncError("systemd not running on this host, cannot use systemd cgroups manager")
-    unit = cgpaths.systemd_unit((spec.get("linux") or {}).get("cgroupsPath") or "", cid)
+    unit = cgpaths.systemd_unit((spec.get("linux") or {}).get("cgroupsPath") or "", cid, rootless=rootless)
     return unit, sdprops.annotation_properties(spec.get("annotations"))
+
+
+def _owner_uid():
+    from pyrunc.cgroups.userbus import detect_uid
+
+    return detect_uid()
+
+
+def _user_manager(ch):
+    """Rootless --systemd-cgroup (runc's unified manager with Rootless): the unit is the
+    user's manager's, over the session bus, below that manager's own cgroup; there is
+    no rootless systemd driver on v1 (a user's manager gets no v1 hierarchies).
+    (the open bus, the manager's ControlGroup)"""
+    if ch.mode != "v2":
+        raise errors.PyruncError("cannot use rootless systemd cgroups manager on cgroup v1")
+    from pyrunc.cgroups.systemd import Bus
+
+    bus = Bus(user=True)
+    try:
+        return bus, bus.manager_property("ControlGroup")
+    except BaseException:
+        bus.close()
+        raise
 
 
 def prepare(g, cid, bundle, no_pivot=False, no_new_keyring=False, preserve_fds=0, console_socket=None):
@@ -77,7 +100,7 @@ def prepare(g, cid, bundle, no_pivot=False, no_new_keyring=False, preserve_fds=0
     store.validate_id(cid)
     from pyrunc import rootless
 
-    rootless_cgroups = rootless.cgroups(g.rootless)
+    rootless_cgroups = rootless.cgroups(g.rootless, systemd=g.systemd_cgroup, owner_uid=_owner_uid)
     spec = load.load_bundle(bundle)
     from pyrunc import notify
 
@@ -85,34 +108,48 @@ def prepare(g, cid, bundle, no_pivot=False, no_new_keyring=False, preserve_fds=0
         notify.setup_spec(spec, store.container_dir(g.root, cid))
     ch = cghost.detect()
     linux = spec.get("linux") or {}
-    unit = unit_props = mount_paths = None
+    unit = unit_props = mount_paths = user_bus = None
     if g.systemd_cgroup:
-        unit, unit_props = _systemd_unit(g, spec, cid)
-        cg_paths = cgpaths.resolve_systemd(ch, unit)
+        unit, unit_props = _systemd_unit(g, spec, cid, rootless_cgroups)
+        if rootless_cgroups:
+            user_bus, manager_cgroup = _user_manager(ch)
+            cg_paths = cgpaths.resolve_systemd(ch, unit, manager_cgroup)
+        else:
+            cg_paths = cgpaths.resolve_systemd(ch, unit)
+        cgroup2 = cg_paths.get("")
     else:
         cg_paths = cgpaths.resolve(ch, linux.get("cgroupsPath") or "", cid) if ch.mode != "none" else {}
+        cgroup2 = cg_paths.get("")
         if rootless_cgroups and not linux.get("cgroupsPath"):
             from pyrunc.cgroups import rootless as cgrootless
 
             cg_paths, mount_paths = cgrootless.usable(ch, cg_paths)
-    host = build.Host(cgroup_host=ch, cgroup_paths=cg_paths, last_cap=caps.last_cap(),
-                      kcore=_exists("/proc/kcore"), selinux=lsm.selinux_enabled(),
-                      rootless_euid=rootless.euid(), cgroup_mount_paths=mount_paths)
-    host.systemd_unit, host.systemd_props = unit, unit_props
-    host.rootless_cgroups = rootless_cgroups
-    host.in_userns = rootless.in_userns()
-    opts = build.Options(cid, bundle, no_pivot=no_pivot, no_new_keyring=no_new_keyring,
-                         preserve_fds=preserve_fds, console_socket=console_socket,
-                         listen_fds=_listen_fds(), seccomp=_seccomp(g, linux.get("seccomp")))
-    plan = build.build(spec, opts, host)
-    if host.rootless_euid and plan.id_maps is not None:
-        from pyrunc.lifecycle import idmaps
+    try:
+        host = build.Host(cgroup_host=ch, cgroup_paths=cg_paths, last_cap=caps.last_cap(),
+                          kcore=_exists("/proc/kcore"), selinux=lsm.selinux_enabled(),
+                          rootless_euid=rootless.euid(), cgroup_mount_paths=mount_paths)
+        host.systemd_unit, host.systemd_props, host.systemd_bus = unit, unit_props, user_bus
+        host.rootless_cgroups = rootless_cgroups
+        # runc's c.cgroup2Path: the container's cgroup even when the rootless manager left
+        # it out (the cgroup2 mount's fallback bind finds it missing then)
+        host.cgroup2_path = cgroup2 if ch.mode == "v2" else None
+        host.in_userns = rootless.in_userns()
+        opts = build.Options(cid, bundle, no_pivot=no_pivot, no_new_keyring=no_new_keyring,
+                             preserve_fds=preserve_fds, console_socket=console_socket,
+                             listen_fds=_listen_fds(), seccomp=_seccomp(g, linux.get("seccomp")))
+        plan = build.build(spec, opts, host)
+        if host.rootless_euid and plan.id_maps is not None:
+            from pyrunc.lifecycle import idmaps
 
-        plan.map_writer = idmaps.writer(linux)
-    for w in plan.warnings:
-        log.warning(w)
-    log.debugf("cgroup mode %s: %s" % (ch.mode, ", ".join(sorted(cg_paths.values()))))
-    return spec, plan, host
+            plan.map_writer = idmaps.writer(linux)
+        for w in plan.warnings:
+            log.warning(w)
+        log.debugf("cgroup mode %s: %s" % (ch.mode, ", ".join(sorted(cg_paths.values()))))
+        return spec, plan, host
+    except BaseException:
+        if user_bus is not None:
+            user_bus.close()   # opened for the user's manager's cgroup: the plan failed
+        raise
 
 
 def _seccomp(g, obj):
@@ -188,8 +225,12 @@ def create(g, cid, bundle, pid_file=None, console_socket=None, no_pivot=False, n
             spec, plan, host = prepare(g, cid, bundle, no_pivot, no_new_keyring, preserve_fds, console)
             if not plan.terminal:
                 console_pair = None
-            return _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_pair, stdio,
-                           warmup)
+            try:
+                return _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_pair, stdio,
+                               warmup)
+            finally:
+                if host.systemd_bus is not None:
+                    host.systemd_bus.close()   # the manager closed it, unless create failed before one
     finally:
         warmup.stop()
 
@@ -222,7 +263,8 @@ def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_
     try:
         from pyrunc.cgroups import manager
 
-        mgr = manager.new(host.cgroup_host.mode, host.cgroup_paths, host.systemd_unit, host.systemd_props)
+        mgr = manager.new(host.cgroup_host.mode, host.cgroup_paths, host.systemd_unit, host.systemd_props,
+                          user=host.rootless_cgroups, bus=host.systemd_bus)
         rec = mgr.record()
         rec.update({"mode": mgr.mode, "paths": mgr.paths, "created": cgfs.missing(mgr.paths)})
         store.write_state(cdir, rec, store.CGROUPS)

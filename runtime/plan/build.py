@@ -18,7 +18,8 @@ from pyrunc.plan import labels
 from pyrunc.plan import idmap
 from pyrunc.plan import mounts as mnt
 from pyrunc.plan import userns
-from pyrunc.plan.ops import (CLONE_NEWCGROUP, CLONE_NEWTIME, MNT_F_BIND, MNT_F_ORDINARY_DIR, MNT_F_OWN_MODE,
+from pyrunc.plan.ops import (CLONE_NEWCGROUP, CLONE_NEWTIME, MNT_F_BIND, MNT_F_CGROUP2_FALLBACK, MNT_F_MASK_IF_GONE,
+                             MNT_F_ORDINARY_DIR, MNT_F_OWN_MODE,
                              MNT_F_PROC_CHECK, MNT_F_RECURSIVE_ATTR, MNT_F_TMPCOPYUP, MNT_TARGET_DIR,
                              MNT_TARGET_SOURCE, NS_FLAGS, Op)
 from pyrunc.plan import ops as O
@@ -84,6 +85,8 @@ class Host:
         self.kcore = kcore
         self.host_netns = host_netns  # tests: the path that names the runtime's netns (no stat)
         self.systemd_unit = self.systemd_props = None  # --systemd-cgroup: the scope to make
+        self.systemd_bus = None  # rootless --systemd-cgroup: the user's bus, open since create's checks
+        self.cgroup2_path = None  # v2: the container's cgroup, even where rootless gets none
 
     def is_host_netns(self, path):
         """True if `path` (a network namespace to join) is the runtime's own: its net
@@ -274,7 +277,12 @@ def _cgroup_mount_ops(i, m, opts, host, new, mount_label):
     ops = []
     if ch.mode == "v2":
         if cgns:
-            ops.append(Op(O.OP_MOUNT, what, s1="cgroup2", s2=dest, s3="cgroup2", u1=flags, n1=MNT_TARGET_DIR))
+            # in a user namespace the cgroup2 mount is refused: the container's cgroup is
+            # bound instead (masked when a rootless container has none), as runc
+            fallback = host.cgroup2_path or ch.unified.mountpoint
+            ops.append(Op(O.OP_MOUNT, what, s1="cgroup2", s2=dest, s3="cgroup2", s4=fallback, u1=flags,
+                          n1=MNT_TARGET_DIR,
+                          n2=MNT_F_CGROUP2_FALLBACK | (MNT_F_MASK_IF_GONE if host.rootless_cgroups else 0)))
         else:
             ops.append(Op(O.OP_MOUNT, what, s1=paths[""], s2=dest, u1=flags | mnt.MS_BIND | mnt.MS_REC,
                           n1=MNT_TARGET_DIR, n2=MNT_F_BIND))

@@ -62,6 +62,8 @@ MNT_F_TMPCOPYUP = 4
 MNT_F_ORDINARY_DIR = 8
 MNT_F_PROC_CHECK = 16
 MNT_F_OWN_MODE = 32
+MNT_F_CGROUP2_FALLBACK = 64
+MNT_F_MASK_IF_GONE = 128
 
 NAMES = {v: k[3:].lower() for k, v in dict(globals()).items() if k.startswith("OP_")}
 

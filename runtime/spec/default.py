@@ -10,7 +10,19 @@ MASKED = ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/late
 READONLY = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
 
 
-def spec(rootless=False):
+def unified_host():
+    """runc's cgroups.IsCgroup2UnifiedMode: cgroup2 is mounted at /sys/fs/cgroup itself."""
+    from pyrunc.cgroups import host
+
+    try:
+        with open("/proc/self/mountinfo") as f:
+            return host.mode_of(host.parse_mountinfo(f.read())) == "v2"
+    except OSError:
+        return False
+
+
+def spec(rootless=False, cgroupns=False):
+    """`cgroupns`: runc's `spec` adds a cgroup namespace on a unified host (unified_host())."""
     devpts = ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]
     if not rootless:
         devpts.append("gid=5")
@@ -26,6 +38,9 @@ def spec(rootless=False):
     else:
         linux["resources"] = {"devices": [{"allow": False, "access": "rwm"}]}
         linux["namespaces"] = [{"type": t} for t in ("pid", "network", "ipc", "uts", "mount")]
+    if cgroupns:
+        # before "user": runc's ToRootless keeps the others' order, then appends it
+        linux["namespaces"].insert(len(linux["namespaces"]) - rootless, {"type": "cgroup"})
     linux["maskedPaths"] = list(MASKED)
     linux["readonlyPaths"] = list(READONLY)
     return {
@@ -59,5 +74,5 @@ def spec(rootless=False):
     }
 
 
-def render(rootless=False):
-    return jsonio.dumps_indent(spec(rootless), "\t")
+def render(rootless=False, cgroupns=False):
+    return jsonio.dumps_indent(spec(rootless, cgroupns), "\t")
