@@ -34,7 +34,7 @@ import sys
 import time
 
 import cgroups_v2_checks as base  # noqa: E402  (same directory: Results, cmd, rd, merge, Env)
-from cgroups_v2_checks import Results, StepError, rd
+from cgroups_v2_checks import Results, StepError, info, rd
 
 PYRUNC = os.environ.get("PYRUNC", "/opt/pyrunc/bin/pyrunc")
 RUNC = "/usr/sbin/runc"
@@ -379,10 +379,6 @@ def events_against_runc(res):
         res.eq("events_match_runc", d["memory"][k]["limit"], rdata["memory"][k]["limit"], "memory.%s.limit" % k)
     res.eq("events_match_runc", d["pids"].get("limit"), rdata["pids"].get("limit"), "pids.limit")
     res.complete("events_match_runc")
-
-
-def info(title, text):
-    print("INFO %s: %s" % (title, (text or "").replace("\n", "\\n")), flush=True)
 
 
 def scenario_default(env, res):
