@@ -1000,13 +1000,16 @@ def test_events_stats_prints_one_stats_object(runtime, bundle_factory):
 
 
 def test_events_stats_has_runcs_shape(runc, pyrunc, bundle_factory):
-    shapes = {}
+    shapes, cpusets = {}, {}
     for rt in (runc, pyrunc):
         with container(rt, bundle_factory(args=PS_SCRIPT, linux={"resources": STATS_RES}), "evs") as (cid, pid):
             harness.wait_for(lambda: len(container_pids(pid)) == 3, 10, "three processes")
             r = rt.cmd("events", "--stats", cid)
             assert r.returncode == 0, r.stderr
             shapes[rt.name] = shape(json.loads(r.stdout))
+            cpusets[rt.name] = json.loads(r.stdout)["data"]["cpuset"]
+    # the same parent, the same defaults: the cpuset files' values too (sched_load_balance, ...)
+    assert cpusets["pyrunc"] == cpusets["runc"]
     a, b = shapes["runc"], shapes["pyrunc"]
     assert list(a) == list(b) and sorted(a["data"]) == sorted(b["data"]), (a.keys(), b.get("data", {}).keys())
     for key in ("cpu", "memory", "pids", "blkio", "cpuset", "hugetlb"):

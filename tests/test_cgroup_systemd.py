@@ -108,13 +108,44 @@ RUNC_TABLE = [
     ({"cpu": {"shares": 512, "quota": 20000, "period": 100000}}, 1,
      {"CPUShares": ("t", 512), "CPUQuotaPeriodUSec": ("t", 100000), "CPUQuotaPerSecUSec": ("t", 200000)}),
     ({"blockIO": {"weight": 500}}, 1, {"BlockIOWeight": ("t", 500)}),
-    ({"pids": {"limit": 10}}, 1, {"TasksAccounting": ("b", True), "TasksMax": ("t", 10)}),
+    ({"pids": {"limit": 10}}, 1, {"TasksMax": ("t", 10)}),   # runc 1.1.5: no TasksAccounting here on v1
+    ({"pids": {"limit": -1}}, 1, {"TasksMax": ("t", INF)}),
+    ({"pids": {"limit": 0}}, 1, {}),
+    ({"memory": {"limit": -1}}, 1, {"MemoryLimit": ("t", INF)}),
+    # v1 has no property for the reservation nor the swap limit: the files only
+    ({"memory": {"limit": 64 * MiB, "reservation": 16 * MiB, "swap": 96 * MiB}}, 1,
+     {"MemoryLimit": ("t", 64 * MiB)}),
+    ({"cpu": {"shares": 2}}, 1, {"CPUShares": ("t", 2)}),    # as is, no weight conversion
+    ({"cpu": {"quota": 12345, "period": 100000}}, 1,
+     {"CPUQuotaPeriodUSec": ("t", 100000), "CPUQuotaPerSecUSec": ("t", 130000)}),
+    ({"cpu": {"quota": -1, "period": 50000}}, 1,
+     {"CPUQuotaPeriodUSec": ("t", 50000), "CPUQuotaPerSecUSec": ("t", INF)}),
+    # runc sends AllowedCPUs/AllowedMemoryNodes on v1 too (systemd ignores them there)
+    ({"cpu": {"cpus": "0-1", "mems": "0"}}, 1, {"AllowedCPUs": ("ay", b"\x03"), "AllowedMemoryNodes": ("ay", b"\x01")}),
+    ({"blockIO": {"weight": 500}}, 2, {}),                  # runc 1.1.5's v2 driver sends no IOWeight
 ]
 
 
 @pytest.mark.parametrize("resources, version, want", RUNC_TABLE)
 def test_resource_properties_as_runc(resources, version, want):
     assert props(resources, version) == want
+
+
+def test_v1_properties_in_runcs_order():
+    r = {"memory": {"limit": 64 * MiB}, "cpu": {"shares": 512, "quota": 50000, "period": 100000, "cpus": "0"},
+         "pids": {"limit": 32}, "blockIO": {"weight": 300}}
+    assert [k for k, _ in S.resource_properties(r, 1)] == [
+        "MemoryLimit", "CPUShares", "CPUQuotaPeriodUSec", "CPUQuotaPerSecUSec", "BlockIOWeight", "TasksMax",
+        "AllowedCPUs"]
+
+
+@pytest.mark.parametrize("version, io", [(2, "IOAccounting"), (1, "BlockIOAccounting")])
+def test_base_properties_accounting_per_version(version, io):
+    u = P.systemd_unit("system.slice:p:c", "c")
+    p = dict(S.base_properties(u, 7, "libcontainer container c", version))
+    assert p[io] == ("b", True) and ({"IOAccounting", "BlockIOAccounting"} - {io}).isdisjoint(p)
+    assert p["MemoryAccounting"] == p["CPUAccounting"] == p["TasksAccounting"] == ("b", True)
+    assert p["PIDs"] == ("au", [7]) and p["Delegate"] == ("b", True)
 
 
 def test_old_systemd_gets_no_period_nor_cpuset():
@@ -181,6 +212,16 @@ def test_device_properties_skip_what_systemd_cannot_say():
     got = S.device_properties(rules, PROC_DEVICES, warned.append)
     assert got[2] == ("DeviceAllow", ("a(ss)", [("/dev/block/8:0", "rw")]))
     assert len(warned) == 2
+
+
+def test_device_properties_skip_a_device_with_no_dev_nor_sys_link():
+    warned, noted = [], []
+    there = {"/dev/char/1:3", "/sys/dev/char/5:0"}
+    rules = [(True, "c", 1, 3, "rwm"), (True, "c", 5, 0, "rwm"), (True, "c", 10, 200, "rwm")]
+    got = S.device_properties(rules, PROC_DEVICES, warned.append, exists=there.__contains__, note=noted.append)
+    assert got[2] == ("DeviceAllow", ("a(ss)", [("/dev/char/1:3", "rwm"), ("/dev/char/5:0", "rwm")]))
+    assert noted == ["skipping device /dev/char/10:200 for systemd: stat /sys/dev/char/10:200: "
+                     "no such file or directory"] and warned == []
 
 
 # ---- annotations (runc's initSystemdProps, godbus's ParseVariant) ----
@@ -365,3 +406,68 @@ def test_stop_of_a_unit_already_gone_is_fine(tmp_path):
     m.apply({}, devices=False)
     m.join(1)
     m.destroy()
+
+
+# ---- v1: the hierarchies systemd does not manage are made, joined and removed here ----
+
+def v1_manager(tmp_path, bus, managed=("memory", "pids", "name=systemd"), ours=("freezer", "cpuset")):
+    from pyrunc.cgroups import systemd
+
+    u = P.systemd_unit("pyrunc-test.slice:pyrt:c1", "c1")
+    paths = {}
+    for key in managed + ours:
+        paths[key] = str(tmp_path / key.replace("=", "_")) + u.path
+        if key in managed:
+            (tmp_path / key.replace("=", "_") / u.path.strip("/")).mkdir(parents=True)  # systemd's
+        else:
+            (tmp_path / key.replace("=", "_")).mkdir()                                  # the mountpoint only
+    m = systemd.new("hybrid", paths, u)
+    m.bus_factory = bus
+    return m, paths
+
+
+def test_v1_join_makes_and_joins_what_systemd_does_not_manage(tmp_path, monkeypatch):
+    from pyrunc.cgroups import fs
+
+    joined = []
+    monkeypatch.setattr(fs, "join", lambda paths, pid: joined.append((sorted(paths), pid)))
+    bus = FakeBus()
+    m, paths = v1_manager(tmp_path, bus)
+    m.apply({}, devices=False)
+    m.join(4242)
+    p = dict([c for c in bus.calls if c[0] == "start"][0][2])
+    assert p["BlockIOAccounting"] == ("b", True) and "IOAccounting" not in p
+    ours = [d for d in m.created if d.endswith("pyrt-c1.scope")]
+    assert sorted(ours) == sorted([paths["freezer"], paths["cpuset"]])    # systemd's were there
+    assert not [d for d in m.created if "/memory/" in d or "/pids/" in d]
+    assert joined == [(sorted(paths), 4242)]     # every hierarchy: systemd's already have it
+
+
+def test_v1_unified_is_refused_before_any_unit(tmp_path):
+    bus = FakeBus()
+    m, _ = v1_manager(tmp_path, bus)
+    with pytest.raises(ConfigError) as e:
+        m.apply({"unified": {"memory.high": "1"}}, devices=False)
+    assert e.value.reason == "invalid configuration: cannot use unified on cgroup v1"
+    assert bus.calls == []
+
+
+def test_v1_destroy_keeps_a_parent_another_container_is_below(tmp_path, monkeypatch):
+    import os
+
+    from pyrunc.cgroups import fs
+
+    monkeypatch.setattr(fs, "join", lambda paths, pid: None)
+    bus = FakeBus()
+    m, paths = v1_manager(tmp_path, bus)
+    m.apply({}, devices=False)
+    m.join(1)
+    freezer_slice = os.path.dirname(paths["freezer"])
+    cpuset_top = str(tmp_path / "cpuset" / "pyrunc.slice")
+    assert freezer_slice in m.created and cpuset_top in m.created
+    os.mkdir(freezer_slice + "/other-c2.scope")    # another container of the slice
+    m.destroy()
+    assert ("stop", "pyrt-c1.scope") in bus.calls
+    assert not os.path.exists(paths["freezer"]) and not os.path.exists(paths["cpuset"])
+    assert os.path.isdir(freezer_slice + "/other-c2.scope")      # kept, with what is below it
+    assert not os.path.exists(cpuset_top)                        # empty: removed

@@ -190,6 +190,25 @@ def try_remove(made):
     return True
 
 
+def prune(dirs):
+    """rmdir each of `dirs` that is empty now, deepest first; one that still has a
+    cgroup below it (EBUSY; another container's) or is gone already stays as it is."""
+    for d in sorted(dirs, key=lambda p: p.count("/"), reverse=True):
+        try:
+            posix.rmdir(d)
+        except OSError as e:
+            if e.errno not in (2, 16, 39):   # ENOENT, EBUSY, ENOTEMPTY
+                raise CgroupError('remove cgroup "%s": %s' % (d, strerror(e.errno))) from None
+
+
+def exists(path):
+    try:
+        posix.stat(path)
+        return True
+    except OSError:
+        return False
+
+
 def remove(made, leaves=()):
     """rmdir what we made, deepest first; a still-busy cgroup is retried briefly. The
     `leaves` (the container's own cgroups) go with every sub-cgroup below them; a

@@ -24,11 +24,12 @@ def _u64(v):
     return v & U64_MAX
 
 
-def base_properties(unit, pid, description):
+def base_properties(unit, pid, description, version=2):
     """What every unit gets: a scope in its slice with delegation and the init as its
     process, or a slice wanted by its parent; accounting on (the same files as the fs
     driver then exist) and no default dependencies (it must not wait for, or be
-    stopped with, anything else)."""
+    stopped with, anything else). Block I/O accounting is IOAccounting on v2 and
+    BlockIOAccounting on v1 (runc's legacy manager), the blkio hierarchy's setting."""
     props = [_prop("Description", "s", description)]
     if unit.is_slice:
         props.append(_prop("Wants", "as", [unit.slice]))
@@ -37,7 +38,8 @@ def base_properties(unit, pid, description):
         props.append(_prop("Delegate", "b", True))
     if pid is not None and pid > 0:
         props.append(_prop("PIDs", "au", [pid]))
-    for name in ("MemoryAccounting", "CPUAccounting", "IOAccounting", "TasksAccounting"):
+    io = "IOAccounting" if version == 2 else "BlockIOAccounting"
+    for name in ("MemoryAccounting", "CPUAccounting", io, "TasksAccounting"):
         props.append(_prop(name, "b", True))
     props.append(_prop("DefaultDependencies", "b", False))
     return props
@@ -119,14 +121,21 @@ def find_device_group(proc_devices, typ, major):
     return None
 
 
-def device_properties(rules, proc_devices="", warn=None):
+def device_properties(rules, proc_devices="", warn=None, exists=None, note=None):
     """DevicePolicy and DeviceAllow for the effective device rules (runc's
     generateDeviceProperties): strict policy with an allow list; a deny list systemd
     cannot express becomes deny-all unless it is allow-all. Concrete devices are named
     /dev/char/M:m or /dev/block/M:m, every minor of a major by its /proc/devices group,
     every device of a type by "char-*" / "block-*"; "*:n" rules have no systemd form
-    and are skipped (the cgroupfs device filter applied after still has them)."""
+    and are skipped (the cgroupfs device filter applied after still has them).
+    `exists(path)`: whether a path is there; a concrete device whose /dev/char (or
+    /dev/block) link is missing, and /sys/dev's too, is left out as runc leaves it
+    (systemd resolves the path to a number itself and would only complain), with
+    runc's words given to `note` (runc warns: on a host without the device every
+    create would print it, and a refusal would be more than its one line; the
+    cgroupfs rules written after still allow the device); None keeps every one."""
     warn = warn or (lambda msg: None)
+    note = note or warn
     default_allow, exceptions = _devices.normalize(rules)
     props = [_prop("DevicePolicy", "s", "strict"), _prop("DeviceAllow", "a(ss)", [])]
     if default_allow:
@@ -151,6 +160,9 @@ def device_properties(rules, proc_devices="", warn=None):
                 continue
         else:
             path = "/dev/%s/%d:%d" % ("char" if typ == "c" else "block", major, minor)
+            if exists is not None and not exists(path) and not exists("/sys" + path):
+                note("skipping device %s for systemd: stat /sys%s: no such file or directory" % (path, path))
+                continue
         allow.append((path, perms))
     props.append(_prop("DeviceAllow", "a(ss)", allow))
     return props
@@ -185,17 +197,19 @@ def _unified_properties(unified, systemd_version):
     return props
 
 
-def resource_properties(resources, version, systemd_version=252, devices=None, proc_devices="", warn=None):
+def resource_properties(resources, version, systemd_version=252, devices=None, proc_devices="", warn=None,
+                        exists=None, note=None):
     """The unit properties for linux.resources on cgroup `version` (1 or 2), in runc's
-    order. `devices`: the effective device rules, or None to leave devices alone (as
-    `update` does)."""
+    order: on v1 runc's genV1ResourcesProperties (MemoryLimit, CPUShares, BlockIOWeight;
+    no reservation or swap property, systemd has none for v1's files). `devices`: the
+    effective device rules, or None to leave devices alone (as `update` does)."""
     r = resources or {}
     mem = r.get("memory") or {}
     cpu = r.get("cpu") or {}
     pids = r.get("pids") or {}
     props = []
     if devices is not None:
-        props.extend(device_properties(devices, proc_devices, warn))
+        props.extend(device_properties(devices, proc_devices, warn, exists, note))
     limit = mem.get("limit") or 0
     quota, period = cpu.get("quota") or 0, cpu.get("period") or 0
     pids_limit = pids.get("limit")
@@ -221,8 +235,6 @@ def resource_properties(resources, version, systemd_version=252, devices=None, p
         if weight:
             props.append(_prop("BlockIOWeight", "t", weight))
     if pids_limit is not None and (pids_limit > 0 or pids_limit == -1):
-        if version == 1:
-            props.append(_prop("TasksAccounting", "b", True))
         props.append(_prop("TasksMax", "t", _u64(pids_limit)))
     props.extend(cpuset(cpu.get("cpus"), cpu.get("mems"), systemd_version))
     if version == 2 and r.get("unified"):

@@ -83,6 +83,11 @@ def _blkio_v1(path, name):
     return entries
 
 
+# v1 cpuset files runc reports as they are (sched_relax_domain_level may be -1)
+CPUSET_FLAGS = ("cpu_exclusive", "mem_hardwall", "mem_exclusive", "memory_migrate", "memory_spread_page",
+                "memory_spread_slab", "memory_pressure", "sched_load_balance", "sched_relax_domain_level")
+
+
 def _empty():
     return {"cpu": {"usage": {"kernel": 0, "user": 0}, "throttling": {}},
             "cpuset": {"cpu_exclusive": 0, "mem_hardwall": 0, "mem_exclusive": 0, "memory_migrate": 0,
@@ -110,12 +115,16 @@ def stats_v1(mgr):
         st = _kv(cpu + "/cpu.stat")
         t = s["cpu"]["throttling"]
         _put(t, "periods", st.get("nr_periods", 0))
-        _put(t, "throttled_periods", st.get("nr_throttled", 0))
-        _put(t, "throttled_time", st.get("throttled_time", 0))
+        _put(t, "throttledPeriods", st.get("nr_throttled", 0))
+        _put(t, "throttledTime", st.get("throttled_time", 0))
     cs = mgr.dir_for("cpuset")
     if cs:
         _put(s["cpuset"], "cpus", _list(_read(cs + "/cpuset.cpus")))
         _put(s["cpuset"], "mems", _list(_read(cs + "/cpuset.mems")))
+        for key in CPUSET_FLAGS:
+            v = _read(cs + "/cpuset." + key)
+            if v is not None and v.strip().lstrip("-").isdigit():
+                s["cpuset"][key] = int(v)
     mem = mgr.dir_for("memory")
     if mem:
         m = s["memory"]
@@ -176,8 +185,8 @@ def stats_v2(mgr):
     _put(u, "total", st.get("usage_usec", 0) * 1000)
     t = s["cpu"]["throttling"]
     _put(t, "periods", st.get("nr_periods", 0))
-    _put(t, "throttled_periods", st.get("nr_throttled", 0))
-    _put(t, "throttled_time", st.get("throttled_usec", 0) * 1000)
+    _put(t, "throttledPeriods", st.get("nr_throttled", 0))
+    _put(t, "throttledTime", st.get("throttled_usec", 0) * 1000)
     _put(s["cpuset"], "cpus", _list(_read(d + "/cpuset.cpus.effective")))
     _put(s["cpuset"], "mems", _list(_read(d + "/cpuset.mems.effective")))
     m = s["memory"]

@@ -8,7 +8,8 @@ driver does (runc's systemd managers call the fs manager's Set after theirs).
   join     starts the unit (waiting for its job), then on v1 makes and joins the
            hierarchies systemd does not manage, then the cgroupfs writes;
   apply    SetUnitProperties (runtime) for `update`, then the cgroupfs writes;
-  destroy  StopUnit (waiting for its job), then whatever we made ourselves.
+  destroy  StopUnit (waiting for its job), then whatever we made ourselves (on v1
+           the slice's parents in the hierarchies systemd does not manage once empty).
 
 Everything else (freezer, pids, stats, kill) reads the same files as the cgroupfs
 driver, through Manager. The D-Bus client (jeepney) is imported here only, and only
@@ -250,10 +251,20 @@ class SystemdManager(Manager):
 
     def apply(self, resources, update=False, device_paths=(), devices=True, rootless=False):
         if not self.started and not update:
+            if not self.unified:
+                # v1: what the plan refuses (`unified` first, as runc's legacy manager
+                # at its creation) is refused before a unit exists
+                from pyrunc.cgroups.resources import plan_v1
+
+                plan_v1(resources, device_paths=device_paths)
             # before join(): kept for the unit's properties, written after it starts
             self.pending = (resources, device_paths, devices)
             return
         if update and self.unit:
+            # no device properties here: runc 1.1.5 sends its device rules again, and on
+            # v1 freezes the container around the call because systemd then rewrites the
+            # device list from deny-all; without them systemd rewrites only the files of
+            # the properties that changed
             from pyrunc.cgroups import sdprops
 
             props = sdprops.resource_properties(resources, self.version, self.systemd_version())
@@ -269,11 +280,12 @@ class SystemdManager(Manager):
         resources, device_paths, devices = self.pending or ({}, (), True)
         unit = SystemdUnit(self.unit, self.slice, "")
         props = sdprops.base_properties(unit, None if unit.is_slice else pid,
-                                        "libcontainer container " + self.name)
+                                        "libcontainer container " + self.name, self.version)
         props.extend(self.annotations)
         rules = devrules.effective_rules((resources or {}).get("devices"), device_paths) if devices else None
         props.extend(sdprops.resource_properties(resources, self.version, self.systemd_version(), rules,
-                                                 _proc_devices() if rules is not None else "", log.warning))
+                                                 _proc_devices() if rules is not None else "", log.warning,
+                                                 fs.exists, log.debugf))
         self._start(props)
         # v1: systemd makes the hierarchies it manages; the others (cpuset, freezer,
         # net_cls, ...) are ours to make, as runc's joinCgroups; a slice unit is joined
@@ -324,7 +336,12 @@ class SystemdManager(Manager):
                 log.warning("error removing unit `%s`: got `%s`. Continuing..." % (self.unit, result))
             self.started = False
         self.close()
-        fs.remove(self.created)
+        # v1: the parents made in the hierarchies systemd does not manage (freezer/
+        # <slice>, ...) are shared by every container of the slice: removed once empty,
+        # kept while another container's cgroup is below them (runc never removes them)
+        leaves = set(self.paths.values())
+        fs.remove([d for d in self.created if d in leaves], leaves)
+        fs.prune([d for d in self.created if d not in leaves])
 
 
 def new(mode, paths, unit, annotations=None, user=False, bus=None):
