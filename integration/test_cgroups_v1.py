@@ -248,6 +248,28 @@ def test_delete_keeps_a_parent_that_existed_before(runtime, bundle_factory):
         remove_own_dirs([f"{d}/child" for d in made] + made)
 
 
+def test_delete_while_a_sibling_lives_under_the_parent_it_made(runtime, bundle_factory):
+    """The first container makes the parent; a second one's cgroup goes below it; deleting
+    the first succeeds at once (runc removes only its own cgroup). pyrunc keeps the busy
+    parent, as runc always does."""
+    parent = harness.new_id("share")
+    made = [f"{HIER[k]}/{parent}" for k in HIER]
+    try:
+        first = bundle_factory(args=SLEEP, linux={"cgroupsPath": f"/{parent}/a"})
+        second = bundle_factory(args=SLEEP, linux={"cgroupsPath": f"/{parent}/b"})
+        with container(runtime, first, "sh-a") as (cid_a, _):
+            with container(runtime, second, "sh-b") as (cid_b, pid_b):
+                started = time.monotonic()
+                r = runtime.delete(cid_a, force=True)
+                assert r.returncode == 0, f"{runtime.name} delete: {r.stderr}"
+                assert time.monotonic() - started < 5
+                for k in HIER:
+                    assert not os.path.exists(f"{HIER[k]}/{parent}/a"), f"delete left {HIER[k]}/{parent}/a"
+                    assert pid_b in map(int, read(f"{HIER[k]}/{parent}/b/cgroup.procs").split())
+    finally:
+        remove_own_dirs([f"{d}/a" for d in made] + [f"{d}/b" for d in made] + made)
+
+
 def test_an_existing_parent_with_an_empty_cpuset(runtime, bundle_factory):
     """A new v1 cpuset cgroup has empty cpus and mems, so no task can join it: runc fills
     an existing empty parent from its ancestors before it makes the container's cgroup."""

@@ -426,3 +426,17 @@ def test_systemd_not_running_is_runc_s_words(monkeypatch):
     with pytest.raises(errors.PyruncError, match="^systemd not running on this host, cannot use systemd "
                                                  "cgroups manager$"):
         create._systemd_unit(None, {"linux": {"cgroupsPath": "system.slice:p:c1"}}, "c1")
+
+
+def test_remove_keeps_a_parent_it_made_while_another_cgroup_is_below_it(tmp_path):
+    """A second container's cgroup under the parent the first one made: the first's
+    delete removes its leaf and leaves the busy parent, without retrying or failing."""
+    leaf = str(tmp_path / "memory/shared/a")
+    made = fs.create({"memory": leaf})
+    (tmp_path / "memory/shared/b").mkdir()          # the sibling, not ours
+    fs.remove(made, [leaf])
+    assert not os.path.exists(leaf)
+    assert (tmp_path / "memory/shared/b").is_dir()
+    (tmp_path / "memory/shared/b").rmdir()
+    fs.remove(made, [leaf])                         # now empty: the parent goes too
+    assert not (tmp_path / "memory/shared").exists()

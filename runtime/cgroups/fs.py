@@ -210,14 +210,19 @@ def exists(path):
 
 
 def remove(made, leaves=()):
-    """rmdir what we made, deepest first; a still-busy cgroup is retried briefly. The
-    `leaves` (the container's own cgroups) go with every sub-cgroup below them; a
-    parent we made is only removed when nothing else is in it."""
+    """rmdir what we made, deepest first. The `leaves` (the container's own cgroups) go
+    with every sub-cgroup below them, retried briefly while their tasks exit; a parent
+    we made is removed only when nothing else is in it (another container's cgroup
+    below it keeps it, as runc never removes a parent)."""
     import time
 
     failed = []
     leaves = set(leaves)
+    # without leaves (a failed create's cleanup) everything made is retried alike
+    parents = [d for d in made if d not in leaves] if leaves else []
     for d in sorted(made, key=lambda p: p.count("/"), reverse=True):
+        if d in parents:
+            continue
         for attempt in range(50):
             try:
                 if d in leaves:
@@ -235,3 +240,4 @@ def remove(made, leaves=()):
     if failed:
         d, err = failed[0]
         raise CgroupError('remove cgroup "%s": %s' % (d, strerror(err)))
+    prune(parents)
