@@ -9,7 +9,6 @@ import os
 import shutil
 import subprocess
 import threading
-import time
 
 import pytest
 
@@ -97,13 +96,14 @@ def bus_env(tmp_path, monkeypatch):
     sock = tmp_path / "bus"
     conf = tmp_path / "bus.conf"
     conf.write_text(CONF % sock)
-    daemon = subprocess.Popen(["dbus-daemon", "--config-file", str(conf), "--nofork", "--nopidfile"],
-                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # --print-address: the daemon prints its address once it accepts connections (the
+    # socket file exists a little earlier, and a client then may be refused)
+    daemon = subprocess.Popen(["dbus-daemon", "--config-file", str(conf), "--nofork", "--nopidfile",
+                               "--print-address=1"],
+                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        for _ in range(200):
-            if sock.exists():
-                break
-            time.sleep(0.01)
+        address = daemon.stdout.readline().decode().strip()
+        assert address.startswith("unix:"), f"dbus-daemon did not start: {daemon.stderr.read1().decode()}"
         monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", "unix:path=%s" % sock)
         yield
     finally:
