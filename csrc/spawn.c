@@ -416,9 +416,16 @@ static __attribute__((noreturn)) void stage1_main(const struct shim_plan *plan, 
             _exit(1);
         }
     }
+    /* The init must be dumpable from birth, not from its first instruction: the runtime
+     * writes its maps as soon as MSG_PID arrives, possibly before the init has run at
+     * all, and /proc/PID/{uid_map,gid_map,setgroups} of a non-dumpable task belong to
+     * root (EACCES for an unprivileged runtime, "owned by a different user" for
+     * newuidmap). fork copies the flag; this stage is dumpable only across the clone. */
+    prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
     pid = syscall(SYS_clone, (unsigned long)plan->clone_flags | CLONE_PARENT, 0, 0, 0, 0);
     if (pid == 0)
         child_main(plan, sync_fd);
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     if (pid < 0) {
         err.op_index = -1;
         shim_fail(&c, errno, "clone the container init (flags 0x%llx)", plan->clone_flags);

@@ -593,3 +593,33 @@ def test_rootless_podman_run_exec_stop_rm_as_runc(user_podman, settled):
     u = user_podman.user
     assert ["0", str(u.uid), "1"] == seen["pyrunc"].splitlines()[1].split()
     assert "exited 137" in seen["pyrunc"]
+
+
+
+class PinnedUserRuntime(UserRuntime):
+    """The user's runtime on CPU 0 only."""
+
+    def wrap(self, argv):
+        return ["taskset", "-c", "0", *super().wrap(argv)]
+
+
+def test_rootless_creates_under_cpu_contention(users, home):
+    """The runtime writes the maps as soon as it learns the init's pid; sharing CPU 0 with
+    busy loops, the init's first instruction may come later. Every run must still map
+    it: /proc/PID/setgroups and newuidmap need the init dumpable from birth."""
+    u = users[USER]
+    busy = [subprocess.Popen(["taskset", "-c", "0", "sh", "-c", "while :; do :; done"]) for _ in range(2)]
+    try:
+        for maps in (None, self_and_sub(u)):
+            for name in ("runc", "pyrunc"):
+                rt = PinnedUserRuntime(name, u, home)
+                edit = (lambda c: c["linux"].update(uidMappings=maps[0], gidMappings=maps[1])) if maps else None
+                bundle = rootless_bundle(rt, ["/probe", "report", "ids"], edit)
+                for i in range(15):
+                    r = rt.run(harness.new_id("rl"), bundle)
+                    assert r.returncode == 0, f"{name} ({'ranges' if maps else 'self-map'}), run {i}: {show(r)}"
+    finally:
+        for p in busy:
+            p.kill()
+        for p in busy:
+            p.wait()
