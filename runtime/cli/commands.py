@@ -3,7 +3,7 @@ Imports are inside the functions so that each verb pays only for what it uses.""
 import posix
 import sys
 
-from pyrunc import errors
+from pyrunc import errors, phase
 
 
 def _out(text):
@@ -77,7 +77,9 @@ def cmd_run(g, o, pos):
 def cmd_state(g, o, pos):
     from pyrunc import jsonio
 
-    _out(jsonio.dumps_indent(_container(g, pos[0]).state_dict()))
+    st = _container(g, pos[0]).state_dict()
+    phase("state")
+    _out(jsonio.dumps_indent(st))
     return 0
 
 
@@ -88,6 +90,7 @@ def cmd_list(g, o, pos):
     if fmt not in ("table", "json"):
         raise errors.PyruncError("invalid format option")
     rows = _runtime(g).list_dicts()
+    phase("states")
     if o["quiet"]:
         _out("".join(r["id"] + "\n" for r in rows))
         return 0
@@ -108,6 +111,7 @@ def cmd_kill(g, o, pos):
 
     sig = signals.parse(pos[1]) if len(pos) > 1 else 15
     _container(g, pos[0]).kill(sig, o["all"])
+    phase("kill")
     return 0
 
 

@@ -4,7 +4,7 @@ of it: an erroring create leaves the host as if it had never run."""
 import posix
 import time
 
-from pyrunc import OCI_VERSION, errors, log
+from pyrunc import OCI_VERSION, errors, log, phase
 from pyrunc.state import store
 
 
@@ -79,6 +79,7 @@ def prepare(g, cid, bundle, no_pivot=False, no_new_keyring=False, preserve_fds=0
 
     rootless_cgroups = rootless.cgroups(g.rootless)
     spec = load.load_bundle(bundle)
+    phase("config")
     from pyrunc import notify
 
     if notify.host_socket():
@@ -105,6 +106,7 @@ def prepare(g, cid, bundle, no_pivot=False, no_new_keyring=False, preserve_fds=0
                          preserve_fds=preserve_fds, console_socket=console_socket,
                          listen_fds=_listen_fds(), seccomp=_seccomp(g, linux.get("seccomp")))
     plan = build.build(spec, opts, host)
+    phase("plan")
     if host.rootless_euid and plan.id_maps is not None:
         from pyrunc.lifecycle import idmaps
 
@@ -198,6 +200,8 @@ def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_
     from pyrunc import faults, shim
     from pyrunc.cgroups import fs as cgfs
 
+    phase("shim import")
+
     try:
         store.ensure_root(g.root)
     except OSError as e:
@@ -214,6 +218,7 @@ def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_
 
     if notify.host_socket():
         notify.make_dir(cdir)
+    phase("state dir")
     faults.point("create-after-mkdir")
     mgr = None
     spawned = None
@@ -228,6 +233,7 @@ def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_
         store.write_state(cdir, rec, store.CGROUPS)
         faults.point("create-before-cgroups")
         mgr.create()
+        phase("cgroups")
         faults.point("create-after-cgroups")
         linux = spec.get("linux") or {}
         from pyrunc.cgroups.resources import runc_warnings
@@ -236,6 +242,7 @@ def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_
             log.warning(line)
         mgr.apply(linux.get("resources"), device_paths=[d["path"] for d in linux.get("devices") or ()],
                   rootless=host.rootless_cgroups, devices=not host.in_userns)
+        phase("cgroup limits")
         fifo = cdir + "/" + store.FIFO
         posix.mkfifo(fifo, 0o622)
         posix.chmod(fifo, 0o622)  # whatever our umask: a non-root init must open it for writing
@@ -255,7 +262,9 @@ def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_
             shared_below = sharedmnt.mount_id(plan.rootfs)
         faults.point("create-before-spawn")
         warmup.stop()
+        phase("fifo, warm-up stop")
         spawned = shim.spawn(plan, {"fifo": fifo_fd, "console": console_fd}, stdio, cgroup_fd=cgroup_fd)
+        phase("clone")
         faults.point("create-after-spawn")
         pid = spawned.pid
         ps = store.proc_stat(pid)
@@ -283,10 +292,12 @@ def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_
         # written before the init runs anything: a create killed from here on can
         # still be cleaned by `delete --force`
         store.write_state(cdir, st)
+        phase("state (first)")
         faults.point("create-after-first-state")
         if not spawned.in_cgroup:
             mgr.join(pid)
         st.update(mgr.record())   # what the join made (the systemd driver's v1 hierarchies)
+        phase("cgroup join")
         faults.point("create-after-join")
         if plan.id_maps is not None:
             # each map one write(2), while the init waits for GO
@@ -304,6 +315,7 @@ def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_
             hooks.run("createRuntime", plan.hooks, state, cwd=bundle)
 
         shim.go_and_wait(plan, spawned, runtime_hooks, lambda fd: send_listener(spec, st, fd))
+        phase("init until READY")
         faults.point("create-after-ready")
         del st["status"]
         store.write_state(cdir, st)
@@ -314,6 +326,7 @@ def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_
             except OSError as e:
                 raise errors.from_oserror('write pid file "%s"' % pid_file, e) from None
         store.write_config(cdir, spec)
+        phase("state, config")
     except BaseException:
         _undo(cdir, spawned, mgr, plan.rootfs, shared_below)
         _poststop_after_failure(cid, bundle, spec, plan)
