@@ -955,18 +955,17 @@ def fmt_ratio(r):
 
 
 def table(section, unit, block, cols):
-    lines = ["", "### " + section, "",
-             "| metric | n | " + " | ".join(cols) + " | pyrunc/runc | pyrunc/crun | pyrunc/floor |",
-             "|---|---|" + "---|" * len(cols) + "---|---|---|"]
+    head = ["metric", "n", *cols, "pyrunc/runc", "pyrunc/crun", "pyrunc/floor"]
+    lines = ["", "### " + section, "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for metric, s in block.items():
         n = max(d["n"] for d in s["by"].values())
         cells = [fmt_cell(s["by"].get(c), unit) for c in cols]
         ratios = [fmt_ratio(s["paired_ratio"].get(o)) for o in ("runc", "crun", "floor")]
-        lines.append("| %s | %d | %s | %s |" % (metric, n, " | ".join(cells), " | ".join(ratios)))
+        lines.append("| " + " | ".join([metric, str(n), *cells, *ratios]) + " |")
     return lines
 
 
-def render(result):
+def render(result, ratios_only=False):
     m = result["machine"]
     lines = ["## Latest run: %s (%s mode)" % (result["finished"], result["mode"]), "",
              "Machine: %s; %d CPUs; %d MiB RAM; kernel %s; %s; cgroups: host %s, bench %s; "
@@ -977,6 +976,14 @@ def render(result):
              "",
              "Medians with (min..max); ratios are the median (min..max) of per-round pyrunc/other ratios, "
              "the runtimes alternating in rotated order every round; floor = `%s`." % " ".join(m["floor"])]
+    if ratios_only:   # the guest: TCG makes every absolute figure meaningless
+        lines[0] = "## In the qemu guest (TCG): ratios only, %s" % result["finished"]
+        lines += table("Latency ratios", "ms", result["latency"], [])
+        lines += table("Peak RSS ratios", "KiB", result["peak_rss"], [])
+        lines += ["", "### Targets (issue 18)", "", "| target | met |", "|---|---|"]
+        lines += ["| %s | %s |" % (t["target"], {True: "yes", False: "**no**", None: "n/a"}[t["met"]])
+                  for t in result["targets"]]
+        return "\n".join(lines)
     lines += table("Latency (ms)", "ms", result["latency"], ["pyrunc", "runc", "crun", "floor"])
     lines += table("Peak RSS of each command (KiB, GNU time -v)", "KiB", result["peak_rss"],
                    ["pyrunc", "runc", "crun", "floor"])
@@ -1075,6 +1082,32 @@ def update_readme(md):
 
 # ---------------------------------------------------------------- main
 
+def in_guest(a):
+    """bench/run.py --quick in integration/guest's qemu guest (pure cgroup v2, the host's
+    / read-only with a tmpfs on top), with this PYRUNC; only the ratios are printed."""
+    sys.path.insert(0, os.path.join(REPO, "integration", "guest"))
+    import boot
+
+    argv = [sys.executable, os.path.abspath(__file__), "--in-guest", "--quick", "--skip-parallel",
+            "--runtimes", a.runtimes, "--out", "/tmp/pyrunc-bench-guest"]
+    if a.rounds:
+        argv += ["--rounds", str(a.rounds)]
+    log("booting the guest (TCG: expect 10-30 minutes)")
+    r = boot.boot(argv, timeout=3600, env={"PYRUNC": PYRUNC})
+    text = r.output
+    if r.exit_code != 0 or GUEST_BEGIN not in text:
+        raise BenchError("the guest's bench exited %d:\n%s" % (r.exit_code, text[-3000:]))
+    md = text.split(GUEST_BEGIN, 1)[1].split(GUEST_END, 1)[0].strip() + "\n"
+    os.makedirs(RESULTS, exist_ok=True)
+    with open(os.path.join(RESULTS, "guest.md"), "w") as f:
+        f.write(md)
+    print(md)
+    log("guest run done in %.0f s; %s/guest.md" % (r.seconds, RESULTS))
+
+
+GUEST_BEGIN, GUEST_END = "<!-- bench-guest:begin -->", "<!-- bench-guest:end -->"
+
+
 def _interrupted(signum, frame):
     raise KeyboardInterrupt("signal %d" % signum)
 
@@ -1089,7 +1122,13 @@ def main():
     ap.add_argument("--skip-parallel", action="store_true")
     ap.add_argument("--update-readme", action="store_true", help="put the table into bench/README.md and README.md")
     ap.add_argument("--out", default=RESULTS, help="directory for latest.json and latest.md")
+    ap.add_argument("--guest", action="store_true",
+                    help="run the same comparison in the qemu guest (cgroup v2; ratios only: TCG is slow); "
+                         "the table goes to bench/results/guest.md")
+    ap.add_argument("--in-guest", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args()
+    if a.guest:
+        return in_guest(a)
     if os.geteuid() != 0:
         sys.exit("bench/run.py: must run as root")
     plan = dict(PLAN_QUICK if a.quick else PLAN_FULL)
@@ -1207,6 +1246,8 @@ def main():
         f.write(md)
     if a.update_readme:
         update_readme(md)
+    if a.in_guest:
+        md = GUEST_BEGIN + "\n" + render(result, ratios_only=True) + "\n" + GUEST_END
     print(md)
     log("done in %.0f s; %s/latest.json" % (result["elapsed_s"], a.out))
 

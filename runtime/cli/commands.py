@@ -64,7 +64,9 @@ def cmd_create(g, o, pos):
 
 
 def cmd_start(g, o, pos):
-    _container(g, pos[0]).start()
+    from pyrunc.lifecycle import start
+
+    start.start(g.root, pos[0])
     return 0
 
 
@@ -77,7 +79,10 @@ def cmd_run(g, o, pos):
 def cmd_state(g, o, pos):
     from pyrunc import jsonio
 
-    st = _container(g, pos[0]).state_dict()
+    from pyrunc.state import store
+
+    # the hot verbs call lifecycle and the store as pyrunc.api does, without importing it
+    st = store.public_state_of(g.root, pos[0])
     phase("state")
     _out(jsonio.dumps_indent(st))
     return 0
@@ -89,7 +94,9 @@ def cmd_list(g, o, pos):
     fmt = o["format"]
     if fmt not in ("table", "json"):
         raise errors.PyruncError("invalid format option")
-    rows = _runtime(g).list_dicts()
+    from pyrunc.state import store
+
+    rows = store.list_public(g.root)
     phase("states")
     if o["quiet"]:
         _out("".join(r["id"] + "\n" for r in rows))
@@ -110,13 +117,17 @@ def cmd_kill(g, o, pos):
     from pyrunc import signals
 
     sig = signals.parse(pos[1]) if len(pos) > 1 else 15
-    _container(g, pos[0]).kill(sig, o["all"])
+    from pyrunc.lifecycle import kill
+
+    kill.kill(g.root, pos[0], sig, o["all"])
     phase("kill")
     return 0
 
 
 def cmd_delete(g, o, pos):
-    _container(g, pos[0]).delete(o["force"])
+    from pyrunc.lifecycle import delete
+
+    delete.delete(g.root, pos[0], o["force"])
     return 0
 
 

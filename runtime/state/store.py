@@ -372,3 +372,47 @@ def remove_state_dir(cdir):
         posix.rmdir(cdir)
     except OSError:
         pass
+
+
+def public_state_of(root, cid):
+    """The state of `cid` as `state` prints it (runc's fields and order)."""
+    cdir = container_dir(root, cid)
+    st = read_state(cdir)
+    return public_state(st, reported_status(cdir, st))
+
+
+def list_public(root):
+    """Every container's state as `list --format json` prints it (the owner a name)."""
+    try:
+        names = sorted(posix.listdir(root))
+    except FileNotFoundError:
+        return []
+    except OSError as e:
+        raise errors.from_oserror("open " + root, e) from None
+    rows = []
+    for name in names:
+        if name.startswith("."):  # the runtime's own files (.seccomp cache), not containers
+            continue
+        cdir = root + "/" + name
+        try:
+            info = posix.stat(cdir)
+            st = read_state(cdir)
+        except (OSError, errors.PyruncError):
+            continue
+        if not (info.st_mode & 0o040000):
+            continue
+        out = public_state(st, reported_status(cdir, st))
+        out["owner"] = _owner(info.st_uid)
+        rows.append(out)
+    return rows
+
+
+def _owner(uid, cache={}):
+    if uid not in cache:
+        import pwd
+
+        try:
+            cache[uid] = pwd.getpwuid(uid).pw_name
+        except KeyError:
+            cache[uid] = "#%d" % uid
+    return cache[uid]
