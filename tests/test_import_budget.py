@@ -36,7 +36,7 @@ HOT_FORBIDDEN = {
 COLD_FORBIDDEN = {
     "argparse", "logging", "dataclasses", "pathlib", "subprocess", "cffi", "jsonschema",
     "pyseccomp", "seccomp", "typing", "inspect", "tempfile", "shutil",
-    "importlib.metadata", "pkg_resources",
+    "importlib.metadata", "pkg_resources", "pyrunc.api", "__future__",
     # only with --systemd-cgroup (the D-Bus client only once the init exists)
     "jeepney", "pyrunc.cgroups.systemd", "pyrunc.cgroups.sdprops",
 }

@@ -13,7 +13,6 @@ cgroup) and gets no thread.
 """
 import _thread
 import posix
-import time
 
 
 def _own_procs_file():
@@ -35,7 +34,7 @@ def _own_procs_file():
 
 
 class Warmup:
-    __slots__ = ("_stop", "_done")
+    __slots__ = ("_stop", "_done", "_wake")
 
     def __init__(self):
         self._stop = False
@@ -45,6 +44,10 @@ class Warmup:
             return
         self._done = _thread.allocate_lock()
         self._done.acquire()
+        # held until stop(): the thread's pause between writes is a wait on it, which
+        # stop() ends at once (a sleep cost create up to a millisecond right before the clone)
+        self._wake = _thread.allocate_lock()
+        self._wake.acquire()
         try:
             _thread.start_new_thread(self._run, (path,))
         except RuntimeError:
@@ -57,7 +60,7 @@ class Warmup:
             pid = b"%d" % posix.getpid()
             while not self._stop:
                 posix.write(fd, pid)
-                time.sleep(0.001)
+                self._wake.acquire(True, 0.001)
         except OSError:
             pass
         finally:
@@ -70,5 +73,6 @@ class Warmup:
         clone, and a clone's child would inherit any lock (malloc's) the thread held."""
         if self._done is not None:
             self._stop = True
+            self._wake.release()
             self._done.acquire()
             self._done = None

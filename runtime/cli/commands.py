@@ -45,12 +45,6 @@ def help_for(verb):
     return 0
 
 
-def _runtime(g):
-    from pyrunc import api
-
-    return api.Runtime._of(g)
-
-
 def _container(g, cid):
     from pyrunc import api
 
@@ -58,8 +52,11 @@ def _container(g, cid):
 
 
 def cmd_create(g, o, pos):
-    _runtime(g).create(pos[0], o["bundle"], pid_file=o["pid-file"], console_socket=o["console-socket"],
-                       no_pivot=o["no-pivot"], no_new_keyring=o["no-new-keyring"], preserve_fds=o["preserve-fds"])
+    from pyrunc.lifecycle import create
+
+    # as pyrunc.api's Runtime.create, without importing the API's classes
+    create.create(g, pos[0], o["bundle"], pid_file=o["pid-file"], console_socket=o["console-socket"],
+                  no_pivot=o["no-pivot"], no_new_keyring=o["no-new-keyring"], preserve_fds=o["preserve-fds"])
     return 0
 
 

@@ -184,7 +184,7 @@ def broken_state(cdir):
 def write_state(cdir, st, name=STATE):
     """Atomic replace: temp file in the same dir, fsync-free (tmpfs), rename. A full or
     read-only state root is a PyruncError naming the file; no temp file stays."""
-    write_atomic(cdir + "/" + name, jsonio.dumps(st).encode("utf-8"))
+    write_atomic(cdir + "/" + name, jsonio.dumps_private(st).encode("ascii"))
 
 
 def write_atomic(path, data, mode=0o600):
@@ -216,7 +216,7 @@ def read_config(cdir):
 
 
 def write_config(cdir, spec):
-    write_atomic(cdir + "/" + CONFIG, jsonio.dumps(spec).encode())
+    write_atomic(cdir + "/" + CONFIG, jsonio.dumps_private(spec).encode("ascii"))
 
 
 def write_pid_file(path, pid):
