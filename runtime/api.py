@@ -1,5 +1,6 @@
-"""The Python API: run and manage containers from a Python program. The CLI's handlers
-call it (argv in, output printed there); the work is done here and in lifecycle/, so a
+"""The Python API: run and manage containers from a Python program. The work is done in
+lifecycle/ and the state store, which the CLI's handlers call too (create and the hot
+verbs directly, so that a command does not pay for this module's classes), so a
 program gets exactly what `pyrunc create/start/state/...` do, with the same state root
 and the same locks (several processes may share one root, as several commands do).
 
@@ -8,9 +9,8 @@ and the same locks (several processes may share one root, as several commands do
     with rt.run("c1", "/path/to/bundle", stdout=w) as c:
         print(c.state().status, c.wait())
 
-On the path of `pyrunc state`, `kill`, `start`, `delete`: imports posix, errors and the
-state store only (json, dataclasses, typing, cffi are imported by the calls that need
-them). Nothing here changes process-wide state: no chdir, umask, signal handler,
+Importing it costs posix, errors and the state store only (json, dataclasses, typing,
+cffi are imported by the calls that need them). Nothing here changes process-wide state: no chdir, umask, signal handler,
 subreaper or exit; errors are raised (pyrunc.errors), never printed.
 """
 from __future__ import annotations

@@ -148,7 +148,7 @@ def _write_phases(marks):
     (bench/run.py reads it against its own clock: both are CLOCK_MONOTONIC)."""
     import pyrunc
 
-    marks.append(("exit", pyrunc._clock()))
+    marks.append(("output, exit", pyrunc._clock()))
     line = "%d %s\n" % (posix.getpid(), " ".join("%s %d" % m for m in marks))
     try:
         fd = posix.open(posix.environ[b"PYRUNC_PHASES"], posix.O_WRONLY | posix.O_APPEND | posix.O_CREAT
