@@ -1195,6 +1195,7 @@ def main():
                                                plan["phase_rounds"], workdir)
         phase_sum, phase_floor = summarize_phases(phase_raw, phase_floors)
         cg_waits = strace_cgroup_waits(rts, bundles, plan["strace_runs"], workdir)
+        cleanup_report += cleanup(rts, prefix)   # the phases' sleeping container: gone before the parallel runs
         M = Samples()
         cgroup_charge(M, rts, bundles, plan["mem_runs"])
         P = Samples()

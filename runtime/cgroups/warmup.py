@@ -48,22 +48,33 @@ class Warmup:
         # stop() ends at once (a sleep cost create up to a millisecond right before the clone)
         self._wake = _thread.allocate_lock()
         self._wake.acquire()
+        # we wait until the thread is at its first write: a new thread gets the GIL only
+        # when this one lets it go, up to a switch interval (5 ms) into our imports, and
+        # the grace period would start that much later
+        started = _thread.allocate_lock()
+        started.acquire()
         try:
-            _thread.start_new_thread(self._run, (path,))
+            _thread.start_new_thread(self._run, (path, started))
         except RuntimeError:
             self._done = None
+            return
+        started.acquire()
 
-    def _run(self, path):
+    def _run(self, path, started):
         fd = -1
         try:
             fd = posix.open(path, posix.O_WRONLY | posix.O_CLOEXEC)
             pid = b"%d" % posix.getpid()
+            started.release()
+            started = None
             while not self._stop:
-                posix.write(fd, pid)
+                posix.write(fd, pid)   # releases the GIL: the caller goes on meanwhile
                 self._wake.acquire(True, 0.001)
         except OSError:
             pass
         finally:
+            if started is not None:
+                started.release()
             if fd >= 0:
                 posix.close(fd)
             self._done.release()

@@ -66,8 +66,9 @@ def _systemd_unit(g, spec, cid):
     return unit, sdprops.annotation_properties(spec.get("annotations"))
 
 
-def prepare(g, cid, bundle, no_pivot=False, no_new_keyring=False, preserve_fds=0, console_socket=None):
-    """Check and plan, touching nothing: (spec, plan, host)."""
+def prepare(g, cid, bundle, no_pivot=False, no_new_keyring=False, preserve_fds=0, console_socket=None, ch=None):
+    """Check and plan, touching nothing: (spec, plan, host). `ch`: the cgroup host, when
+    the caller detected it already."""
     from pyrunc.cgroups import host as cghost
     from pyrunc.cgroups import paths as cgpaths
     from pyrunc import lsm
@@ -84,7 +85,7 @@ def prepare(g, cid, bundle, no_pivot=False, no_new_keyring=False, preserve_fds=0
 
     if notify.host_socket():
         notify.setup_spec(spec, store.container_dir(g.root, cid))
-    ch = cghost.detect()
+    ch = ch or cghost.detect()
     linux = spec.get("linux") or {}
     unit = unit_props = mount_paths = None
     if g.systemd_cgroup:
@@ -178,16 +179,20 @@ def create(g, cid, bundle, pid_file=None, console_socket=None, no_pivot=False, n
            preserve_fds=0, console_pair=None, stdio=None):
     """Create the container; returns Created. `console_pair` is (our end, their end)
     of a socketpair when `run` in the foreground handles the terminal itself."""
+    from pyrunc.cgroups import host as cghost
     from pyrunc.cgroups.warmup import Warmup
 
     bundle = _abspath(bundle)
+    # before the warm-up: reading /proc/self/cgroup takes the cgroup_mutex, which the
+    # warm-up's first write holds through the whole grace period
+    ch = cghost.detect()
     warmup = Warmup()
     try:
         with errors.context('create container "%s"' % cid):
             if preserve_fds < 0:
                 raise errors.PyruncError("--preserve-fds must not be negative")
             console = True if console_socket else ("auto" if console_pair else False)
-            spec, plan, host = prepare(g, cid, bundle, no_pivot, no_new_keyring, preserve_fds, console)
+            spec, plan, host = prepare(g, cid, bundle, no_pivot, no_new_keyring, preserve_fds, console, ch)
             if not plan.terminal:
                 console_pair = None
             return _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_pair, stdio,
