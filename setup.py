@@ -47,6 +47,20 @@ class BuildPy(build_py):
         if commit and not self.dry_run:
             with open(os.path.join(self.build_lib, "pyrunc", "_build.py"), "w") as f:
                 f.write('"""Written by setup.py at build time."""\nCOMMIT = %r\n' % commit)
+        if not self.dry_run:
+            # last: the bundle holds every module just written, _build.py included
+            bundle = _load_bin_module("bundle")
+            pkg = os.path.join(self.build_lib, "pyrunc")
+            bundle.build(pkg, os.path.join(pkg, "_bundle"))
+
+
+def _load_bin_module(name):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("_pyrunc_" + name, os.path.join(HERE, "bin", name + ".py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
 def _packages():

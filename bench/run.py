@@ -14,6 +14,7 @@ own mounts are never changed.
 import argparse
 import copy
 import ctypes
+import glob
 import itertools
 import json
 import os
@@ -46,27 +47,30 @@ OTHERS = ("runc", "crun")
 
 # rounds: how often the rotation pyrunc, runc, crun, floor runs per latency test
 PLAN_FULL = {"rounds": 50, "rounds_scan": 25, "rounds_list1000": 10, "rss_runs": 5,
-             "mem_runs": 15, "parallel_rounds": 3, "list_big": 1000}
+             "mem_runs": 15, "parallel_rounds": 3, "list_big": 1000, "phase_rounds": 30, "strace_runs": 10}
 PLAN_QUICK = {"rounds": 20, "rounds_scan": 12, "rounds_list1000": 0, "rss_runs": 3,
-              "mem_runs": 10, "parallel_rounds": 1, "list_big": 0}
+              "mem_runs": 10, "parallel_rounds": 1, "list_big": 0, "phase_rounds": 12, "strace_runs": 5}
 
-TARGETS = {
-    # metric: (compare with, max ratio)
-    "run": [("runc", 0.6), ("crun", 2.0), ("floor", 2.0)],
-    "create+start+delete": [("runc", 1.0)],
-    "create": [("floor", 2.0)],
-    "start": [("floor", 1.3)],
-    "delete": [("floor", 1.3)],
-    "state (1 present)": [("floor", 1.3)],
-    "kill (1 present)": [("floor", 1.3)],
-    "list (1 present)": [("floor", 1.3)],
-}
-
+# The targets of issue 18 ("Speed"), each from the medians of this run: (label, the
+# latency metric, how many interpreter starts (floors) pyrunc may spend beyond the
+# limit, the runtime whose median is the limit (None: the floor), its factor).
+#   pyrunc - floors * floor <= factor * other
+SPEED_TARGETS = [
+    ("run - floor <= crun's run", "run", 1, "crun", 1.0),
+    ("create+start+delete - 3 floors <= crun's", "create+start+delete", 3, "crun", 1.0),
+    ("create <= floor + crun's create", "create", 1, "crun", 1.0),
+    ("start <= 1.15 x floor", "start", 0, None, 1.15),
+    ("delete <= 1.15 x floor", "delete", 0, None, 1.15),
+    ("state <= 1.15 x floor", "state (1 present)", 0, None, 1.15),
+    ("kill <= 1.15 x floor", "kill (1 present)", 0, None, 1.15),
+    ("list <= 1.15 x floor", "list (1 present)", 0, None, 1.15),
+]
+# which phase breakdown explains a target (the verbs PYRUNC_PHASES records)
+TARGET_VERBS = {"run": ["run"], "create+start+delete": ["create", "start", "delete"], "create": ["create"],
+                "start": ["start"], "delete": ["delete"], "state (1 present)": ["state"],
+                "kill (1 present)": ["kill"], "list (1 present)": ["list"]}
 
 USERNS_RUN = "run (user namespace)"
-# what a user namespace adds to `run`, as a ratio of each runtime's own plain run:
-# pyrunc's may be at most runc's
-USERNS_TARGET = [("runc", 1.0)]
 
 
 class BenchError(Exception):
@@ -130,13 +134,16 @@ class Spawner:
     def close(self):
         os.close(self.errfd)
 
-    def call(self, argv, check=True, stdout_fd=None):
-        """Run argv; return (elapsed seconds, exit code)."""
+    def call(self, argv, check=True, stdout_fd=None, env=None, times=None):
+        """Run argv; return (elapsed seconds, exit code). `times`, a list, gets the
+        CLOCK_MONOTONIC ns before the spawn and after the exit (PYRUNC_PHASES' clock)."""
         actions = [(os.POSIX_SPAWN_DUP2, _devnull_r, 0),
                    (os.POSIX_SPAWN_DUP2, stdout_fd if stdout_fd is not None else _devnull_w, 1),
                    (os.POSIX_SPAWN_DUP2, self.errfd, 2)]
         t0 = time.perf_counter()
-        pid = os.posix_spawn(argv[0], argv, ENV, file_actions=actions)
+        if times is not None:
+            times.append(time.monotonic_ns())
+        pid = os.posix_spawn(argv[0], argv, env or ENV, file_actions=actions)
         try:
             status = wait_exit(pid)
         except TimeoutError:
@@ -144,6 +151,8 @@ class Spawner:
             os.waitpid(pid, 0)
             raise BenchError("%s: timed out after %ss" % (" ".join(argv), CMD_TIMEOUT))
         elapsed = time.perf_counter() - t0
+        if times is not None:
+            times.append(time.monotonic_ns())
         rc = os.waitstatus_to_exitcode(status)
         if check and rc != 0:
             raise BenchError("%s: exit %d; stderr is in %s:\n%s" % (
@@ -564,6 +573,18 @@ def populate(rts, bundles, total, width):
             raise BenchError("%s: %d containers present, wanted %d" % (who.name, len(who.containers()), total))
 
 
+RSS_PARTS = {}
+
+
+def pyrunc_site(launcher):
+    """The site-packages the launcher puts on sys.path (where the pyrunc package is)."""
+    prefix = os.path.dirname(os.path.dirname(os.path.realpath(launcher)))
+    for d in sorted(glob.glob(prefix + "/lib/python3*/site-packages")):
+        if os.path.isdir(d + "/pyrunc"):
+            return d
+    return prefix + "/lib/python3/dist-packages"
+
+
 def peak_rss(S, rts, floor, bundles, runs, workdir):
     """ru_maxrss of each command, from GNU time -v."""
     log("peak RSS per command: %d runs" % runs)
@@ -580,9 +601,16 @@ def peak_rss(S, rts, floor, bundles, runs, workdir):
         who.sp.call([GNU_TIME, "-v", "-o", out, *who.argv(*args)])
         return rss_of(out)
 
+    site = pyrunc_site(PYRUNC)
+    path = "import sys; sys.path.append(%r); " % site
+    parts = {"interpreter": "pass", "+ _cffi_backend": path + "import _cffi_backend",
+             "+ pyrunc.shim (cffi, the shim, the plan's ops)": path + "import pyrunc.shim"}
     for i in range(runs):
         floor.sp.call([GNU_TIME, "-v", "-o", out, *floor.argv])
         S.add("python3 -I -S -c pass", "floor", rss_of(out))
+        for what, code in parts.items():
+            floor.sp.call([GNU_TIME, "-v", "-o", out, floor.argv[0], "-I", "-S", "-c", code])
+            RSS_PARTS.setdefault(what, []).append(rss_of(out))
         for who in rotation(list(rts), i):
             cid = who.new_id("m")
             pidfile = os.path.join(who.piddir, cid)
@@ -613,6 +641,120 @@ def cgroup_charge(S, rts, bundles, runs):
             who.call("kill", cid, "KILL")
             wait_exit(who.pids[cid])
             who.call("delete", cid)
+
+
+# ---------------------------------------------------------------- where the time goes
+
+PHASE_VERBS = ("run", "create", "start", "delete", "state", "kill", "list")
+INTERP = "interpreter start (spawn to the launcher's first line)"
+EXIT = "exit (_exit, reaped by the bench)"
+
+
+def bench_phases(who, floor, bundles, target, rounds, workdir):
+    """pyrunc's commands again with PYRUNC_PHASES set: each one appends its marks
+    (CLOCK_MONOTONIC, as the bench's own clock) to a file, so that its wall time splits
+    into phases: the interpreter's start (the bench's spawn to the launcher's first
+    line), each mark to the next, and the exit. The floor runs in the same rounds.
+    Returns {verb: [{phase: seconds}, ...]}, {"floor": [seconds]}."""
+    log("pyrunc's phases (PYRUNC_PHASES): %d rounds" % rounds)
+    marks_file = os.path.join(workdir, "phases.txt")
+    env = dict(ENV, PYRUNC_PHASES=marks_file)
+    out = {v: [] for v in PHASE_VERBS}
+    floors = []
+
+    def timed(verb, *args):
+        try:
+            os.unlink(marks_file)
+        except FileNotFoundError:
+            pass
+        times = []
+        who.sp.call(who.argv(*args), env=env, times=times)
+        with open(marks_file) as f:
+            fields = f.read().split()
+        names, stamps = [], []
+        i = 1
+        while i < len(fields):      # "pid name ns name ns ...": names may hold spaces
+            j = i
+            while not fields[j].isdigit():
+                j += 1
+            names.append(" ".join(fields[i:j]).rstrip(","))
+            stamps.append(int(fields[j]))
+            i = j + 1
+        row = {INTERP: (stamps[0] - times[0]) / 1e9}
+        for k in range(1, len(names)):
+            key = names[k]
+            while key in row:       # a mark repeated (run's delete): keep both
+                key += "'"
+            row[key] = (stamps[k] - stamps[k - 1]) / 1e9
+        row[EXIT] = (times[1] - stamps[-1]) / 1e9
+        row["total"] = (times[1] - times[0]) / 1e9
+        out[verb].append(row)
+
+    for _ in range(rounds):
+        floors.append(floor.call())
+        timed("run", "run", "--bundle", bundles["true"], who.new_id("f"))
+        cid = who.new_id("f")
+        pidfile = os.path.join(who.piddir, cid)
+        timed("create", "create", "--bundle", bundles["true"], "--pid-file", pidfile, cid)
+        who.record(cid, pidfile)
+        timed("start", "start", cid)
+        wait_exit(who.pids[cid])
+        timed("delete", "delete", cid)
+        timed("state", "state", target)
+        timed("kill", "kill", target, "WINCH")
+        timed("list", "list")
+    return out, floors
+
+
+def summarize_phases(raw, floors):
+    """{verb: [(phase, median seconds)]} in the order the phases happen, and the floor."""
+    out = {}
+    for verb, rows in raw.items():
+        if not rows:
+            continue
+        names = []
+        for r in rows:
+            names += [k for k in r if k not in names]
+        out[verb] = [(k, statistics.median(r.get(k, 0.0) for r in rows)) for k in names]
+    return out, statistics.median(floors) if floors else None
+
+
+def strace_cgroup_waits(rts, bundles, runs, workdir):
+    """What each runtime's `run` waits for in the cgroup filesystem, by `strace -f -T`
+    (the durations of the calls themselves, not affected much by tracing): its first
+    write to a cgroup.procs (a v1 host's RCU grace period), all of them, and its mkdirs
+    there. {runtime: {what: [seconds per run]}}; {} without strace."""
+    strace = shutil.which("strace", path=ENV["PATH"])
+    if not strace:
+        log("no strace: the cgroup waits are not measured")
+        return {}
+    log("cgroup waits under strace -f -T: %d runs" % runs)
+    out = {}
+    trace = os.path.join(workdir, "strace.txt")
+    for i in range(runs):
+        for who in rotation(list(rts), i):
+            who.sp.call([strace, "-f", "-T", "-y", "-qq", "-e", "trace=write,mkdir,mkdirat", "-o", trace,
+                         *who.argv("run", "--bundle", bundles["true"], who.new_id("q"))])
+            procs, mkdirs, pending = [], [], {}
+            with open(trace) as f:
+                for line in f:
+                    pid, _, rest = line.partition(" ")
+                    cg = "cgroup.procs>" in rest and rest.lstrip().startswith("write(")
+                    md = rest.lstrip().startswith("mkdir") and CGROUP_ROOT in rest
+                    if "<unfinished" in rest:
+                        if cg or md:
+                            pending[pid] = procs if cg else mkdirs
+                        continue
+                    dest = procs if cg else mkdirs if md else None
+                    if "resumed>" in rest:
+                        dest = pending.pop(pid, None)
+                    if dest is not None and rest.rstrip().endswith(">"):
+                        dest.append(float(rest.rstrip()[:-1].rsplit("<", 1)[1]))
+            m = out.setdefault(who.name, {})
+            m.setdefault("first cgroup.procs write", []).append(procs[0] if procs else 0.0)
+            m.setdefault("all cgroup.procs writes", []).append(sum(procs))
+            m.setdefault("cgroup mkdirs", []).append(sum(mkdirs))
+    return {who: {k: statistics.median(v) for k, v in m.items()} for who, m in out.items()}
 
 
 def parallel(S, rts, bundles, widths, rounds, count=100):
@@ -716,43 +858,80 @@ def summarize(S, who_list):
     return out
 
 
-def verdicts(lat, rss, mem, par, leaks):
-    """Every target against the median of the paired per-round ratios (the ratio columns
-    of the table)."""
+def _median(block, metric, who):
+    d = block.get(metric, {}).get("by", {}).get(who)
+    return d["median"] if d else None
+
+
+def _top_phases(phases, verbs, n=4):
+    """The largest phases of pyrunc's `verbs` (the breakdown's medians), as text."""
+    rows = []
+    for verb in verbs:
+        for name, sec in phases.get(verb, []):
+            if name not in ("total", INTERP, EXIT):   # the floor pays those too
+                rows.append((sec, "%s%s %.1f" % (verb + ": " if len(verbs) > 1 else "", name, sec * 1000)))
+    rows.sort(reverse=True)
+    return "; ".join(t for _, t in rows[:n]) + " ms" if rows else ""
+
+
+def verdicts(lat, rss, mem, par, leaks, phases=None, rss_parts=None):
+    """Issue 18's targets from this run's medians: for each, pyrunc's side, the limit
+    (what it is compared with), met, and, when not met, what stops it (the breakdown's
+    largest phases)."""
+    phases = phases or {}
     v = []
-
-    def check(label, block, metric, other, limit):
-        r = block.get(metric, {}).get("paired_ratio", {}).get(other)
-        value = r["median"] if r else None
-        v.append({"target": label, "limit": limit, "value": None if value is None else round(value, 3),
-                  "met": None if value is None else value <= limit})
-
-    for metric, lims in TARGETS.items():
-        for other, limit in lims:
-            check("%s: pyrunc / %s" % (metric, other), lat, metric, other, limit)
-    for other, limit in USERNS_TARGET:
-        cost = {}
-        for who in ("pyrunc", other):
-            plain = lat.get("run", {}).get("by", {}).get(who)
-            userns = lat.get(USERNS_RUN, {}).get("by", {}).get(who)
-            cost[who] = userns["median"] / plain["median"] if plain and userns else None
-        value = cost["pyrunc"] / cost[other] if cost["pyrunc"] and cost[other] else None
-        v.append({"target": "%s / run: pyrunc's over %s's" % (USERNS_RUN, other), "limit": limit,
-                  "value": None if value is None else round(value, 3),
-                  "met": None if value is None else value <= limit})
-    for metric in rss:
-        if not metric.startswith("python3"):
-            check("peak RSS %s: pyrunc / runc" % metric, rss, metric, "runc", 1.0)
+    for label, metric, floors, other, factor in SPEED_TARGETS:
+        p, f = _median(lat, metric, "pyrunc"), _median(lat, metric, "floor")
+        o = _median(lat, metric, other) if other else f
+        if p is None or f is None or o is None:
+            v.append({"target": label, "value": "-", "limit": "-", "met": None, "stops": "not measured"})
+            continue
+        value, limit = p - floors * f, factor * o
+        if floors:
+            vtext = "%.1f - %d x %.1f = %.1f ms" % (p * 1000, floors, f * 1000, value * 1000)
+            ltext = "%s %.1f ms" % (other, limit * 1000)
+        else:
+            vtext = "%.1f ms = %.3f x floor" % (p * 1000, p / f)
+            ltext = "%.2f x %.1f = %.1f ms" % (factor, f * 1000, limit * 1000)
+        met = value <= limit
+        stops = "" if met else "over by %.1f ms; largest phases beyond the interpreter's start and exit: %s" % (
+            (value - limit) * 1000, _top_phases(phases, TARGET_VERBS.get(metric, [])))
+        v.append({"target": label, "value": vtext, "limit": ltext, "met": met, "stops": stops})
+    for metric in ("create", "run"):
+        p, r = _median(rss, metric, "pyrunc"), _median(rss, metric, "runc")
+        if p is None or r is None:
+            continue
+        stops = ""
+        if p > r and rss_parts:
+            stops = "over by %d KiB; %s" % ((p - r) / 1024, rss_parts)
+        v.append({"target": "peak RSS of %s <= runc's" % metric, "value": "%d KiB" % (p / 1024),
+                  "limit": "%d KiB" % (r / 1024), "met": p <= r, "stops": stops})
+    # "everything else stays as it is"
     for metric in mem:
-        if metric.startswith("peak"):    # memory.stat "now" is for reading; the target is the peak
-            check("cgroup charge %s: pyrunc / crun" % metric, mem, metric, "crun", 1.0)
+        if metric.startswith("peak"):
+            p, c = _median(mem, metric, "pyrunc"), _median(mem, metric, "crun")
+            if p is not None and c is not None:
+                v.append({"target": "(kept) memory charged, %s <= crun's" % metric, "value": "%d KiB" % (p / 1024),
+                          "limit": "%d KiB" % (c / 1024), "met": p <= c, "stops": ""})
+    p, r = _median(lat, "list (1000 present)", "pyrunc"), _median(lat, "list (1000 present)", "runc")
+    if p is not None and r is not None:
+        v.append({"target": "(kept) list of 1000 <= runc's", "value": "%.1f ms" % (p * 1000),
+                  "limit": "%.1f ms" % (r * 1000), "met": p <= r, "stops": ""})
     for metric in par:
-        check("%s: pyrunc / runc" % metric, par, metric, "runc", 1.0)
         bad = [who for who, runs in leaks.get(metric, {}).items() if any(runs)]
-        v.append({"target": "%s: nothing left over" % metric, "limit": "0",
-                  "value": ", ".join(bad) or "none",
-                  "met": not any(leaks.get(metric, {}).get("pyrunc", []))})
+        v.append({"target": "(kept) %s: nothing left over" % metric, "value": ", ".join(bad) or "none",
+                  "limit": "none", "met": not any(leaks.get(metric, {}).get("pyrunc", [])), "stops": ""})
     return v
+
+
+def userns_cost(lat):
+    """What a user namespace adds to `run`, as a ratio of each runtime's plain run."""
+    out = {}
+    for who in ("pyrunc", "runc", "crun"):
+        plain, userns = _median(lat, "run", who), _median(lat, USERNS_RUN, who)
+        if plain and userns:
+            out[who] = userns / plain
+    return out
 
 
 def fmt_ms(s):
@@ -776,18 +955,17 @@ def fmt_ratio(r):
 
 
 def table(section, unit, block, cols):
-    lines = ["", "### " + section, "",
-             "| metric | n | " + " | ".join(cols) + " | pyrunc/runc | pyrunc/crun | pyrunc/floor |",
-             "|---|---|" + "---|" * len(cols) + "---|---|---|"]
+    head = ["metric", "n", *cols, "pyrunc/runc", "pyrunc/crun", "pyrunc/floor"]
+    lines = ["", "### " + section, "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for metric, s in block.items():
         n = max(d["n"] for d in s["by"].values())
         cells = [fmt_cell(s["by"].get(c), unit) for c in cols]
         ratios = [fmt_ratio(s["paired_ratio"].get(o)) for o in ("runc", "crun", "floor")]
-        lines.append("| %s | %d | %s | %s |" % (metric, n, " | ".join(cells), " | ".join(ratios)))
+        lines.append("| " + " | ".join([metric, str(n), *cells, *ratios]) + " |")
     return lines
 
 
-def render(result):
+def render(result, ratios_only=False):
     m = result["machine"]
     lines = ["## Latest run: %s (%s mode)" % (result["finished"], result["mode"]), "",
              "Machine: %s; %d CPUs; %d MiB RAM; kernel %s; %s; cgroups: host %s, bench %s; "
@@ -798,6 +976,14 @@ def render(result):
              "",
              "Medians with (min..max); ratios are the median (min..max) of per-round pyrunc/other ratios, "
              "the runtimes alternating in rotated order every round; floor = `%s`." % " ".join(m["floor"])]
+    if ratios_only:   # the guest: TCG makes every absolute figure meaningless
+        lines[0] = "## In the qemu guest (TCG): ratios only, %s" % result["finished"]
+        lines += table("Latency ratios", "ms", result["latency"], [])
+        lines += table("Peak RSS ratios", "KiB", result["peak_rss"], [])
+        lines += ["", "### Targets (issue 18)", "", "| target | met |", "|---|---|"]
+        lines += ["| %s | %s |" % (t["target"], {True: "yes", False: "**no**", None: "n/a"}[t["met"]])
+                  for t in result["targets"]]
+        return "\n".join(lines)
     lines += table("Latency (ms)", "ms", result["latency"], ["pyrunc", "runc", "crun", "floor"])
     lines += table("Peak RSS of each command (KiB, GNU time -v)", "KiB", result["peak_rss"],
                    ["pyrunc", "runc", "crun", "floor"])
@@ -810,13 +996,48 @@ def render(result):
         for who, runs in by.items():
             leak_lines.append("%s, %s: %s" % (metric, who, "nothing left" if not any(runs) else json.dumps(runs)))
     lines += ["", "Left over after the parallel runs: " + "; ".join(leak_lines) + "."]
-    lines += ["", "### Targets", "", "| target | limit | value | met |", "|---|---|---|---|"]
+    lines += render_phases(result)
+    lines += ["", "### Targets (issue 18, from this run's medians)", "",
+              "| target | pyrunc | limit | met | what stops it (phases below) |", "|---|---|---|---|---|"]
     for t in result["targets"]:
         met = {True: "yes", False: "**no**", None: "n/a"}[t["met"]]
-        lines.append("| %s | %s | %s | %s |" % (t["target"], t["limit"], t["value"], met))
+        lines.append("| %s | %s | %s | %s | %s |" % (t["target"], t["value"], t["limit"], met, t["stops"]))
+    u = result.get("userns_cost") or {}
+    if u:
+        lines += ["", "A user namespace adds to `run` (its run / its plain run): %s." % ", ".join(
+            "%s %.2f" % kv for kv in u.items())]
     lines += ["", "Cleanup: %s" % ("; ".join(result["cleanup"]) or "everything removed by the runtimes themselves"),
               "Host mounts untouched: %s." % result["host_mounts_intact"], ""]
     return "\n".join(lines)
+
+
+def render_phases(result):
+    """pyrunc's phases (medians, ms) per verb, with the crun costs that compare."""
+    ph = result.get("phases") or {}
+    if not ph.get("verbs"):
+        return []
+    lines = ["", "### Where pyrunc's time goes (ms, medians of %d rounds with PYRUNC_PHASES)" % ph["rounds"], "",
+             "Each command's marks (CLOCK_MONOTONIC) against the bench's spawn and reap; a phase ends at the "
+             "mark it is named after and includes the imports made in it. Floor in the same rounds: %.1f ms."
+             % (ph["floor"] * 1000), ""]
+    lat = result["latency"]
+    for verb, rows in ph["verbs"].items():
+        metric = {"state": "state (1 present)", "kill": "kill (1 present)", "list": "list (1 present)"}.get(verb, verb)
+        crun = _median(lat, metric, "crun")
+        lines.append("- **%s** (crun's whole %s: %s ms): %s" % (
+            verb, verb, "%.1f" % (crun * 1000) if crun else "-",
+            ", ".join("%s %.2f" % (name, sec * 1000) for name, sec in rows)))
+    cg = ph.get("cgroup_waits") or {}
+    if cg:
+        lines += ["", "The cgroup filesystem's waits in `run`, per runtime (`strace -f -T`, medians of %d runs, ms; "
+                  "pyrunc's first write is its warm-up thread's, overlapped with its start-up):" % ph["strace_runs"], "",
+                  "| | " + " | ".join(cg) + " |", "|---|" + "---|" * len(cg)]
+        for what in next(iter(cg.values())):
+            lines.append("| %s | %s |" % (what, " | ".join("%.2f" % (cg[w].get(what, 0) * 1000) for w in cg)))
+    if ph.get("rss_parts"):
+        lines += ["", "Peak RSS of the interpreter alone and with what create/run load (KiB): %s."
+                  % ph["rss_parts"]]
+    return lines
 
 
 def machine_info():
@@ -861,6 +1082,32 @@ def update_readme(md):
 
 # ---------------------------------------------------------------- main
 
+def in_guest(a):
+    """bench/run.py --quick in integration/guest's qemu guest (pure cgroup v2, the host's
+    / read-only with a tmpfs on top), with this PYRUNC; only the ratios are printed."""
+    sys.path.insert(0, os.path.join(REPO, "integration", "guest"))
+    import boot
+
+    argv = [sys.executable, os.path.abspath(__file__), "--in-guest", "--quick", "--skip-parallel",
+            "--runtimes", a.runtimes, "--out", "/tmp/pyrunc-bench-guest"]
+    if a.rounds:
+        argv += ["--rounds", str(a.rounds)]
+    log("booting the guest (TCG: expect 10-30 minutes)")
+    r = boot.boot(argv, timeout=3600, env={"PYRUNC": PYRUNC})
+    text = r.output
+    if r.exit_code != 0 or GUEST_BEGIN not in text:
+        raise BenchError("the guest's bench exited %d:\n%s" % (r.exit_code, text[-3000:]))
+    md = text.split(GUEST_BEGIN, 1)[1].split(GUEST_END, 1)[0].strip() + "\n"
+    os.makedirs(RESULTS, exist_ok=True)
+    with open(os.path.join(RESULTS, "guest.md"), "w") as f:
+        f.write(md)
+    print(md)
+    log("guest run done in %.0f s; %s/guest.md" % (r.seconds, RESULTS))
+
+
+GUEST_BEGIN, GUEST_END = "<!-- bench-guest:begin -->", "<!-- bench-guest:end -->"
+
+
 def _interrupted(signum, frame):
     raise KeyboardInterrupt("signal %d" % signum)
 
@@ -875,12 +1122,21 @@ def main():
     ap.add_argument("--skip-parallel", action="store_true")
     ap.add_argument("--update-readme", action="store_true", help="put the table into bench/README.md and README.md")
     ap.add_argument("--out", default=RESULTS, help="directory for latest.json and latest.md")
+    ap.add_argument("--guest", action="store_true",
+                    help="run the same comparison in the qemu guest (cgroup v2; ratios only: TCG is slow); "
+                         "the table goes to bench/results/guest.md")
+    ap.add_argument("--in-guest", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args()
+    if a.guest:
+        return in_guest(a)
     if os.geteuid() != 0:
         sys.exit("bench/run.py: must run as root")
     plan = dict(PLAN_QUICK if a.quick else PLAN_FULL)
     if a.rounds:
         plan["rounds"] = plan["rounds_scan"] = a.rounds
+    if a.in_guest:   # TCG: fewer of the secondary runs
+        plan.update(phase_rounds=min(plan["phase_rounds"], plan["rounds"]), strace_runs=3, mem_runs=5, rss_runs=2,
+                    present=0)
     started = time.time()
     load_start = loadavg()
     host_mode = cgroup_mode()
@@ -923,8 +1179,9 @@ def main():
         bench_split(S, rts, floor, bundles, plan["rounds"])
         targets = {rt.name: start_target(rt, bundles) for rt in rts}
         bench_verbs(S, rts, floor, targets, 1, plan["rounds"])
-        populate(rts, bundles, 100, 2)
-        bench_verbs(S, rts, floor, targets, 100, plan["rounds_scan"])
+        if plan.get("present", 100):
+            populate(rts, bundles, 100, 2)
+            bench_verbs(S, rts, floor, targets, 100, plan["rounds_scan"])
         if plan["list_big"]:
             populate(rts, bundles, plan["list_big"], 4)
             bench_verbs(S, rts, floor, targets, plan["list_big"], plan["rounds_list1000"], verbs=("list",))
@@ -933,6 +1190,12 @@ def main():
         cleanup_report += cleanup(rts, prefix)
         R = Samples()
         peak_rss(R, rts, floor, bundles, plan["rss_runs"], workdir)
+        rss_parts = ", ".join("%s %d" % (k, statistics.median(v) / 1024) for k, v in RSS_PARTS.items())
+        phase_raw, phase_floors = bench_phases(by["pyrunc"], floor, bundles, start_target(by["pyrunc"], bundles),
+                                               plan["phase_rounds"], workdir)
+        phase_sum, phase_floor = summarize_phases(phase_raw, phase_floors)
+        cg_waits = strace_cgroup_waits(rts, bundles, plan["strace_runs"], workdir)
+        cleanup_report += cleanup(rts, prefix)   # the phases' sleeping container: gone before the parallel runs
         M = Samples()
         cgroup_charge(M, rts, bundles, plan["mem_runs"])
         P = Samples()
@@ -956,7 +1219,11 @@ def main():
             "latency": lat, "peak_rss": rss, "cgroup_charge": mem, "parallel": par, "leaks": leaks,
             "samples": {"latency": S.data, "peak_rss": R.data, "cgroup_charge": M.data, "parallel": P.data},
         }
-        result["targets"] = verdicts(lat, rss, mem, par, leaks)
+        result["phases"] = {"rounds": plan["phase_rounds"], "floor": phase_floor, "verbs": phase_sum,
+                            "raw": phase_raw, "cgroup_waits": cg_waits, "strace_runs": plan["strace_runs"],
+                            "rss_parts": rss_parts}
+        result["targets"] = verdicts(lat, rss, mem, par, leaks, phase_sum, rss_parts)
+        result["userns_cost"] = userns_cost(lat)
     finally:
         cleanup_report += cleanup(rts, prefix)
         for rt in rts:
@@ -984,6 +1251,8 @@ def main():
         f.write(md)
     if a.update_readme:
         update_readme(md)
+    if a.in_guest:
+        md = GUEST_BEGIN + "\n" + render(result, ratios_only=True) + "\n" + GUEST_END
     print(md)
     log("done in %.0f s; %s/latest.json" % (result["elapsed_s"], a.out))
 

@@ -18,6 +18,18 @@ _API = {"Runtime": "api", "Container": "api", "Process": "api", "unpack": "api_i
 __all__ = sorted(_API) + ["DEFAULT_ROOT", "OCI_VERSION", "__version__"]
 
 
+# PYRUNC_PHASES=FILE (bench/run.py's per-phase breakdown): the launcher then sets
+# _phases to [(name, CLOCK_MONOTONIC ns)], phase() adds a mark, and exit_now appends
+# them to FILE as one line. Unset, a mark is one call that tests None.
+_phases = None
+_clock = None
+
+
+def phase(name):
+    if _phases is not None:
+        _phases.append((name, _clock()))
+
+
 def __getattr__(name):
     """The API's names, imported when first asked for (PEP 562): `import pyrunc` stays cheap."""
     mod = _API.get(name)

@@ -1,5 +1,6 @@
-"""The Python API: run and manage containers from a Python program. The CLI's handlers
-call it (argv in, output printed there); the work is done here and in lifecycle/, so a
+"""The Python API: run and manage containers from a Python program. The work is done in
+lifecycle/ and the state store, which the CLI's handlers call too (create and the hot
+verbs directly, so that a command does not pay for this module's classes), so a
 program gets exactly what `pyrunc create/start/state/...` do, with the same state root
 and the same locks (several processes may share one root, as several commands do).
 
@@ -8,9 +9,8 @@ and the same locks (several processes may share one root, as several commands do
     with rt.run("c1", "/path/to/bundle", stdout=w) as c:
         print(c.state().status, c.wait())
 
-On the path of `pyrunc state`, `kill`, `start`, `delete`: imports posix, errors and the
-state store only (json, dataclasses, typing, cffi are imported by the calls that need
-them). Nothing here changes process-wide state: no chdir, umask, signal handler,
+Importing it costs posix, errors and the state store only (json, dataclasses, typing,
+cffi are imported by the calls that need them). Nothing here changes process-wide state: no chdir, umask, signal handler,
 subreaper or exit; errors are raised (pyrunc.errors), never printed.
 """
 from __future__ import annotations
@@ -87,17 +87,6 @@ def _reap(pid: int, block: bool) -> int | None:
     return _exit_status(status)
 
 
-def _owner(uid, cache={}):
-    if uid not in cache:
-        import pwd
-
-        try:
-            cache[uid] = pwd.getpwuid(uid).pw_name
-        except KeyError:
-            cache[uid] = "#%d" % uid
-    return cache[uid]
-
-
 class Runtime:
     """The containers under one state root (`pyrunc --root`).
 
@@ -163,29 +152,7 @@ class Runtime:
 
     def list_dicts(self) -> list[dict]:
         """Every container's state as `pyrunc list --format json` prints it (the owner a name)."""
-        root = self.root
-        try:
-            names = sorted(posix.listdir(root))
-        except FileNotFoundError:
-            return []
-        except OSError as e:
-            raise errors.from_oserror("open " + root, e) from None
-        rows = []
-        for name in names:
-            if name.startswith("."):  # the runtime's own files (.seccomp cache), not containers
-                continue
-            cdir = root + "/" + name
-            try:
-                info = posix.stat(cdir)
-                st = store.read_state(cdir)
-            except (OSError, errors.PyruncError):
-                continue
-            if not (info.st_mode & 0o040000):
-                continue
-            out = store.public_state(st, store.reported_status(cdir, st))
-            out["owner"] = _owner(info.st_uid)
-            rows.append(out)
-        return rows
+        return store.list_public(self.root)
 
     def run(self, id: str, bundle: PathLike, **create_args: Any) -> _Running:
         """Create and start `id`; a context manager yielding the Container that deletes it
@@ -247,9 +214,7 @@ class Container:
 
     def state_dict(self) -> dict:
         """The state as `pyrunc state` prints it (runc's fields and order)."""
-        cdir = store.container_dir(self._root, self.id)
-        st = store.read_state(cdir)
-        return store.public_state(st, store.reported_status(cdir, st))
+        return store.public_state_of(self._root, self.id)
 
     def state(self) -> State:
         """The state: status creating, created, running, paused or stopped (derived now)."""

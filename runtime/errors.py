@@ -24,66 +24,74 @@ class PyruncError(Exception):
         return self
 
 
-class UsageError(PyruncError):
-    """Bad flags or arguments; the verb's usage is printed after the line."""
-
-    def __init__(self, msg, verb=None):
-        super().__init__(msg)
-        self.verb = verb
+# The other errors are made on first use of any of them: making a class costs 10-30 us,
+# every command imports this module, and the hot verbs' success paths raise none.
+_LAZY = frozenset(('UsageError', 'ConfigError', 'ContainerExists', 'ContainerNotFound', 'InvalidIDError', 'StateError', 'SyscallError', 'ChildSetupError', 'CgroupError', 'HookError'))
 
 
-class ConfigError(PyruncError):
-    """config.json (or a process.json) rejected; `path` is the JSON path."""
-
-    def __init__(self, path, reason, source="config.json"):
-        super().__init__(source + ": " + (path + ": " if path else "") + reason)
-        self.path = path
-        self.reason = reason
+def __getattr__(name):
+    if name not in _LAZY:
+        raise AttributeError("module %r has no attribute %r" % (__name__, name))
+    _define()
+    return globals()[name]
 
 
-class ContainerExists(PyruncError):
-    def __init__(self):
-        super().__init__("container with given ID already exists")
+def _define():
+    class UsageError(PyruncError):
+        """Bad flags or arguments; the verb's usage is printed after the line."""
 
+        def __init__(self, msg, verb=None):
+            super().__init__(msg)
+            self.verb = verb
 
-class ContainerNotFound(PyruncError):
-    def __init__(self):
-        super().__init__("container does not exist")
+    class ConfigError(PyruncError):
+        """config.json (or a process.json) rejected; `path` is the JSON path."""
 
+        def __init__(self, path, reason, source="config.json"):
+            super().__init__(source + ": " + (path + ": " if path else "") + reason)
+            self.path = path
+            self.reason = reason
 
-class InvalidIDError(PyruncError):
-    def __init__(self):
-        super().__init__("invalid container ID format")
+    class ContainerExists(PyruncError):
+        def __init__(self):
+            super().__init__("container with given ID already exists")
 
+    class ContainerNotFound(PyruncError):
+        def __init__(self):
+            super().__init__("container does not exist")
 
-class StateError(PyruncError):
-    """The container's status does not allow the operation (runc's wording)."""
+    class InvalidIDError(PyruncError):
+        def __init__(self):
+            super().__init__("invalid container ID format")
 
+    class StateError(PyruncError):
+        """The container's status does not allow the operation (runc's wording)."""
 
-class SyscallError(PyruncError, OSError):
-    """A system call in the runtime failed: `what` names the call and its object."""
+    class SyscallError(PyruncError, OSError):
+        """A system call in the runtime failed: `what` names the call and its object."""
 
-    def __init__(self, what, errno):
-        PyruncError.__init__(self, what + ": " + strerror(errno))
-        self.errno = errno
+        def __init__(self, what, errno):
+            PyruncError.__init__(self, what + ": " + strerror(errno))
+            self.errno = errno
 
+    class ChildSetupError(PyruncError):
+        """The container init reported a failed plan step over the sync socket."""
 
-class ChildSetupError(PyruncError):
-    """The container init reported a failed plan step over the sync socket."""
+        NO_ERRNO = 65536  # SHIM_ENOERRNO: the detail says it all (a hook's exit status)
 
-    NO_ERRNO = 65536  # SHIM_ENOERRNO: the detail says it all (a hook's exit status)
+        def __init__(self, detail, errno):
+            super().__init__(detail + (": " + strerror(errno) if errno and errno != self.NO_ERRNO else ""))
+            self.errno = errno
 
-    def __init__(self, detail, errno):
-        super().__init__(detail + (": " + strerror(errno) if errno and errno != self.NO_ERRNO else ""))
-        self.errno = errno
+    class CgroupError(PyruncError):
+        pass
 
-
-class CgroupError(PyruncError):
-    pass
-
-
-class HookError(PyruncError):
-    pass
+    class HookError(PyruncError):
+        pass
+    made = {k: v for k, v in locals().items() if k in _LAZY}
+    for cls in made.values():
+        cls.__qualname__ = cls.__name__
+    globals().update(made)
 
 
 def strerror(errno):
@@ -96,7 +104,7 @@ def strerror(errno):
 
 def from_oserror(what, exc):
     """A SyscallError for an OSError raised by os/posix calls."""
-    return SyscallError(what, exc.errno or 0)
+    return __getattr__("SyscallError")(what, exc.errno or 0)
 
 
 class context:
@@ -111,6 +119,7 @@ class context:
         return self
 
     def __exit__(self, typ, exc, tb):
-        if isinstance(exc, PyruncError) and not isinstance(exc, UsageError):
+        # (no UsageError made yet: exc is none)
+        if isinstance(exc, PyruncError) and not isinstance(exc, globals().get("UsageError", ())):
             exc.wrap(self.prefix)
         return False

@@ -118,8 +118,42 @@ def test_a_run_never_compiles_source(tmp_path, argv):
     pkg = facts()[0] + "/"
     used = [line for line in err.splitlines() if line.startswith("# code object from") and pkg in line]
     assert used, f"no pyrunc module loaded?\n{err}"
-    from_source = [line for line in used if not line.rstrip("'").endswith(".pyc")]
+    from_source = [line for line in used if not line.rstrip("'").endswith(".pyc") and BUNDLE_LINE not in line]
     assert not from_source, "compiled from source:\n" + "\n".join(from_source)
+    # and every one of them came from the bundle (bin/bundle.py), none from its own .pyc
+    from_files = [line for line in used if BUNDLE_LINE not in line]
+    assert not from_files, "not from the bundle:\n" + "\n".join(from_files)
+
+
+BUNDLE_LINE = "/pyrunc/_bundle: "
+
+
+def test_the_bundle_holds_the_installed_sources():
+    """pyrunc/_bundle (written by setup.py with the package) holds every module of the
+    install, compiled from the very source installed beside it: never out of step."""
+    code = (
+        "import marshal, sys\n"
+        "sys.path.insert(0, sys.argv[2])\n"
+        "import bundle\n"
+        "pkg = sys.argv[1]\n"
+        "with open(pkg + '/_bundle', 'rb') as f:\n"
+        "    data = f.read()\n"
+        "assert data[:8] == bundle.magic(), 'magic'\n"
+        "n = 16 + int.from_bytes(data[8:12], 'little')\n"
+        "index = marshal.loads(data[n:n + int.from_bytes(data[12:16], 'little')])\n"
+        "mods = bundle.modules(pkg)\n"
+        "assert sorted(index) == sorted(mods), (sorted(set(index) ^ set(mods)))\n"
+        "bad = [name for name, (is_pkg, path) in mods.items() if index[name][0] != is_pkg or\n"
+        "       marshal.loads(data[index[name][1]:index[name][1] + index[name][2]]) != bundle.code_of(name, is_pkg, path)]\n"
+        "print(len(index), ' '.join(bad))\n"
+    )
+    repo_bin = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bin")
+    p = subprocess.run([interpreter(), "-I", "-S", "-B", "-c", code, facts()[0], repo_bin], capture_output=True,
+                       text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    count, *stale = p.stdout.split()
+    assert int(count) == len(sources())
+    assert not stale, "the bundle's code differs from the installed source of: %s" % stale
 
 
 if __name__ == "__main__":

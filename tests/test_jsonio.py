@@ -45,3 +45,17 @@ def test_indent_is_marshalindent():
 
 def test_compact():
     assert jsonio.dumps({"a": [1, "x"], "b": {}}) == '{"a":[1,"x"],"b":{}}'
+
+
+@pytest.mark.parametrize("obj", [
+    {"a": [1, 2.5, None, True, False], "b": {"c": "d"}, "e": []},
+    {"non-ascii": "é ü 中", "html": "<&>", "lone surrogate": "\ud800x", "ctl": "\b\f\n\x00"},
+    {"big": 2 ** 70, "neg": -3, "float": 1e21, "small": 1e-7, "tuple": (1, "x")},
+])
+def test_private_files_read_back_as_written(obj):
+    """state.json and the config's copy (dumps_private, _json's C encoder): ASCII only,
+    and loads gives back exactly what was written (tuples as lists)."""
+    text = jsonio.dumps_private(obj)
+    assert text.isascii()
+    back = jsonio.loads(text.encode("ascii"))
+    assert back == json.loads(json.dumps(obj))

@@ -13,7 +13,6 @@ cgroup) and gets no thread.
 """
 import _thread
 import posix
-import time
 
 
 def _own_procs_file():
@@ -35,7 +34,7 @@ def _own_procs_file():
 
 
 class Warmup:
-    __slots__ = ("_stop", "_done")
+    __slots__ = ("_stop", "_done", "_wake")
 
     def __init__(self):
         self._stop = False
@@ -45,22 +44,37 @@ class Warmup:
             return
         self._done = _thread.allocate_lock()
         self._done.acquire()
+        # held until stop(): the thread's pause between writes is a wait on it, which
+        # stop() ends at once (a sleep cost create up to a millisecond right before the clone)
+        self._wake = _thread.allocate_lock()
+        self._wake.acquire()
+        # we wait until the thread is at its first write: a new thread gets the GIL only
+        # when this one lets it go, up to a switch interval (5 ms) into our imports, and
+        # the grace period would start that much later
+        started = _thread.allocate_lock()
+        started.acquire()
         try:
-            _thread.start_new_thread(self._run, (path,))
+            _thread.start_new_thread(self._run, (path, started))
         except RuntimeError:
             self._done = None
+            return
+        started.acquire()
 
-    def _run(self, path):
+    def _run(self, path, started):
         fd = -1
         try:
             fd = posix.open(path, posix.O_WRONLY | posix.O_CLOEXEC)
             pid = b"%d" % posix.getpid()
+            started.release()
+            started = None
             while not self._stop:
-                posix.write(fd, pid)
-                time.sleep(0.001)
+                posix.write(fd, pid)   # releases the GIL: the caller goes on meanwhile
+                self._wake.acquire(True, 0.001)
         except OSError:
             pass
         finally:
+            if started is not None:
+                started.release()
             if fd >= 0:
                 posix.close(fd)
             self._done.release()
@@ -70,5 +84,6 @@ class Warmup:
         clone, and a clone's child would inherit any lock (malloc's) the thread held."""
         if self._done is not None:
             self._stop = True
+            self._wake.release()
             self._done.acquire()
             self._done = None

@@ -2,7 +2,7 @@
 `-flag v`, `-flag=v`, bool flags with an optional `=true|false`, and (except for exec)
 flags after positional arguments moved in front of them.
 """
-from pyrunc.errors import UsageError
+from pyrunc import errors
 
 BOOL = "bool"
 STR = "str"
@@ -68,7 +68,7 @@ def parse(argv, flags, verb, interspersed=True):
         name, eq, val = body.partition("=")
         f = table.get(name)
         if f is None or name == "":
-            raise UsageError("flag provided but not defined: -%s" % name, verb)
+            raise errors.UsageError("flag provided but not defined: -%s" % name, verb)
         if f.kind == BOOL:
             if eq:
                 low = val.lower()
@@ -77,20 +77,20 @@ def parse(argv, flags, verb, interspersed=True):
                 elif low in ("0", "f", "false"):
                     values[f.name] = False
                 else:
-                    raise UsageError('invalid boolean value "%s" for -%s' % (val, name), verb)
+                    raise errors.UsageError('invalid boolean value "%s" for -%s' % (val, name), verb)
             else:
                 values[f.name] = True
             continue
         if not eq:
             if i >= n:
-                raise UsageError("flag needs an argument: -%s" % name, verb)
+                raise errors.UsageError("flag needs an argument: -%s" % name, verb)
             val = argv[i]
             i += 1
         if f.kind == INT:
             try:
                 v = int(val, 0)
             except ValueError:
-                raise UsageError('invalid value "%s" for flag -%s: parse error' % (val, name), verb) from None
+                raise errors.UsageError('invalid value "%s" for flag -%s: parse error' % (val, name), verb) from None
             values[f.name] = v
         elif f.kind == LIST:
             values[f.name].append(val)

@@ -3,7 +3,7 @@ Imports are inside the functions so that each verb pays only for what it uses.""
 import posix
 import sys
 
-from pyrunc import errors
+from pyrunc import errors, phase
 
 
 def _out(text):
@@ -45,12 +45,6 @@ def help_for(verb):
     return 0
 
 
-def _runtime(g):
-    from pyrunc import api
-
-    return api.Runtime._of(g)
-
-
 def _container(g, cid):
     from pyrunc import api
 
@@ -58,13 +52,18 @@ def _container(g, cid):
 
 
 def cmd_create(g, o, pos):
-    _runtime(g).create(pos[0], o["bundle"], pid_file=o["pid-file"], console_socket=o["console-socket"],
-                       no_pivot=o["no-pivot"], no_new_keyring=o["no-new-keyring"], preserve_fds=o["preserve-fds"])
+    from pyrunc.lifecycle import create
+
+    # as pyrunc.api's Runtime.create, without importing the API's classes
+    create.create(g, pos[0], o["bundle"], pid_file=o["pid-file"], console_socket=o["console-socket"],
+                  no_pivot=o["no-pivot"], no_new_keyring=o["no-new-keyring"], preserve_fds=o["preserve-fds"])
     return 0
 
 
 def cmd_start(g, o, pos):
-    _container(g, pos[0]).start()
+    from pyrunc.lifecycle import start
+
+    start.start(g.root, pos[0])
     return 0
 
 
@@ -77,7 +76,12 @@ def cmd_run(g, o, pos):
 def cmd_state(g, o, pos):
     from pyrunc import jsonio
 
-    _out(jsonio.dumps_indent(_container(g, pos[0]).state_dict()))
+    from pyrunc.state import store
+
+    # the hot verbs call lifecycle and the store as pyrunc.api does, without importing it
+    st = store.public_state_of(g.root, pos[0])
+    phase("state")
+    _out(jsonio.dumps_indent(st))
     return 0
 
 
@@ -87,7 +91,10 @@ def cmd_list(g, o, pos):
     fmt = o["format"]
     if fmt not in ("table", "json"):
         raise errors.PyruncError("invalid format option")
-    rows = _runtime(g).list_dicts()
+    from pyrunc.state import store
+
+    rows = store.list_public(g.root)
+    phase("states")
     if o["quiet"]:
         _out("".join(r["id"] + "\n" for r in rows))
         return 0
@@ -107,12 +114,17 @@ def cmd_kill(g, o, pos):
     from pyrunc import signals
 
     sig = signals.parse(pos[1]) if len(pos) > 1 else 15
-    _container(g, pos[0]).kill(sig, o["all"])
+    from pyrunc.lifecycle import kill
+
+    kill.kill(g.root, pos[0], sig, o["all"])
+    phase("kill")
     return 0
 
 
 def cmd_delete(g, o, pos):
-    _container(g, pos[0]).delete(o["force"])
+    from pyrunc.lifecycle import delete
+
+    delete.delete(g.root, pos[0], o["force"])
     return 0
 
 

@@ -4,7 +4,7 @@ of it: an erroring create leaves the host as if it had never run."""
 import posix
 import time
 
-from pyrunc import OCI_VERSION, errors, log
+from pyrunc import OCI_VERSION, errors, log, phase
 from pyrunc.state import store
 
 
@@ -89,8 +89,9 @@ def _user_manager(ch):
         raise
 
 
-def prepare(g, cid, bundle, no_pivot=False, no_new_keyring=False, preserve_fds=0, console_socket=None):
-    """Check and plan, touching nothing: (spec, plan, host)."""
+def prepare(g, cid, bundle, no_pivot=False, no_new_keyring=False, preserve_fds=0, console_socket=None, ch=None):
+    """Check and plan, touching nothing: (spec, plan, host). `ch`: the cgroup host, when
+    the caller detected it already."""
     from pyrunc.cgroups import host as cghost
     from pyrunc.cgroups import paths as cgpaths
     from pyrunc import lsm
@@ -102,11 +103,12 @@ def prepare(g, cid, bundle, no_pivot=False, no_new_keyring=False, preserve_fds=0
 
     rootless_cgroups = rootless.cgroups(g.rootless, systemd=g.systemd_cgroup, owner_uid=_owner_uid)
     spec = load.load_bundle(bundle)
+    phase("config")
     from pyrunc import notify
 
     if notify.host_socket():
         notify.setup_spec(spec, store.container_dir(g.root, cid))
-    ch = cghost.detect()
+    ch = ch or cghost.detect()
     linux = spec.get("linux") or {}
     unit = unit_props = mount_paths = user_bus = None
     if g.systemd_cgroup:
@@ -138,6 +140,7 @@ def prepare(g, cid, bundle, no_pivot=False, no_new_keyring=False, preserve_fds=0
                              preserve_fds=preserve_fds, console_socket=console_socket,
                              listen_fds=_listen_fds(), seccomp=_seccomp(g, linux.get("seccomp")))
         plan = build.build(spec, opts, host)
+        phase("plan")
         if host.rootless_euid and plan.id_maps is not None:
             from pyrunc.lifecycle import idmaps
 
@@ -213,16 +216,20 @@ def create(g, cid, bundle, pid_file=None, console_socket=None, no_pivot=False, n
            preserve_fds=0, console_pair=None, stdio=None):
     """Create the container; returns Created. `console_pair` is (our end, their end)
     of a socketpair when `run` in the foreground handles the terminal itself."""
+    from pyrunc.cgroups import host as cghost
     from pyrunc.cgroups.warmup import Warmup
 
     bundle = _abspath(bundle)
+    # before the warm-up: reading /proc/self/cgroup takes the cgroup_mutex, which the
+    # warm-up's first write holds through the whole grace period
+    ch = cghost.detect()
     warmup = Warmup()
     try:
         with errors.context('create container "%s"' % cid):
             if preserve_fds < 0:
                 raise errors.PyruncError("--preserve-fds must not be negative")
             console = True if console_socket else ("auto" if console_pair else False)
-            spec, plan, host = prepare(g, cid, bundle, no_pivot, no_new_keyring, preserve_fds, console)
+            spec, plan, host = prepare(g, cid, bundle, no_pivot, no_new_keyring, preserve_fds, console, ch)
             if not plan.terminal:
                 console_pair = None
             try:
@@ -238,6 +245,8 @@ def create(g, cid, bundle, pid_file=None, console_socket=None, no_pivot=False, n
 def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_pair, stdio, warmup):
     from pyrunc import faults, shim
     from pyrunc.cgroups import fs as cgfs
+
+    phase("shim import")
 
     try:
         store.ensure_root(g.root)
@@ -255,6 +264,7 @@ def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_
 
     if notify.host_socket():
         notify.make_dir(cdir)
+    phase("state dir")
     faults.point("create-after-mkdir")
     mgr = None
     spawned = None
@@ -270,6 +280,7 @@ def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_
         store.write_state(cdir, rec, store.CGROUPS)
         faults.point("create-before-cgroups")
         mgr.create()
+        phase("cgroups")
         faults.point("create-after-cgroups")
         linux = spec.get("linux") or {}
         from pyrunc.cgroups.resources import runc_warnings
@@ -278,6 +289,7 @@ def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_
             log.warning(line)
         mgr.apply(linux.get("resources"), device_paths=[d["path"] for d in linux.get("devices") or ()],
                   rootless=host.rootless_cgroups, devices=not host.in_userns)
+        phase("cgroup limits")
         fifo = cdir + "/" + store.FIFO
         posix.mkfifo(fifo, 0o622)
         posix.chmod(fifo, 0o622)  # whatever our umask: a non-root init must open it for writing
@@ -297,7 +309,9 @@ def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_
             shared_below = sharedmnt.mount_id(plan.rootfs)
         faults.point("create-before-spawn")
         warmup.stop()
+        phase("fifo, warm-up stop")
         spawned = shim.spawn(plan, {"fifo": fifo_fd, "console": console_fd}, stdio, cgroup_fd=cgroup_fd)
+        phase("clone")
         faults.point("create-after-spawn")
         pid = spawned.pid
         ps = store.proc_stat(pid)
@@ -325,10 +339,12 @@ def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_
         # written before the init runs anything: a create killed from here on can
         # still be cleaned by `delete --force`
         store.write_state(cdir, st)
+        phase("state (first)")
         faults.point("create-after-first-state")
         if not spawned.in_cgroup:
             mgr.join(pid)
         st.update(mgr.record())   # what the join made (the systemd driver's v1 hierarchies)
+        phase("cgroup join")
         faults.point("create-after-join")
         if plan.id_maps is not None:
             # each map one write(2), while the init waits for GO
@@ -346,6 +362,7 @@ def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_
             hooks.run("createRuntime", plan.hooks, state, cwd=bundle)
 
         shim.go_and_wait(plan, spawned, runtime_hooks, lambda fd: send_listener(spec, st, fd))
+        phase("init until READY")
         faults.point("create-after-ready")
         del st["status"]
         store.write_state(cdir, st)
@@ -356,6 +373,7 @@ def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_
             except OSError as e:
                 raise errors.from_oserror('write pid file "%s"' % pid_file, e) from None
         store.write_config(cdir, spec)
+        phase("state, config")
     except BaseException:
         _undo(cdir, spawned, mgr, plan.rootfs, shared_below)
         _poststop_after_failure(cid, bundle, spec, plan)

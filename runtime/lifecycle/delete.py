@@ -2,7 +2,7 @@
 running or paused one is killed first. Works on half-written state too."""
 import time
 
-from pyrunc import errors, faults, log
+from pyrunc import errors, faults, log, phase
 from pyrunc.state import store
 
 
@@ -59,6 +59,7 @@ def destroy(cdir, st):
     except errors.PyruncError as e:
         first = e
     faults.point("delete-after-cgroups")
+    phase("delete: cgroups")
     if st.get("sharedMountBelow") is not None:
         from pyrunc.lifecycle import sharedmnt
 
@@ -93,6 +94,7 @@ def delete(root, cid, force=False):
                 return  # another delete held the lock and removed it
             raise
         status = store.status(cdir, st)
+        phase("delete: state, lock")
         if status in ("running", "paused", "creating"):
             if not force:
                 raise errors.StateError("cannot delete container %s that is not stopped: %s" % (cid, status))
@@ -100,7 +102,9 @@ def delete(root, cid, force=False):
         elif status == "created":
             kill_everything(st)
         faults.point("delete-after-kill")
+        phase("delete: kill")
         destroy(cdir, st)
+        phase("delete: state dir")
         hooks = st.get("hooks") or {}
         if hooks.get("poststop"):
             from pyrunc import hooks as hookmod

@@ -3,7 +3,7 @@ the container has one, reap the init and delete the container (unless --keep),
 exiting with its status (128+signal when killed), as runc does."""
 import posix
 
-from pyrunc import errors, log
+from pyrunc import errors, log, phase
 from pyrunc.lifecycle import create as createmod
 from pyrunc.lifecycle import delete as deletemod
 from pyrunc.lifecycle import start as startmod
@@ -52,6 +52,7 @@ def run(g, cid, o):
                 sock = notify.bind(c.cdir)
                 startmod.release(c.cdir, c.state)
                 startmod.poststart(c.cdir, c.state)
+            phase("start (execve)")
         except BaseException:
             if sock is not None:
                 sock.close()
@@ -86,6 +87,7 @@ def run(g, cid, o):
         if master >= 0:
             posix.close(master)
         _close(pair, ours)
+    phase("container runs")
     log.debugf("process exited: pid=%d status=%d" % (c.pid, status))
     if not o["keep"]:
         _cleanup(g, cid, c)

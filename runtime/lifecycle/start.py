@@ -5,7 +5,7 @@ and execs; a failure after that point is written into the fifo as "E<message>". 
 reading to EOF tells us whether the exec happened."""
 import posix
 
-from pyrunc import errors
+from pyrunc import errors, phase
 from pyrunc.state import store
 
 
@@ -24,10 +24,13 @@ def start(root, cid):
             raise errors.StateError("cannot start a container in the %s state" % status)
         from pyrunc import faults, notify
 
+        phase("state, lock")
+
         sock = notify.bind(cdir)
         try:
             faults.point("start-before-release")
             release(cdir, st)
+            phase("wait for execve")
             faults.point("start-after-release")
             poststart(cdir, st)
         except BaseException:

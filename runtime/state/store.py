@@ -184,7 +184,7 @@ def broken_state(cdir):
 def write_state(cdir, st, name=STATE):
     """Atomic replace: temp file in the same dir, fsync-free (tmpfs), rename. A full or
     read-only state root is a PyruncError naming the file; no temp file stays."""
-    write_atomic(cdir + "/" + name, jsonio.dumps(st).encode("utf-8"))
+    write_atomic(cdir + "/" + name, jsonio.dumps_private(st).encode("ascii"))
 
 
 def write_atomic(path, data, mode=0o600):
@@ -216,7 +216,7 @@ def read_config(cdir):
 
 
 def write_config(cdir, spec):
-    write_atomic(cdir + "/" + CONFIG, jsonio.dumps(spec).encode())
+    write_atomic(cdir + "/" + CONFIG, jsonio.dumps_private(spec).encode("ascii"))
 
 
 def write_pid_file(path, pid):
@@ -372,3 +372,47 @@ def remove_state_dir(cdir):
         posix.rmdir(cdir)
     except OSError:
         pass
+
+
+def public_state_of(root, cid):
+    """The state of `cid` as `state` prints it (runc's fields and order)."""
+    cdir = container_dir(root, cid)
+    st = read_state(cdir)
+    return public_state(st, reported_status(cdir, st))
+
+
+def list_public(root):
+    """Every container's state as `list --format json` prints it (the owner a name)."""
+    try:
+        names = sorted(posix.listdir(root))
+    except FileNotFoundError:
+        return []
+    except OSError as e:
+        raise errors.from_oserror("open " + root, e) from None
+    rows = []
+    for name in names:
+        if name.startswith("."):  # the runtime's own files (.seccomp cache), not containers
+            continue
+        cdir = root + "/" + name
+        try:
+            info = posix.stat(cdir)
+            st = read_state(cdir)
+        except (OSError, errors.PyruncError):
+            continue
+        if not (info.st_mode & 0o040000):
+            continue
+        out = public_state(st, reported_status(cdir, st))
+        out["owner"] = _owner(info.st_uid)
+        rows.append(out)
+    return rows
+
+
+def _owner(uid, cache={}):
+    if uid not in cache:
+        import pwd
+
+        try:
+            cache[uid] = pwd.getpwuid(uid).pw_name
+        except KeyError:
+            cache[uid] = "#%d" % uid
+    return cache[uid]
