@@ -21,9 +21,9 @@ def test_a_parent_keeps_what_is_not_ours(tmp_path):
     parent = tmp_path / "parent"
     (parent / "ctr" / "sub").mkdir(parents=True)
     (parent / "other-container").mkdir()
-    with pytest.raises(CgroupError) as e:
-        fs.remove([str(parent), str(parent / "ctr")], leaves=[str(parent / "ctr")])
-    assert str(parent) in str(e.value)
+    # the leaf goes with what is below it; the parent we made stays, without an error,
+    # while another container's cgroup is in it (runc never removes a parent)
+    fs.remove([str(parent), str(parent / "ctr")], leaves=[str(parent / "ctr")])
     assert sorted(os.listdir(parent)) == ["other-container"]
 
 
