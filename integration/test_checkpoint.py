@@ -581,6 +581,12 @@ def limits_of(pid):
     return int(mem.read_text()), int(pids.read_text())
 
 
+def cgroup_dirs(path):
+    """Where a cgroup path exists: in cgroup2 or in any v1 hierarchy."""
+    roots = [Path("/sys/fs/cgroup")] + [p for p in Path("/sys/fs/cgroup").iterdir() if p.is_dir()]
+    return [str(d / path.lstrip("/")) for d in roots if (d / path.lstrip("/")).is_dir()]
+
+
 def remove_cgroup(path):
     """rmdir an empty cgroup left by CRIU in every hierarchy (v1) or in cgroup2."""
     for d in [Path("/sys/fs/cgroup")] + [p for p in Path("/sys/fs/cgroup").iterdir() if p.is_dir()]:
@@ -621,6 +627,7 @@ def test_restore_into_new_cgroups_keeps_limits(runtime, bundle_factory, tmp_path
             return refused_here(runtime, r, "ck-cg", pid, criu)
         assert r.returncode == 0, r.stderr
         assert_stands_still(bundle)
+        assert not cgroup_dirs(old), "the checkpointed container's cgroup is gone with it"
         _, n = read_count(bundle)
         harness.edit_config(bundle, linux={"cgroupsPath": new})
         runc_v2 = runtime.name == "runc" and v2
@@ -642,6 +649,7 @@ def test_restore_into_new_cgroups_keeps_limits(runtime, bundle_factory, tmp_path
         assert moved and all(p == want for p in moved.values()), f"restored init's cgroups: {cg}"
         if not runc_v2:
             assert limits_of(st["pid"]) == (96 << 20, 77)
+            assert not cgroup_dirs(old), "the old cgroup came back with the restore"
     finally:
         runtime.delete("ck-cg", force=True)
         remove_cgroup(old)
