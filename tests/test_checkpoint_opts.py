@@ -33,11 +33,37 @@ def test_empty_ns_always_has_network_and_takes_only_network():
 
 def test_manage_cgroups_mode():
     class Rpc:
-        SOFT, FULL, STRICT = 3, 4, 5
+        IGNORE, SOFT, FULL, STRICT = 0, 3, 4, 5
     assert ck.cg_mode(Rpc, "") is None
-    assert [ck.cg_mode(Rpc, m) for m in ("soft", "full", "strict")] == [3, 4, 5]
+    assert [ck.cg_mode(Rpc, m) for m in ("soft", "full", "strict", "ignore")] == [3, 4, 5, 0]
     with pytest.raises(errors.PyruncError, match="Invalid manage cgroups mode"):
         ck.cg_mode(Rpc, "SOFT")
+
+
+def test_manage_cgroups_mode_is_criu_s_enum():
+    """The names map onto CRIU's own criu_cg_mode values (pycriu's rpc_pb2); ignore is 0,
+    which must still be sent (a set optional field), not dropped as "no mode"."""
+    try:
+        rpc = criu.rpc()
+    except errors.PyruncError as e:
+        pytest.fail(f"pycriu is part of the criu package pyrunc depends on: {e}")
+    for name in ("soft", "full", "strict", "ignore"):
+        assert ck.cg_mode(rpc, name) == rpc.criu_cg_mode.Value(name.upper())
+    opts = rpc.criu_opts(images_dir_fd=3)
+    opts.manage_cgroups_mode = ck.cg_mode(rpc, "ignore")
+    assert opts.HasField("manage_cgroups_mode") and opts.manage_cgroups_mode == rpc.IGNORE
+
+
+def test_cgroup_roots_from_proc_cgroup():
+    """restore's cg_root entries: one per controller of CRIU's cgroup, the cgroup2 line
+    under "" (runc's parser), joined controllers split, each once."""
+    from pyrunc.lifecycle import restore
+
+    v1 = ("12:misc:/\n11:cpu,cpuacct:/c1\n10:memory:/c1\n1:name=systemd:/c1\n0::/c1\n")
+    assert restore.cg_roots(v1) == [("misc", "/"), ("cpu", "/c1"), ("cpuacct", "/c1"), ("memory", "/c1"),
+                                    ("name=systemd", "/c1"), ("", "/c1")]
+    assert restore.cg_roots("0::/a/b:c\n") == [("", "/a/b:c")]
+    assert restore.cg_roots("") == []
 
 
 def test_image_paths(tmp_path, monkeypatch):

@@ -78,7 +78,7 @@ CHECKPOINT_FLAGS = [
     Flag("file-locks", BOOL, (), False, "handle file locks, for safety"),
     Flag("pre-dump", BOOL, (), False, "dump container's memory information only, leave the container running "
          "after this"),
-    Flag("manage-cgroups-mode", STR, (), "", "cgroups mode: 'soft' (default), 'full' and 'strict'"),
+    Flag("manage-cgroups-mode", STR, (), "", "cgroups mode: 'soft' (default), 'full', 'strict' and 'ignore'"),
     Flag("empty-ns", LIST, (), None, "create a namespace, but don't restore its properties"),
     Flag("auto-dedup", BOOL, (), False, "enable auto deduplication of memory images"),
     Flag("tcp-skip-in-flight", BOOL, (), False, "", hidden=True),
@@ -93,7 +93,7 @@ RESTORE_FLAGS = [
     Flag("ext-unix-sk", BOOL, (), False, "allow external unix sockets"),
     Flag("shell-job", BOOL, (), False, "allow shell jobs"),
     Flag("file-locks", BOOL, (), False, "handle file locks, for safety"),
-    Flag("manage-cgroups-mode", STR, (), "", "cgroups mode: 'soft' (default), 'full' and 'strict'"),
+    Flag("manage-cgroups-mode", STR, (), "", "cgroups mode: 'soft' (default), 'full', 'strict' and 'ignore'"),
     Flag("bundle", STR, ("b",), "", "path to the root of the bundle directory"),
     Flag("detach", BOOL, ("d",), False, "detach from the container's process"),
     Flag("pid-file", STR, (), "", "specify the file to write the process id to"),

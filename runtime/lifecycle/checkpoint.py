@@ -9,7 +9,9 @@ from pyrunc.state import store
 
 DESCRIPTORS = "descriptors.json"  # stdio of the init, read back by restore (runc's name)
 CLONE_NEWNET = 0x40000000
-CG_MODES = ("soft", "full", "strict")
+# runc 1.1.5 takes soft, full and strict; later runc also "ignore" (CRIU leaves cgroups
+# alone: the restored tasks stay where CRIU runs, the new container's cgroup)
+CG_MODES = ("soft", "full", "strict", "ignore")
 
 
 def image_paths(o):

@@ -140,10 +140,14 @@ def _restore(g, cid, bundle, spec, plan, host, criu, rpc, image, fds, empty, mod
                 # the init's stdio pipes: ours (CRIU's 0-2) take their place
                 opts.inherit_fd.add(key=s, fd=i)
         sw = criu.Swrk(extra=extra)
-        mgr.join(sw.pid)   # CRIU restores the tasks into the cgroup it runs in
-        if not mgr.unified:
-            for ctrl, path in _proc_cgroups(sw.pid):
-                opts.cg_root.add(ctrl=ctrl, path=path)
+        mgr.join(sw.pid)
+        # CRIU moves each task into the cgroup its image names (the dumped container's)
+        # under the root given here per controller: the new container's, where CRIU now
+        # runs. runc 1.1.5 gives it on v1 only, and on v2 restores a container under a new
+        # id into the cgroup of the dumped one (recreated, or shared with it while a lazy
+        # migration runs); later runc gives it everywhere, as we do.
+        for ctrl, path in _proc_cgroups(sw.pid):
+            opts.cg_root.add(ctrl=ctrl, path=path)
         st = {
             "ociVersion": createmod.OCI_VERSION, "id": cid, "pid": 0, "pidStart": 0,
             "bundle": bundle, "rootfs": plan.rootfs, "created": createmod._now(), "owner": "",
@@ -301,14 +305,21 @@ def _external_mounts(opts, spec, plan, host, bundle):
 
 
 def _proc_cgroups(pid):
-    """runc's cg_root entries on v1: every controller of CRIU's own cgroup."""
-    out = []
+    """runc's cg_root entries: every controller of CRIU's own cgroup (/proc/PID/cgroup),
+    the cgroup2 line ("0::/path") under the controller name "" as runc's parser gives it."""
     with open("/proc/%d/cgroup" % pid) as f:
-        for line in f:
-            _, ctrls, path = line.rstrip("\n").split(":", 2)
-            for c in ctrls.split(","):
-                if c:
-                    out.append((c, path))
+        return cg_roots(f.read())
+
+
+def cg_roots(text):
+    out = []
+    for line in text.splitlines():
+        if line.count(":") < 2:
+            continue
+        _, ctrls, path = line.split(":", 2)
+        for c in ctrls.split(","):
+            if (c, path) not in out:
+                out.append((c, path))
     return out
 
 
