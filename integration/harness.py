@@ -640,9 +640,13 @@ def _cgroups(names):
     found = set()
     if not CGROUP_ROOT.is_dir():
         return found
-    for hierarchy in CGROUP_ROOT.iterdir():
-        if hierarchy.is_symlink() or not hierarchy.is_dir():
-            continue
+    # a unified host's root is the one hierarchy (its children are cgroups, a
+    # container's among them); elsewhere each mount below the root is one
+    if (CGROUP_ROOT / "cgroup.controllers").exists():
+        hierarchies = [CGROUP_ROOT]
+    else:
+        hierarchies = [h for h in CGROUP_ROOT.iterdir() if h.is_dir() and not h.is_symlink()]
+    for hierarchy in hierarchies:
         base_depth = len(hierarchy.parts)
         for dirpath, dirnames, _ in os.walk(hierarchy):
             if len(Path(dirpath).parts) - base_depth >= 6:

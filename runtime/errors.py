@@ -4,6 +4,7 @@ Only pyrunc.cli.main catches these; it logs the line and exits 1.
 
 Imports nothing beyond builtins: it is on the path of every command.
 """
+import _thread  # loaded with the interpreter (importlib's own lock)
 
 
 class PyruncError(Exception):
@@ -26,13 +27,18 @@ class PyruncError(Exception):
 
 # The other errors are made on first use of any of them: making a class costs 10-30 us,
 # every command imports this module, and the hot verbs' success paths raise none.
+_DEFINING = _thread.allocate_lock()
 _LAZY = frozenset(('UsageError', 'ConfigError', 'ContainerExists', 'ContainerNotFound', 'InvalidIDError', 'StateError', 'SyscallError', 'ChildSetupError', 'CgroupError', 'HookError'))
 
 
 def __getattr__(name):
     if name not in _LAZY:
         raise AttributeError("module %r has no attribute %r" % (__name__, name))
-    _define()
+    # API callers raise and catch these from several threads: the classes are made once,
+    # or an error raised as one thread's StateError is not the other's
+    with _DEFINING:
+        if name not in globals():
+            _define()
     return globals()[name]
 
 
