@@ -265,6 +265,7 @@ def test_leave_running_pre_dump_and_restore_into_new_id(runtime, bundle_factory,
             p.kill()
             p.wait()
         runtime.delete("ck2-new", force=True)
+        forget_runcs_old_cgroup(runtime, "ck2")
 
 
 def test_restore_without_images_leaves_nothing(runtime, bundle_factory, tmp_path):
@@ -507,6 +508,7 @@ def test_lazy_pages(runtime, bundle_factory, tmp_path, pipes, criu):
                 p.wait()
         runtime.delete("ck-lazy", force=True)
         runtime.delete("ck-lazy-new", force=True)
+        forget_runcs_old_cgroup(runtime, "ck-lazy")
 
 
 # A terminal container answering each line typed with "ponG token count line".
@@ -585,6 +587,14 @@ def cgroup_dirs(path):
     """Where a cgroup path exists: in cgroup2 or in any v1 hierarchy."""
     roots = [Path("/sys/fs/cgroup")] + [p for p in Path("/sys/fs/cgroup").iterdir() if p.is_dir()]
     return [str(d / path.lstrip("/")) for d in roots if (d / path.lstrip("/")).is_dir()]
+
+
+def forget_runcs_old_cgroup(runtime, old_id):
+    """runc 1.1.5 restores a container on cgroup v2 into the dumped one's cgroup (CRIU
+    makes it again), which no delete then removes (README, deliberate differences):
+    runc's leftover, removed here so that the leak check judges pyrunc's alone."""
+    if runtime.name == "runc" and Path("/sys/fs/cgroup/cgroup.controllers").exists():
+        harness.remove_cgroups(harness.snapshot(names={old_id}).cgroups)
 
 
 def remove_cgroup(path):
