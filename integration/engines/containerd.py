@@ -55,12 +55,17 @@ class Containerd:
         return self.state / "io.containerd.runtime.v2.task" / self.namespace / cid
 
     def write_config(self):
-        self.config.write_text(f"""\
+        self.config.write_text(self.base_config())
+
+    def base_config(self, cri=False):
+        """The daemon's own root, state, sockets and opt dir (version 2); the CRI plugin
+        disabled unless `cri`."""
+        disabled = "" if cri else '\n  "io.containerd.grpc.v1.cri",'
+        return f"""\
 version = 2
 root = "{self.root}"
 state = "{self.state}"
-disabled_plugins = [
-  "io.containerd.grpc.v1.cri",
+disabled_plugins = [{disabled}
   "io.containerd.snapshotter.v1.aufs",
   "io.containerd.snapshotter.v1.btrfs",
   "io.containerd.snapshotter.v1.devmapper",
@@ -75,7 +80,7 @@ disabled_plugins = [
 
 [plugins."io.containerd.internal.v1.opt"]
   path = "{self.workdir / 'opt'}"
-""")
+"""
 
     def start(self, timeout=30):
         self.workdir.mkdir(parents=True, exist_ok=True)

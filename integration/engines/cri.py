@@ -251,26 +251,7 @@ class CriContainerd(Containerd):
         BinaryName = "{self.wrapped[name].path}"
         Root = "{self.handler_root(name)}"
 """ for name in HANDLERS)
-        self.config.write_text(f"""\
-version = 2
-root = "{self.root}"
-state = "{self.state}"
-disabled_plugins = [
-  "io.containerd.snapshotter.v1.aufs",
-  "io.containerd.snapshotter.v1.btrfs",
-  "io.containerd.snapshotter.v1.devmapper",
-  "io.containerd.snapshotter.v1.zfs",
-]
-
-[grpc]
-  address = "{self.socket}"
-
-[ttrpc]
-  address = "{self.socket}.ttrpc"
-
-[plugins."io.containerd.internal.v1.opt"]
-  path = "{self.workdir / 'opt'}"
-
+        self.config.write_text(self.base_config(cri=True) + f"""
 [{cri}]
   sandbox_image = "{PAUSE_IMAGE}"
   netns_mounts_under_state_dir = true

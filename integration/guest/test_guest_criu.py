@@ -32,8 +32,10 @@ TESTS = ["test_checkpoint_help_and_features_follow_criu", "test_checkpoint_and_r
 PACKAGES = {"criu": "criu", "ip": "iproute2", "iptables": "iptables"}
 
 
-@pytest.fixture(scope="module")
-def report():
+def checkpoint_tests_in_guest(selection, timeout, wrap=(), **boot_kwargs):
+    """Boot the guest and run test_checkpoint.py's tests matching `selection` (-k) there,
+    with the launcher under test and PYRUNC_EXPECT_CRIU=1; `wrap` goes before pytest's argv.
+    The guest sees the host's root: CRIU and its tools are installed here first."""
     if os.environ.get("PYRUNC_IN_GUEST"):
         pytest.fail("this module boots the guest: run it on the host")
     from engines.common import ensure_packages
@@ -41,10 +43,14 @@ def report():
     ensure_packages(PACKAGES)
     launcher = os.environ.get("PYRUNC") or "/opt/pyrunc/bin/pyrunc"
     python = str(Path(launcher).parent / "python")
-    argv = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-rA",
-            "integration/test_checkpoint.py", "-k", " or ".join(TESTS[:-1]) + f" or ({TESTS[-1]} and (soft or ignore))"]
-    r = boot.boot(argv, timeout=1800, env={"PYRUNC": launcher, "PYRUNC_EXPECT_CRIU": "1"})
-    return r
+    argv = [*wrap, python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-rA",
+            "integration/test_checkpoint.py", "-k", selection]
+    return boot.boot(argv, timeout=timeout, env={"PYRUNC": launcher, "PYRUNC_EXPECT_CRIU": "1"}, **boot_kwargs)
+
+
+@pytest.fixture(scope="module")
+def report():
+    return checkpoint_tests_in_guest(" or ".join(TESTS[:-1]) + f" or ({TESTS[-1]} and (soft or ignore))", 1800)
 
 
 def test_guest_checkpoint_and_restore(report):

@@ -9,7 +9,6 @@ in the new path in every v1 controller with its limits (strict: CRIU's refusal o
 cgroup pyrunc made, runc 1.1.5 dropping the mode on restore; ignore: runc 1.1.5 refuses
 the mode), and a plain checkpoint/restore under the same id.
 """
-import os
 import re
 import sys
 from pathlib import Path
@@ -17,8 +16,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import boot  # noqa: E402
-from test_guest_criu import PACKAGES  # noqa: E402
+from test_guest_criu import checkpoint_tests_in_guest  # noqa: E402
 
 pytestmark = pytest.mark.integration
 
@@ -26,22 +24,12 @@ MODES = ("soft", "full", "strict", "ignore")
 
 
 def test_guest_checkpoint_and_restore_on_cgroup_v1():
-    if os.environ.get("PYRUNC_IN_GUEST"):
-        pytest.fail("this module boots the guest: run it on the host")
-    from engines.common import ensure_packages
-
-    ensure_packages(PACKAGES)
-    launcher = os.environ.get("PYRUNC") or "/opt/pyrunc/bin/pyrunc"
-    python = str(Path(launcher).parent / "python")
-    argv = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-rA",
-            "integration/test_checkpoint.py", "-k",
-            "test_restore_into_new_cgroups_keeps_limits or test_checkpoint_and_restore_same_id"]
     # the layout the tests ran in, checked in the guest before them
     probe = ('grep -q "^cgroup /sys/fs/cgroup/memory cgroup " /proc/mounts && '
              'grep -q "^cgroup2 /sys/fs/cgroup/unified cgroup2 " /proc/mounts && '
              'echo "LAYOUT: memory v1, cgroup2 unified"; exec "$@"')
-    argv = ["/bin/sh", "-c", probe, "sh", *argv]
-    r = boot.boot(argv, timeout=1500, env={"PYRUNC": launcher, "PYRUNC_EXPECT_CRIU": "1"}, cgroups="hybrid")
+    r = checkpoint_tests_in_guest("test_restore_into_new_cgroups_keeps_limits or test_checkpoint_and_restore_same_id",
+                                  1500, wrap=("/bin/sh", "-c", probe, "sh"), cgroups="hybrid")
     out = r.output
     assert r.exit_code == 0, f"guest pytest exit {r.exit_code}:\n{out[-6000:]}"
     assert "LAYOUT: memory v1, cgroup2 unified" in out, f"not the hybrid layout:\n{out[-3000:]}"

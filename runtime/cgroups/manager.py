@@ -139,7 +139,7 @@ class Manager:
                     raise refuse_limit(w.controller, False)
                 raise CgroupError('cgroup controller "%s" is not mounted (needed for %s)' % (w.controller, w.file))
             path = d + "/" + w.file
-            if w.optional and not _exists(path):
+            if w.optional and not fs.exists(path):
                 continue
             try:
                 fs.write(path, w.value)
@@ -212,7 +212,7 @@ class Manager:
 
     def exists(self):
         """Whether any of the container's cgroup dirs is still there."""
-        return any(_exists(p) for p in self.paths.values())
+        return any(fs.exists(p) for p in self.paths.values())
 
     # -- freezer ----------------------------------------------------------------
 
@@ -243,7 +243,7 @@ class Manager:
         d = self.paths.get("") if self.unified else self.dir_for("freezer")
         if not d:
             return False
-        while d and not _exists(d):
+        while d and not fs.exists(d):
             d = d.rpartition("/")[0]
         if not self.unified:
             # the root cgroup has no freezer.state: it cannot be frozen
@@ -327,10 +327,3 @@ def _below_usage(d, value):
             usage.append(0)
     return CgroupError("unable to set memory limit to %s (current usage: %d, peak usage: %d)" % (value, *usage))
 
-
-def _exists(path):
-    try:
-        posix.stat(path)
-        return True
-    except OSError:
-        return False

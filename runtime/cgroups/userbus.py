@@ -66,17 +66,11 @@ def _output(argv):
     return (text if p.returncode == 0 else None), text
 
 
-def _exists(path):
-    try:
-        posix.stat(path)
-        return True
-    except OSError:
-        return False
-
-
 def session_bus_address():
     """runc's DetectUserDbusSessionBusAddress."""
-    addr = address_from(posix.environ, _exists)
+    from pyrunc.cgroups.fs import exists
+
+    addr = address_from(posix.environ, exists)
     if addr:
         return addr
     text, out = _output(["systemctl", "--user", "--no-pager", "show-environment"])
