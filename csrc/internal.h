@@ -60,6 +60,7 @@ int op_mask_path(struct child_ctx *c, const struct shim_op *op);
 int op_readonly_path(struct child_ctx *c, const struct shim_op *op);
 int op_mount_tree(struct child_ctx *c, const struct shim_op *op);
 int finish_mount(struct child_ctx *c, const struct shim_op *op, int fd, int bind);
+int make_mount_point(struct child_ctx *c, const struct shim_op *op, const char *dest, mode_t src_mode);
 unsigned long statfs_flags(int fd);
 
 int op_user(struct child_ctx *c, const struct shim_op *op);

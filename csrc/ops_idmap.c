@@ -163,19 +163,12 @@ int op_mount_tree(struct child_ctx *c, const struct shim_op *op)
     rc = resolve_in_root(c, op->s2, dest, sizeof dest);
     if (rc < 0)
         return shim_fail(c, -rc, "resolve mount point \"%s\"", op->s2);
-    int kind = (int)op->n1;
-    if (kind == MNT_TARGET_SOURCE) {
-        /* the tree's root says: the source is opened already, maybe out of our reach */
-        struct stat sst;
-        if (fstat(op->fd, &sst) < 0)
-            return shim_fail(c, errno, "stat the tree of \"%s\"", op->s1 ? op->s1 : "");
-        kind = S_ISDIR(sst.st_mode) ? MNT_TARGET_DIR : MNT_TARGET_FILE;
-    }
-    if (kind != MNT_TARGET_NONE) {
-        rc = mkdir_in_root(c, dest, kind, 0755, NULL, 0);
-        if (rc < 0)
-            return shim_fail(c, -rc, "create mount point \"%s\"", op->s2);
-    }
+    struct stat sst = {0};
+    /* the tree's root says: the source is opened already, maybe out of our reach */
+    if (op->n1 == MNT_TARGET_SOURCE && fstat(op->fd, &sst) < 0)
+        return shim_fail(c, errno, "stat the tree of \"%s\"", op->s1 ? op->s1 : "");
+    if ((rc = make_mount_point(c, op, dest, sst.st_mode)) < 0)
+        return rc;
     fd = open_in_root(c, dest, 0);
     if (fd < 0)
         return shim_fail(c, -fd, "open mount point \"%s\"", op->s2);

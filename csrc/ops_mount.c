@@ -469,19 +469,12 @@ int op_mount(struct child_ctx *c, const struct shim_op *op)
         existed = fstat(fd, &before) == 0;
         close(fd);
     }
-    int kind = (int)op->n1;
-    if (kind == MNT_TARGET_SOURCE) {
-        /* now, not when the plan was made: the source may lie in an earlier mount */
-        struct stat sst;
-        if (stat(src, &sst) < 0)
-            return shim_fail(c, errno, "mount \"%s\" on \"%s\" (type \"bind\"): stat %s", src, op->s2, src);
-        kind = S_ISDIR(sst.st_mode) ? MNT_TARGET_DIR : MNT_TARGET_FILE;
-    }
-    if (kind != MNT_TARGET_NONE) {
-        rc = mkdir_in_root(c, dest, kind, 0755, NULL, 0);
-        if (rc < 0)
-            return shim_fail(c, -rc, "create mount point \"%s\"", op->s2);
-    }
+    struct stat sst = {0};
+    /* now, not when the plan was made: the source may lie in an earlier mount */
+    if (op->n1 == MNT_TARGET_SOURCE && stat(src, &sst) < 0)
+        return shim_fail(c, errno, "mount \"%s\" on \"%s\" (type \"bind\"): stat %s", src, op->s2, src);
+    if ((rc = make_mount_point(c, op, dest, sst.st_mode)) < 0)
+        return rc;
     fd = open_in_root(c, dest, 0);
     if (fd < 0)
         return shim_fail(c, -fd, "open mount point \"%s\"", op->s2);
@@ -546,6 +539,19 @@ int op_mount(struct child_ctx *c, const struct shim_op *op)
 /* What every mount op does once the mount is in place, through `fd` (the mount itself,
  * closed here): a bind's flags by a remount, the propagation, the mount_setattr
  * attributes (recursive when asked). */
+/* The mount point of op (its n1 a MNT_TARGET_*): left as it is, or made a directory or
+ * a file; for MNT_TARGET_SOURCE, as the source is (`src_mode`, read by the caller). */
+int make_mount_point(struct child_ctx *c, const struct shim_op *op, const char *dest, mode_t src_mode)
+{
+    int kind = (int)op->n1, rc;
+    if (kind == MNT_TARGET_SOURCE)
+        kind = S_ISDIR(src_mode) ? MNT_TARGET_DIR : MNT_TARGET_FILE;
+    if (kind == MNT_TARGET_NONE)
+        return 0;
+    rc = mkdir_in_root(c, dest, kind, 0755, NULL, 0);
+    return rc < 0 ? shim_fail(c, -rc, "create mount point \"%s\"", op->s2) : 0;
+}
+
 int finish_mount(struct child_ctx *c, const struct shim_op *op, int fd, int bind)
 {
     unsigned long flags = (unsigned long)op->u1;
