@@ -72,6 +72,21 @@ TARGET_VERBS = {"run": ["run"], "create+start+delete": ["create", "start", "dele
 
 USERNS_RUN = "run (user namespace)"
 
+# The pause before each timed command (--settle). Moving a task into a v1 cgroup waits
+# for an RCU grace period unless another move happened within about one grace period
+# before (the kernel's rcu_sync on cgroup_threadgroup_rwsem stays active that long). Back
+# to back, a runtime that moves its init early (crun, ~2 ms after its spawn) rides on the
+# previous command's move and skips the wait; one that moves it later (pyrunc, after the
+# interpreter's start) mostly does not: the rotation then measures who follows whom. After
+# a pause of a few grace periods every command meets the kernel as a command run alone
+# does, and the comparison is reproducible. 0 restores back to back.
+SETTLE = 0.1
+
+
+def settle():
+    if SETTLE:
+        time.sleep(SETTLE)
+
 
 class BenchError(Exception):
     pass
@@ -420,8 +435,15 @@ class Runtime:
     def call(self, *args, check=True):
         return self.sp.call(self.argv(*args), check=check)[0]
 
-    def create(self, cid, bundle):
+    def timed(self, *args):
+        """call() after the settling pause: a timed command of the latency tests."""
+        settle()
+        return self.call(*args)
+
+    def create(self, cid, bundle, timed=False):
         pidfile = os.path.join(self.piddir, cid)
+        if timed:
+            settle()
         t = self.call("create", "--bundle", bundle, "--pid-file", pidfile, cid)
         self.record(cid, pidfile)
         return t
@@ -455,6 +477,7 @@ class Floor:
         self.sp = Spawner(os.path.join(workdir, "floor.stderr"))
 
     def call(self):
+        settle()   # the floor is timed as the commands are
         return self.sp.call(self.argv)[0]
 
 
@@ -498,7 +521,7 @@ def bench_run(S, rts, floor, bundles, rounds):
                 continue
             for metric, bundle in (("run", "true"), (USERNS_RUN, "true-userns")):
                 cid = who.new_id("r")
-                S.add(metric, who.name, who.call("run", "--bundle", bundles[bundle], cid))
+                S.add(metric, who.name, who.timed("run", "--bundle", bundles[bundle], cid))
                 if cid in who.containers():
                     raise BenchError("%s run left %s behind" % (who.name, cid))
 
@@ -511,14 +534,14 @@ def bench_split(S, rts, floor, bundles, rounds):
                 S.add("floor (split rounds)", "floor", floor.call())
                 continue
             cid = who.new_id("s")
-            tc = who.create(cid, bundles["true"])
-            ts = who.call("start", cid)
+            tc = who.create(cid, bundles["true"], timed=True)
+            ts = who.timed("start", cid)
             t0 = time.perf_counter()
             status = wait_exit(who.pids[cid])
             tw = time.perf_counter() - t0
             if status is not None and os.waitstatus_to_exitcode(status) != 0:
                 raise BenchError("%s: /bin/true exited %s" % (who.name, os.waitstatus_to_exitcode(status)))
-            td = who.call("delete", cid)
+            td = who.timed("delete", cid)
             for m, v in (("create", tc), ("start", ts), ("wait for exit", tw), ("delete", td),
                          ("create+start+delete", tc + ts + td), ("create+start+wait+delete", tc + ts + tw + td)):
                 S.add(m, who.name, v)
@@ -545,12 +568,12 @@ def bench_verbs(S, rts, floor, targets, present, rounds, verbs=("state", "kill",
                 if who is floor:
                     S.add(metric, "floor", floor.call())
                 elif verb == "state":
-                    S.add(metric, who.name, who.call("state", targets[who.name]))
+                    S.add(metric, who.name, who.timed("state", targets[who.name]))
                 elif verb == "kill":
                     # SIGWINCH: the sleeping init (pid 1 of its namespace, no handler) ignores it
-                    S.add(metric, who.name, who.call("kill", targets[who.name], "WINCH"))
+                    S.add(metric, who.name, who.timed("kill", targets[who.name], "WINCH"))
                 else:
-                    S.add(metric, who.name, who.call("list"))
+                    S.add(metric, who.name, who.timed("list"))
 
 
 def populate(rts, bundles, total, width):
@@ -668,6 +691,7 @@ def bench_phases(who, floor, bundles, target, rounds, workdir):
         except FileNotFoundError:
             pass
         times = []
+        settle()
         who.sp.call(who.argv(*args), env=env, times=times)
         with open(marks_file) as f:
             fields = f.read().split()
@@ -733,6 +757,7 @@ def strace_cgroup_waits(rts, bundles, runs, workdir):
     trace = os.path.join(workdir, "strace.txt")
     for i in range(runs):
         for who in rotation(list(rts), i):
+            settle()
             who.sp.call([strace, "-f", "-T", "-y", "-qq", "-e", "trace=write,mkdir,mkdirat", "-o", trace,
                          *who.argv("run", "--bundle", bundles["true"], who.new_id("q"))])
             procs, mkdirs, pending = [], [], {}
@@ -965,6 +990,13 @@ def table(section, unit, block, cols):
     return lines
 
 
+def settle_note(ms):
+    if not ms:
+        return "Commands ran back to back (`--settle 0`)."
+    return ("Each timed command started %g ms after the previous one ended (`--settle`), so that "
+            "none rides on another's cgroup move (bench/README.md)." % ms)
+
+
 def render(result, ratios_only=False):
     m = result["machine"]
     lines = ["## Latest run: %s (%s mode)" % (result["finished"], result["mode"]), "",
@@ -975,7 +1007,8 @@ def render(result, ratios_only=False):
              "Runtimes: %s." % "; ".join("%s = %s" % kv for kv in m["versions"].items()),
              "",
              "Medians with (min..max); ratios are the median (min..max) of per-round pyrunc/other ratios, "
-             "the runtimes alternating in rotated order every round; floor = `%s`." % " ".join(m["floor"])]
+             "the runtimes alternating in rotated order every round; floor = `%s`. %s" % (
+                 " ".join(m["floor"]), settle_note(m.get("settle_ms", 0)))]
     if ratios_only:   # the guest: TCG makes every absolute figure meaningless
         lines[0] = "## In the qemu guest (TCG): ratios only, %s" % result["finished"]
         lines += table("Latency ratios", "ms", result["latency"], [])
@@ -1113,6 +1146,7 @@ def _interrupted(signum, frame):
 
 
 def main():
+    global SETTLE
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="fewer rounds, no list with 1000 (about 2 minutes)")
     ap.add_argument("--rounds", type=int, help="override the rounds of the latency tests")
@@ -1125,8 +1159,11 @@ def main():
     ap.add_argument("--guest", action="store_true",
                     help="run the same comparison in the qemu guest (cgroup v2; ratios only: TCG is slow); "
                          "the table goes to bench/results/guest.md")
+    ap.add_argument("--settle", type=float, default=SETTLE * 1000, metavar="MS",
+                    help="pause before each timed command (default %(default)g; 0: back to back)")
     ap.add_argument("--in-guest", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args()
+    SETTLE = a.settle / 1000
     if a.guest:
         return in_guest(a)
     if os.geteuid() != 0:
@@ -1214,7 +1251,7 @@ def main():
             "machine": machine_info() | {
                 "cgroup_host": host_mode, "cgroup_bench": cgroup_mode(),
                 "private_mount_ns": bool(ns), "load_start": load_start,
-                "versions": versions, "floor": floor.argv},
+                "versions": versions, "floor": floor.argv, "settle_ms": SETTLE * 1000},
             "memory_file": "memory.peak" if cgroup_mode() == "v2" else "memory.max_usage_in_bytes",
             "latency": lat, "peak_rss": rss, "cgroup_charge": mem, "parallel": par, "leaks": leaks,
             "samples": {"latency": S.data, "peak_rss": R.data, "cgroup_charge": M.data, "parallel": P.data},

@@ -22,25 +22,53 @@ class HostFacts:
     """What the container's cgroup directories hold. `files`: the names found in them
     (None = unknown: every file is assumed present, and choices between alternatives
     become optional writes of both); `controllers`: v2 cgroup.controllers (None =
-    unknown); `bfq_device_weight`: io.bfq.weight takes "maj:min weight" lines (kernel 5.4+)."""
+    unknown); `bfq_device_weight`: io.bfq.weight takes "maj:min weight" lines (kernel 5.4+).
+    Made by facts_from_dirs(), they are read from the directories when first asked for:
+    a config that sets nothing the facts decide (runc's default: device rules only)
+    lists no directory."""
 
-    __slots__ = ("files", "controllers", "bfq_device_weight")
+    __slots__ = ("_files", "_controllers", "_bfq", "_dirs")
 
     def __init__(self, files=None, controllers=None, bfq_device_weight=None):
-        self.files = None if files is None else frozenset(files)
-        self.controllers = None if controllers is None else frozenset(controllers)
-        self.bfq_device_weight = bfq_device_weight
+        self._files = None if files is None else frozenset(files)
+        self._controllers = None if controllers is None else frozenset(controllers)
+        self._bfq = bfq_device_weight
+        self._dirs = None
+
+    def _load(self):
+        dirs, self._dirs = self._dirs, None
+        self.__init__(*_read_dirs(dirs))
+
+    @property
+    def files(self):
+        if self._dirs is not None:
+            self._load()
+        return self._files
+
+    @property
+    def controllers(self):
+        if self._dirs is not None:
+            self._load()
+        return self._controllers
+
+    @property
+    def bfq_device_weight(self):
+        if self._dirs is not None:
+            self._load()
+        return self._bfq
 
     def has(self, name):
         """True, False, or None when unknown."""
-        return None if self.files is None else name in self.files
+        files = self.files
+        return None if files is None else name in files
 
     def hugepage_sizes(self):
         """Page sizes with a hugetlb limit file ("2MB", "1GB"), or None when unknown."""
-        if self.files is None:
+        files = self.files
+        if files is None:
             return None
         sizes = set()
-        for f in self.files:
+        for f in files:
             if f.startswith("hugetlb.") and (f.endswith(".limit_in_bytes") or f.endswith(".max")):
                 size = f.split(".")[1]
                 if size and f.count(".") == 2:
@@ -70,10 +98,16 @@ def facts_from_dirs(paths):
     """HostFacts from the container's cgroup directories (a {key: dir} map such as
     cgroups.paths.resolve() gives, or a list of dirs), once created and, on v2, with
     the controllers enabled in the parent's cgroup.subtree_control: a parent, and
-    above all the root cgroup, lacks files its children have."""
+    above all the root cgroup, lacks files its children have. Read on first use."""
+    facts = HostFacts()
+    facts._dirs = list(paths.values()) if isinstance(paths, dict) else list(paths)
+    return facts
+
+
+def _read_dirs(dirs):
+    """(files, controllers, bfq_device_weight) as HostFacts takes them."""
     import posix
 
-    dirs = list(paths.values()) if isinstance(paths, dict) else list(paths)
     files = set()
     controllers = None
     bfq = None
@@ -96,7 +130,7 @@ def facts_from_dirs(paths):
                 bfq = not _read(d + "/io.bfq.weight").strip().isdigit()
             except OSError:
                 pass
-    return HostFacts(files if seen else None, controllers, bfq)
+    return (files if seen else None), controllers, bfq
 
 
 # --- shared checks --------------------------------------------------------------------
@@ -292,7 +326,8 @@ def _v1_memory(r, facts):
     limit = _memory_value(mem, "limit")
     reservation = _memory_value(mem, "reservation")
     swap = _memory_value(mem, "swap")
-    accounting = facts.has(MEMSW)
+    # asked only when it decides something: the facts list the cgroup dirs when first read
+    accounting = facts.has(MEMSW) if swap or limit == -1 else None
     if swap > 0:
         if accounting is False:
             raise ConfigError(P + "memory.swap", "swap limit is not supported: the kernel has no swap "
@@ -362,7 +397,7 @@ def _v1_blkio(r, facts):
     blk = r.get("blockIO") or {}
     out = []
     # runc: blkio.weight where it exists (CFQ), else BFQ's blkio.bfq.weight
-    plain = facts.has("blkio.weight")
+    plain = facts.has("blkio.weight") if blk.get("weight") or blk.get("weightDevice") else None
     if plain is None:
         choices = (("blkio.weight", "blkio.weight_device", True), ("blkio.bfq.weight", "blkio.bfq.weight_device", True))
     elif plain:

@@ -7,8 +7,9 @@ cost of `create` on a v1 host. Writers that follow while the rcu_sync is still a
 pass at once. `create` and `exec` join the init by pid on v1 (there is no
 CLONE_INTO_CGROUP there), so a thread started when the command begins writes this
 process's pid into the cgroup it is already in (no move happens) and repeats it every
-millisecond until the real join: the grace period goes by while the config is loaded and
-the plan is built. A pure cgroup v2 host needs none of this (the init is cloned into its
+millisecond until the real join: the grace period goes by while the config is loaded,
+the plan is built and the init is cloned (create clones it before it makes the cgroups,
+since a mkdir of a cgroup waits for the cgroup_mutex this write holds). A pure cgroup v2 host needs none of this (the init is cloned into its
 cgroup) and gets no thread.
 """
 import _thread
@@ -80,8 +81,10 @@ class Warmup:
             self._done.release()
 
     def stop(self):
-        """Wait for the thread to end (at most one more write): the caller is about to
-        clone, and a clone's child would inherit any lock (malloc's) the thread held."""
+        """Wait for the thread to end (at most one more write). The clone of the init
+        need not wait for this: the init never allocates (a caller's other threads may
+        hold malloc's locks at any time), and a clone takes the threadgroup rwsem only for
+        reading, which the writer waiting out the grace period does not block."""
         if self._done is not None:
             self._stop = True
             self._wake.release()

@@ -278,18 +278,40 @@ def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_
         rec = mgr.record()
         rec.update({"mode": mgr.mode, "paths": mgr.paths, "created": cgfs.missing(mgr.paths)})
         store.write_state(cdir, rec, store.CGROUPS)
-        faults.point("create-before-cgroups")
-        mgr.create()
-        phase("cgroups")
-        faults.point("create-after-cgroups")
         linux = spec.get("linux") or {}
+
+        # imported before the cgroups are made: on v1 that waits out a grace period (see
+        # clone_first below), and what is done before it costs nothing
         from pyrunc.cgroups.resources import runc_warnings
 
-        for line in runc_warnings(linux.get("resources")):
-            log.warning(line)
-        mgr.apply(linux.get("resources"), device_paths=[d["path"] for d in linux.get("devices") or ()],
-                  rootless=host.rootless_cgroups, devices=not host.in_userns)
-        phase("cgroup limits")
+        def make_cgroups():
+            faults.point("create-before-cgroups")
+            mgr.create()
+            phase("cgroups")
+            faults.point("create-after-cgroups")
+
+        def apply_limits():
+            for line in runc_warnings(linux.get("resources")):
+                log.warning(line)
+            mgr.apply(linux.get("resources"), device_paths=[d["path"] for d in linux.get("devices") or ()],
+                      rootless=host.rootless_cgroups, devices=not host.in_userns)
+            phase("cgroup limits")
+
+        def join():
+            mgr.join(pid)
+            st.update(mgr.record())   # what the join made (the systemd driver's v1 hierarchies)
+            phase("cgroup join")
+
+        spawn_dir = mgr.spawn_dir()
+        # An init that joins its cgroups by pid after the clone (v1, systemd) is cloned
+        # first: on v1 the warm-up's first cgroup.procs write holds the cgroup_mutex through
+        # a whole RCU grace period, and a mkdir of a cgroup waits for that mutex, while
+        # the clone and the first state do not. The init waits for GO, so it joins before
+        # it runs anything.
+        clone_first = spawn_dir is None
+        if not clone_first:
+            make_cgroups()
+            apply_limits()
         fifo = cdir + "/" + store.FIFO
         posix.mkfifo(fifo, 0o622)
         posix.chmod(fifo, 0o622)  # whatever our umask: a non-root init must open it for writing
@@ -299,7 +321,6 @@ def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_
             console_fd = console_pair[1]
         elif console_socket:
             console_fd = _connect_console(console_socket)
-        spawn_dir = mgr.spawn_dir()
         if spawn_dir:
             # the init starts life in its cgroup (CLONE_INTO_CGROUP)
             cgroup_fd = posix.open(spawn_dir, posix.O_RDONLY | posix.O_DIRECTORY | posix.O_CLOEXEC)
@@ -308,8 +329,7 @@ def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_
 
             shared_below = sharedmnt.mount_id(plan.rootfs)
         faults.point("create-before-spawn")
-        warmup.stop()
-        phase("fifo, warm-up stop")
+        phase("fifo")
         spawned = shim.spawn(plan, {"fifo": fifo_fd, "console": console_fd}, stdio, cgroup_fd=cgroup_fd)
         phase("clone")
         faults.point("create-after-spawn")
@@ -334,6 +354,10 @@ def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_
         if shared_below is not None:
             st["sharedMountBelow"] = shared_below  # delete unmounts what is stacked on it
         st.update(mgr.record())
+        if clone_first:
+            # the cgroups are not made yet: what cgroups.json says we will make, so that a
+            # create killed from here on still has them removed by `delete --force`
+            st["cgroupsCreated"] = rec["created"]
         if plan.no_new_keyring:
             st["noNewKeyring"] = True  # an exec keeps its caller's keyring then, as runc
         # written before the init runs anything: a create killed from here on can
@@ -341,10 +365,25 @@ def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_
         store.write_state(cdir, st)
         phase("state (first)")
         faults.point("create-after-first-state")
-        if not spawned.in_cgroup:
-            mgr.join(pid)
-        st.update(mgr.record())   # what the join made (the systemd driver's v1 hierarchies)
-        phase("cgroup join")
+        store.write_config(cdir, spec)
+        phase("config copy")
+        if clone_first:
+            make_cgroups()
+            if host.systemd_unit:
+                apply_limits()   # the unit starts at the join, with the properties given here
+                join()
+            else:
+                # runc's order (Apply, then Set); the warm-up's writes kept the join's
+                # fast, and it ends before the limits, whose Python it would interrupt
+                # for the GIL
+                join()
+                warmup.stop()
+                apply_limits()
+        elif not spawned.in_cgroup:
+            join()
+        else:
+            st.update(mgr.record())
+        warmup.stop()
         faults.point("create-after-join")
         if plan.id_maps is not None:
             # each map one write(2), while the init waits for GO
@@ -372,8 +411,7 @@ def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_
                 store.write_pid_file(_abspath(pid_file), pid)
             except OSError as e:
                 raise errors.from_oserror('write pid file "%s"' % pid_file, e) from None
-        store.write_config(cdir, spec)
-        phase("state, config")
+        phase("state (final)")
     except BaseException:
         _undo(cdir, spawned, mgr, plan.rootfs, shared_below)
         _poststop_after_failure(cid, bundle, spec, plan)

@@ -75,17 +75,11 @@ def destroy(cdir, st):
 def delete(root, cid, force=False):
     cdir = store.container_dir(root, cid)
     try:
-        store.read_state(cdir)
+        lock = store.lock_existing(cdir)
     except errors.ContainerNotFound:
         if force:
             return  # runc: a forced delete of what is not there succeeds
         raise
-    try:
-        lock = store.Lock(cdir)
-    except FileNotFoundError:
-        if force:
-            return
-        raise errors.ContainerNotFound() from None
     with lock:
         try:
             st = store.read_state(cdir)

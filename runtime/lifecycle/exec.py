@@ -212,9 +212,11 @@ def _exec(g, cid, o, cmd, warmup, api_stdio=None):
             console_fd = createmod._connect_console(console_socket)
         if mgr.unified and paths.get(""):
             cgroup_fd = posix.open(paths[""], posix.O_RDONLY | posix.O_DIRECTORY | posix.O_CLOEXEC)
-        warmup.stop()
         with errors.context("unable to start container process"):
+            # cloned while the warm-up's write may still wait out the grace period (see
+            # cgroups/warmup.py); the join below follows it
             spawned = shim.spawn(plan, {"console": console_fd}, api_stdio or child_stdio, cgroup_fd=cgroup_fd)
+            warmup.stop()
             from pyrunc import faults
 
             faults.point("exec-after-spawn")

@@ -11,9 +11,8 @@ from pyrunc.state import store
 
 def start(root, cid):
     cdir = store.container_dir(root, cid)
-    store.read_state(cdir)  # "container does not exist" before any lock
-    with store.Lock(cdir):
-        # read again under the lock: a create that held it has written its state since
+    with store.lock_existing(cdir):
+        # read under the lock: a create that held it has written its state by now
         st = store.read_state(cdir)
         status = store.status(cdir, st)
         if status == "stopped":

@@ -77,6 +77,18 @@ class Lock:
         return False
 
 
+def lock_existing(cdir):
+    """The Lock of an existing container's dir; ContainerNotFound when there is none
+    (the state is read under the lock: one read, not one before and one after)."""
+    try:
+        return Lock(cdir)
+    except (FileNotFoundError, NotADirectoryError):
+        raise errors.ContainerNotFound() from None
+    except OSError:
+        read_state(cdir)   # runc's words for a root out of reach
+        raise
+
+
 def read_state(cdir):
     """The stored state dict; ContainerNotFound when there is none.
 
