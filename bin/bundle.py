@@ -40,10 +40,23 @@ def modules(package_dir, package="pyrunc"):
 
 
 def code_of(name, is_pkg, path):
-    """A module's code object as the bundle holds it (its file named relative to site-packages)."""
+    """A module's code object as the bundle holds it (its file named relative to
+    site-packages), without docstrings: nothing the launcher runs reads them (the Python
+    API imports from the files and keeps them). Compiled under `-X no_debug_ranges`, as
+    build() does, it has no column offsets either. Both are memory every command keeps
+    (a code object takes about four times its marshalled size) and bytes it unmarshals."""
+    import ast
+
     rel = name.replace(".", "/") + ("/__init__.py" if is_pkg else ".py")
     with open(path, "rb") as f:
-        return compile(f.read(), rel, "exec", dont_inherit=True)
+        tree = ast.parse(f.read(), rel)
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+                    and isinstance(body[0].value.value, str):
+                node.body = body[1:] or [ast.copy_location(ast.Pass(), body[0])]
+    return compile(tree, rel, "exec", dont_inherit=True)
 
 
 def loader_code():
@@ -55,7 +68,16 @@ def loader_code():
 def build(package_dir, out):
     """Write the bundle of the package at package_dir (its .py files) to `out`: magic,
     the loader's and the index's lengths (4 bytes each), the loader's code, the index
-    {module: (is package, offset, size)}, each module's code."""
+    {module: (is package, offset, size)}, each module's code. Runs itself again under
+    `-X no_debug_ranges` (the compiler reads that at the interpreter's start only)."""
+    import sys
+
+    if "no_debug_ranges" not in sys._xoptions:
+        import subprocess
+
+        subprocess.run([sys.executable, "-I", "-X", "no_debug_ranges", os.path.abspath(__file__), package_dir, out],
+                       check=True)
+        return None
     blobs = [(name, is_pkg, marshal.dumps(code_of(name, is_pkg, path)))
              for name, (is_pkg, path) in modules(package_dir).items()]
     loader = marshal.dumps(loader_code())
@@ -76,3 +98,9 @@ def build(package_dir, out):
         f.write(magic() + len(loader).to_bytes(4, "little") + len(packed).to_bytes(4, "little") + loader + packed
                 + b"".join(b for _, _, b in blobs))
     return index
+
+
+if __name__ == "__main__":
+    import sys
+
+    build(sys.argv[1], sys.argv[2])

@@ -34,6 +34,9 @@ def _own_procs_file():
     return None
 
 
+STACK = 256 << 10
+
+
 class Warmup:
     __slots__ = ("_stop", "_done", "_wake")
 
@@ -54,11 +57,16 @@ class Warmup:
         # the grace period would start that much later
         started = _thread.allocate_lock()
         started.acquire()
+        # a small stack: with the default (8 MiB from RLIMIT_STACK) the thread's start
+        # left 200 KiB more resident, for a loop that needs a few frames
+        old = _thread.stack_size(STACK)
         try:
             _thread.start_new_thread(self._run, (path, started))
         except RuntimeError:
             self._done = None
             return
+        finally:
+            _thread.stack_size(old)
         started.acquire()
 
     def _run(self, path, started):
