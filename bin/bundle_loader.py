@@ -15,12 +15,33 @@ Spec = sys.modules["_frozen_importlib"].ModuleSpec
 verbose = sys.flags.verbose
 
 
+_ext = sys.modules["_frozen_importlib_external"]
+# Extension modules the commands import (_json by every one, _cffi_backend by create,
+# run and exec), found with one stat: importlib's path search lists the standard
+# library's directory and lib-dynload first, a third of the import's cost.
+EXTENSIONS = ("_json", "_cffi_backend")
+_ext_dirs = [p for p in sys.path if p.endswith("/lib-dynload")] + [site]
+
+
+def _extension_spec(name):
+    for d in _ext_dirs:
+        path = d + "/" + name + _ext.EXTENSION_SUFFIXES[0]
+        try:
+            posix.stat(path)
+        except OSError:
+            continue
+        spec = Spec(name, _ext.ExtensionFileLoader(name, path), origin=path)
+        spec.has_location = True
+        return spec
+    return None
+
+
 class BundleFinder:
     @staticmethod
     def find_spec(name, path=None, target=None):
         entry = index.get(name)
         if entry is None:
-            return None
+            return _extension_spec(name) if name in EXTENSIONS else None
         rel = name.replace(".", "/")
         spec = Spec(name, BundleFinder, origin=site + "/" + rel + ("/__init__.py" if entry[0] else ".py"),
                     is_package=entry[0])
