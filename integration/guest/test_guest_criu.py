@@ -50,7 +50,7 @@ def checkpoint_tests_in_guest(selection, timeout, wrap=(), **boot_kwargs):
 
 @pytest.fixture(scope="module")
 def report():
-    return checkpoint_tests_in_guest(" or ".join(TESTS[:-1]) + f" or ({TESTS[-1]} and (soft or ignore))", 1800)
+    return checkpoint_tests_in_guest(" or ".join(TESTS[:-1]) + f" or ({TESTS[-1]} and (soft or ignore))", 900)
 
 
 def test_guest_checkpoint_and_restore(report):

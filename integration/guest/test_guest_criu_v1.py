@@ -29,7 +29,7 @@ def test_guest_checkpoint_and_restore_on_cgroup_v1():
              'grep -q "^cgroup2 /sys/fs/cgroup/unified cgroup2 " /proc/mounts && '
              'echo "LAYOUT: memory v1, cgroup2 unified"; exec "$@"')
     r = checkpoint_tests_in_guest("test_restore_into_new_cgroups_keeps_limits or test_checkpoint_and_restore_same_id",
-                                  1500, wrap=("/bin/sh", "-c", probe, "sh"), cgroups="hybrid")
+                                  900, wrap=("/bin/sh", "-c", probe, "sh"), cgroups="hybrid")
     out = r.output
     assert r.exit_code == 0, f"guest pytest exit {r.exit_code}:\n{out[-6000:]}"
     assert "LAYOUT: memory v1, cgroup2 unified" in out, f"not the hybrid layout:\n{out[-3000:]}"
