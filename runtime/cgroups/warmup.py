@@ -9,8 +9,8 @@ CLONE_INTO_CGROUP there), so a thread started when the command begins writes thi
 process's pid into the cgroup it is already in (no move happens) and repeats it every
 millisecond until the real join: the grace period goes by while the config is loaded,
 the plan is built and the init is cloned (create clones it before it makes the cgroups,
-since a mkdir of a cgroup waits for the cgroup_mutex this write holds). A pure cgroup v2 host needs none of this (the init is cloned into its
-cgroup) and gets no thread.
+since a mkdir of a cgroup waits for the cgroup_mutex this write holds). A pure cgroup
+v2 host needs none of this (the init is cloned into its cgroup) and gets no thread.
 """
 import _thread
 import posix
