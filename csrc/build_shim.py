@@ -8,7 +8,7 @@ import os
 from cffi import FFI
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SOURCES = ["spawn.c", "ops_mount.c", "ops_ids.c", "ops_misc.c", "ops_lsm.c", "cgroup_bpf.c", "ops_idmap.c"]
+SOURCES = ["spawn.c", "ops_mount.c", "ops_ids.c", "ops_misc.c", "ops_lsm.c", "cgroup_bpf.c", "ops_idmap.c", "shed.c"]
 
 
 def _cdef():
@@ -25,6 +25,9 @@ ffi.set_source(
     sources=[os.path.relpath(os.path.join(HERE, s)) for s in SOURCES],
     include_dirs=[os.path.relpath(HERE)],
     extra_compile_args=["-Wall", "-Wextra", "-Werror", "-O2", "-std=gnu11"],
+    # every symbol bound at load: the init calls libc after it unmapped the runtime's
+    # heap (shed.c), where a lazy binding would look
+    extra_link_args=["-Wl,-z,now"],
 )
 
 if __name__ == "__main__":

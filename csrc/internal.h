@@ -20,11 +20,32 @@ struct child_ctx {
     int pivoted;            /* paths are container paths once the root moved */
     int fifo_wfd;           /* exec.fifo write end after OP_READY, -1 before */
     char exec_path[4096];   /* argv[0] resolved by OP_LOOKUP_EXEC */
+    char *const *argv;      /* the plan's, or shed_runtime_memory's copy */
     char *const *envp;
     struct shim_err *err;
+    struct shed_info *shed;  /* the runtime's mappings (READY_SHED), or NULL */
     int host_pid;           /* the init's pid in the runtime's pid namespace (sent with GO) */
     mode_t caller_umask;    /* the runtime's umask, which an exec'd process keeps (as runc) */
 };
+
+/* What shed.c keeps and what it unmaps: the loaded objects' PT_LOAD segments (listed by
+ * the runtime before the clone) and the anonymous private mappings (read by the child);
+ * a count of -1 means unknown, and nothing is shed. */
+#define SHED_KEEP_MAX 256
+#define SHED_ANON_MAX 512
+struct shed_range {
+    unsigned long lo, hi;
+};
+struct shed_info {
+    int n_keep, n_anon;
+    struct shed_range keep[SHED_KEEP_MAX];
+    struct shed_range anon[SHED_ANON_MAX];
+};
+void shed_prepare(struct shed_info *s);
+void shed_scan(struct shed_info *s);
+/* Copy argv, envp (into c) and `fifo` (into fifo_copy) out of the runtime's memory, then
+ * unmap that memory; returns how many ranges went (0: nothing was touched). */
+int shed_runtime_memory(struct child_ctx *c, const char *fifo, char *fifo_copy, size_t fifo_len);
 
 /* Record what failed (printf-style detail) and return -errnum. */
 int shim_fail(struct child_ctx *c, int errnum, const char *fmt, ...)

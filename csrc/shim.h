@@ -11,7 +11,7 @@
 #define PYRUNC_SHIM_H
 
 /* CDEF BEGIN */
-#define SHIM_ABI_VERSION 15
+#define SHIM_ABI_VERSION 16
 
 /* Op kinds. Fields used by each are listed; unused fields are ignored. */
 #define OP_SETNS            1   /* fd = namespace fd, n1 = CLONE_NEW* type */
@@ -54,7 +54,10 @@
 #define OP_HOME_ENV         30  /* set HOME from /etc/passwd (uid n1) if the env has none */
 #define OP_LOOKUP_EXEC      31  /* resolve argv[0] against PATH in the env */
 #define OP_READY            32  /* tell the parent setup is done; n1 = 1 to block on the fifo s1
-                                   in the state dir fd (opened relative to it) */
+                                   in the state dir fd (opened relative to it); u1 & READY_SHED:
+                                   the next and last op is OP_EXEC, and the runtime's memory is
+                                   unmapped before the fifo (shed.c) */
+#define READY_SHED          1
 #define OP_EXEC             33  /* close fds >= n1 (cloexec) and execve */
 #define OP_PERSONALITY      34  /* n1 = persona */
 #define OP_MKDIR            35  /* s2 = path in rootfs, n1 = mode, s1 = what it is (or NULL) */

@@ -202,6 +202,8 @@ static __attribute__((noreturn)) void late_failure(struct child_ctx *c)
     _exit(1);
 }
 
+static int op_exec(struct child_ctx *c, const struct shim_op *op);
+
 static int op_ready(struct child_ctx *c, const struct shim_op *op)
 {
     int fd;
@@ -222,16 +224,29 @@ static int op_ready(struct child_ctx *c, const struct shim_op *op)
     c->sync_fd = -1;
     if (op->n1 == 0)
         return 0;
+    int dirfd = op->fd;
+    const char *fifo = op->s1;
+    char fifo_copy[256];
+    struct shim_op exec_op;
+    int shed = 0;
+    if ((op->u1 & READY_SHED) && op[1].kind == OP_EXEC) {
+        exec_op = op[1];
+        shed = shed_runtime_memory(c, fifo, fifo_copy, sizeof fifo_copy) > 0;
+        if (shed)
+            fifo = fifo_copy;  /* op and the plan are gone: only locals from here */
+    }
     /* blocks until `start` opens the read end */
     do
-        fd = openat(op->fd, op->s1, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+        fd = openat(dirfd, fifo, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
     while (fd < 0 && errno == EINTR);
     if (fd < 0)
         return shim_fail(c, errno, "open exec fifo");
-    close(op->fd);
+    close(dirfd);
     c->fifo_wfd = fd;
     if (write(fd, "0", 1) != 1)
         return shim_fail(c, errno, "write exec fifo");
+    if (shed)
+        return op_exec(c, &exec_op);  /* returns only on failure: the op loop never resumes */
     return 0;
 }
 
@@ -246,7 +261,7 @@ static int op_exec(struct child_ctx *c, const struct shim_op *op)
                 fcntl(fd, F_SETFD, fl | FD_CLOEXEC);
         }
     }
-    execve(c->exec_path, c->plan->argv, c->envp);
+    execve(c->exec_path, c->argv, c->envp);
     /* Go's os.PathError of runc's system.Exec, with the path LookPath found */
     return shim_fail(c, errno, "exec %s", c->exec_path);
 }
@@ -323,7 +338,8 @@ static op_fn op_table(int kind)
     return NULL;
 }
 
-static __attribute__((noreturn)) void child_main(const struct shim_plan *plan, int sync_fd)
+static __attribute__((noreturn)) void child_main(const struct shim_plan *plan, int sync_fd,
+                                                  struct shed_info *shed)
 {
     struct shim_err err;
     struct child_ctx c;
@@ -335,6 +351,7 @@ static __attribute__((noreturn)) void child_main(const struct shim_plan *plan, i
     c.sync_fd = sync_fd;
     c.root_fd = -1;
     c.fifo_wfd = -1;
+    c.argv = plan->argv;
     c.envp = plan->envp;
     c.err = &err;
 
@@ -351,6 +368,10 @@ static __attribute__((noreturn)) void child_main(const struct shim_plan *plan, i
         if (plan->stdio[i] >= 0 && dup3(plan->stdio[i], i, 0) < 0)
             _exit(1);
     close_inherited(plan, sync_fd);
+    if (shed != NULL) {
+        shed_scan(shed);  /* while /proc is the host's; used after READY (shed.c) */
+        c.shed = shed;
+    }
     /* Until READY, the init must not outlive a pyrunc that died mid-create. */
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (recv_msg(sync_fd, &m, NULL) < 0 || m.type != MSG_GO)
@@ -390,7 +411,8 @@ static __attribute__((noreturn)) void child_main(const struct shim_plan *plan, i
  * runtime is its parent), in the new namespaces, and reports the init's pid. A joined
  * pid namespace is one of the pre-ops: it only changes pid_for_children, so clone still
  * returns the init's pid as the runtime sees it. */
-static __attribute__((noreturn)) void stage1_main(const struct shim_plan *plan, int sync_fd)
+static __attribute__((noreturn)) void stage1_main(const struct shim_plan *plan, int sync_fd,
+                                                   struct shed_info *shed)
 {
     struct shim_err err;
     struct child_ctx c;
@@ -424,7 +446,7 @@ static __attribute__((noreturn)) void stage1_main(const struct shim_plan *plan, 
     prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
     pid = syscall(SYS_clone, (unsigned long)plan->clone_flags | CLONE_PARENT, 0, 0, 0, 0);
     if (pid == 0)
-        child_main(plan, sync_fd);
+        child_main(plan, sync_fd, shed);
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     if (pid < 0) {
         err.op_index = -1;
@@ -497,6 +519,13 @@ int shim_spawn(const struct shim_plan *plan, struct shim_child *child, struct sh
         err->err = EINVAL;
         return -EINVAL;
     }
+    /* the loaded objects' segments, for an init that sheds our memory (shed.c) */
+    struct shed_info shed_buf, *shed = NULL;
+    for (int i = 0; i < plan->n_ops; i++)
+        if (plan->ops[i].kind == OP_READY && (plan->ops[i].u1 & READY_SHED)) {
+            shed_prepare(&shed_buf);
+            shed = &shed_buf;
+        }
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
         err->err = errno;
         snprintf(err->detail, sizeof err->detail, "socketpair");
@@ -521,8 +550,8 @@ int shim_spawn(const struct shim_plan *plan, struct shim_child *child, struct sh
     if (pid == 0) {
         close(sv[0]);
         if (plan->two_stage)
-            stage1_main(plan, sv[1]);
-        child_main(plan, sv[1]);
+            stage1_main(plan, sv[1], shed);
+        child_main(plan, sv[1], shed);
     }
     if (self_pidns >= 0) {
         setns(self_pidns, CLONE_NEWPID);

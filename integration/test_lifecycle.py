@@ -138,6 +138,48 @@ def test_create_parks_the_init_and_start_execs_the_process(runtime, bundle_facto
     gone(runtime, cid)
 
 
+def _rss_anon_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1])
+    raise AssertionError(f"no RssAnon in /proc/{pid}/status")
+
+
+def test_a_created_init_holds_no_copy_of_the_runtime(pyrunc, bundle_factory):
+    """pyrunc's init is a fork-like copy of the Python process that cloned it. Once READY is
+    sent it copies argv and env out and unmaps the runtime's anonymous memory (csrc/shed.c),
+    so that start's wait for the execve excludes tearing that copy down. With a
+    startContainer hook nothing is shed (the hooks run between READY and the exec): that
+    init shows the size of the copy. Either way the process gets the config's argv and env
+    byte for byte, long ones included."""
+    args = ["/bin/sh", "-c", "sleep 600; :", "arg0"] + ["%d-%s" % (i, "a" * i) for i in range(0, 300, 7)]
+    env = ["PATH=/bin:/usr/bin", "HOME=/root"] + ["LONG_%d=%s" % (i, "v" * i) for i in range(0, 400, 9)]
+    bundles = {"shed": bundle_factory(args=args, process={"env": env}),
+               "hooked": bundle_factory(args=args, process={"env": env},
+                                        hooks={"startContainer": [{"path": "/bin/true"}]})}
+    anon, cids = {}, []
+    try:
+        for name, bundle in bundles.items():
+            cid = create(pyrunc, bundle, name)
+            cids.append(cid)
+            pid = pyrunc.state(cid)["pid"]
+            harness.reap_later(pid)
+            # create returns at READY; the init then sheds and blocks opening the fifo
+            harness.wait_for(lambda: harness.proc_stat(pid).state == "S", what=f"the {name} init to block")
+            anon[name] = _rss_anon_kib(pid)
+            r = pyrunc.start(cid)
+            assert r.returncode == 0, r.stderr
+            harness.wait_for(lambda: cmdline(pid)[:1] == [b"/bin/sh"], what="the exec")
+            assert cmdline(pid) == [a.encode() for a in args], name
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                assert f.read().split(b"\0")[:-1] == [e.encode() for e in env], name
+    finally:
+        for cid in cids:
+            force_delete(pyrunc, cid)
+    assert anon["shed"] * 2 < anon["hooked"], f"anonymous memory of the parked init (KiB): {anon}"
+
+
 @pytest.mark.parametrize("how", ["create", "run-detach"])
 def test_init_is_a_child_of_the_caller(runtime, bundle_factory, tmp_path, how):
     """Once create (or run -d) has returned, the container's init is the caller's child: the

@@ -506,6 +506,24 @@ def test_ready_opens_the_fifo_by_name_in_the_state_dir():
     assert (ready.n1, ready.s1, ready.fdref) == (1, store.FIFO, "fifo")
 
 
+@pytest.mark.parametrize("case", ["create", "start hooks", "exec", "no fifo"])
+def test_ready_sheds_the_runtime_only_when_execve_follows(case):
+    """csrc/shed.c unmaps the runtime's memory at READY: only when the next and last op is
+    the execve (startContainer hooks run in between and need it) and start waits on a fifo."""
+    s = spec(hooks={"startContainer": [{"path": "/bin/true"}]}) if case == "start hooks" else spec()
+    if case == "exec":
+        proc = dict(s["process"], args=["/bin/true"])
+        p = build.build_exec(proc, {"pid": 7, "namespaces": {}, "newPidns": True}, build.Options(
+            "c1", "/b", console_socket=False, exec_fifo=False), host())
+    else:
+        p = plan_for(s, exec_fifo=case != "no fifo")
+    i = next(i for i, op in enumerate(p.ops) if op.kind == O.OP_READY)
+    shed = bool(p.ops[i].u1 & O.READY_SHED)
+    assert shed == (case == "create"), kinds(p)[i:]
+    if shed:
+        assert [op.kind for op in p.ops[i + 1:]] == [O.OP_EXEC]
+
+
 def _ns_without(*types):
     return [n for n in default.spec()["linux"]["namespaces"] if n["type"] not in types]
 

@@ -719,6 +719,10 @@ def build(spec, opts, host):
         ops.extend(tail)
     else:
         ops.extend(tail)
+        if opts.exec_fifo:
+            # only execve follows: the init unmaps its copy of the runtime before it waits
+            # for `start`, whose wait then excludes that teardown (csrc/shed.c)
+            ready.u1 = O.READY_SHED
         ops.append(ready)
     plan.preserve_fds = opts.listen_fds + opts.preserve_fds
     ops.append(Op(O.OP_EXEC, 'exec "%s"' % proc["args"][0], n1=3 + plan.preserve_fds))

@@ -1,7 +1,7 @@
 """Plan ops: plain data mirroring `struct shim_op` in csrc/shim.h (a unit test checks
 that the numbers agree with the header)."""
 
-SHIM_ABI_VERSION = 15
+SHIM_ABI_VERSION = 16
 
 OP_SETNS = 1
 OP_UNSHARE = 2
@@ -36,6 +36,7 @@ OP_HOME_ENV = 30
 OP_LOOKUP_EXEC = 31
 OP_READY = 32
 OP_EXEC = 33
+READY_SHED = 1  # OP_READY's u1: EXEC follows; the runtime's memory goes first (csrc/shed.c)
 OP_PERSONALITY = 34
 OP_MKDIR = 35
 OP_OOM_SCORE_ADJ = 36
