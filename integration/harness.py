@@ -14,6 +14,7 @@ import copy
 import ctypes
 import hashlib
 import json
+import marshal
 import os
 import secrets
 import shutil
@@ -282,6 +283,29 @@ def edit_config(bundle, args=None, *, edit=None, **fields):
 # cgroups of these only, so that concurrent test runs on one machine never see (or
 # remove) each other's cgroups
 TEST_IDS = set()
+
+
+def state_file(rt, cid):
+    """Where `rt` keeps a container's state: runc's state.json, pyrunc's `state` (a
+    marshal document, runtime/state/store.py)."""
+    return Path(rt.root) / cid / ("state" if rt.name == "pyrunc" else "state.json")
+
+
+def load_state(rt, data):
+    """A state file's bytes as a dict (the format of `rt`)."""
+    return marshal.loads(data) if rt.name == "pyrunc" else json.loads(data)
+
+
+def dump_state(rt, st):
+    return marshal.dumps(st, 4) if rt.name == "pyrunc" else json.dumps(st).encode()
+
+
+def read_state_file(rt, cid):
+    return load_state(rt, state_file(rt, cid).read_bytes())
+
+
+def write_state_file(rt, cid, st):
+    state_file(rt, cid).write_bytes(dump_state(rt, st))
 
 
 def new_id(tag=""):

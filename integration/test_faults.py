@@ -14,6 +14,7 @@ Containers' inits are reparented to the pytest process (a child subreaper); like
 containerd shim it reaps what it is given (``reap_later`` / ``adopt_children``).
 """
 import json
+import marshal
 import os
 import re
 import signal
@@ -184,7 +185,7 @@ def force_delete_cleans(rt, cid, before, tmp_path, also_gone=(), exclude=()):
 
 def cgroup_paths_of(rt, cid):
     """The container's cgroup dirs as its runtime recorded them."""
-    st = json.loads((rt.root / cid / "state.json").read_text())
+    st = harness.read_state_file(rt, cid)
     paths = st.get("cgroupPaths") or st.get("cgroup_paths") or {}
     return sorted(set(paths.values()))
 
@@ -269,10 +270,10 @@ def killed_at_then_delete_force_cleans(pyrunc, bundle, tmp_path, point, how):
         want = "some" if left["cgroups"] else "none"
         assert bool(cgroup_dirs(cid)) == left["cgroups"], \
             f"killed at {point}: cgroups {sorted(cgroup_dirs(cid))}, expected {want}"
-    if init is None and cdir.joinpath("state.json").exists():
+    if init is None and harness.state_file(pyrunc, cid).exists():
         try:
-            init = json.loads(cdir.joinpath("state.json").read_text())["pid"]
-        except (ValueError, KeyError):
+            init = harness.read_state_file(pyrunc, cid)["pid"]
+        except (ValueError, EOFError, KeyError):
             pass
     if left.get("init") is not None:
         assert init, f"killed at {point}: no init pid recorded"
@@ -289,29 +290,31 @@ def killed_at_then_delete_force_cleans(pyrunc, bundle, tmp_path, point, how):
 # ---- corrupted state ----
 
 def _pid_as_string(data):
-    st = json.loads(data)
+    st = marshal.loads(data)
     st["pid"] = str(st["pid"])
-    return json.dumps(st).encode()
+    return marshal.dumps(st, 4)
 
 
 def _cgroup_paths_as_string(data):
-    st = json.loads(data)
+    st = marshal.loads(data)
     st["cgroupPaths"] = "/sys/fs/cgroup"
-    return json.dumps(st).encode()
+    return marshal.dumps(st, 4)
 
 
 def _no_pid(data):
-    st = json.loads(data)
+    st = marshal.loads(data)
     del st["pid"]
-    return json.dumps(st).encode()
+    return marshal.dumps(st, 4)
 
 
 STATE_CORRUPTIONS = {
     "truncated": lambda data: data[:len(data) // 2],
     "empty": lambda data: b"",
     "garbage": lambda data: bytes(range(256)) * 4,
-    "a-list": lambda data: b'["id", 1, 2]',
-    "null": lambda data: b"null",
+    "a-list": lambda data: marshal.dumps(["id", 1, 2], 4),
+    "null": lambda data: marshal.dumps(None, 4),
+    "json": lambda data: json.dumps(marshal.loads(data)).encode(),   # the format of old
+    "huge-list": lambda data: b"[\xff\xff\xff\x7f",                   # a length, no items
     "pid-as-string": _pid_as_string,
     "pid-missing": _no_pid,
     "cgroupPaths-as-string": _cgroup_paths_as_string,
@@ -319,15 +322,16 @@ STATE_CORRUPTIONS = {
 
 
 @pytest.mark.parametrize("corruption", list(STATE_CORRUPTIONS))
-def test_corrupt_state_json_of_a_running_container(pyrunc, bundle_factory, tmp_path, corruption):
+def test_corrupt_state_of_a_running_container(pyrunc, bundle_factory, tmp_path, corruption):
     """pyrunc only: runc 1.1.5 fails every command, delete --force included, on a state.json
-    it cannot parse, and leaves the container running.  pyrunc falls back on cgroups.json."""
+    it cannot parse, and leaves the container running.  pyrunc falls back on its cgroups
+    file."""
     before = harness.snapshot(tmp_path, [pyrunc.root])
     cid, pid, _ = started(pyrunc, bundle_factory(args=SLEEP), "corrupt")
     cgroups = cgroup_paths_of(pyrunc, cid)
     assert cgroups and all(pid in map(int, Path(d, "cgroup.procs").read_text().split())
                            for d in cgroups if Path(d, "cgroup.procs").exists()), cgroups
-    path = pyrunc.root / cid / "state.json"
+    path = harness.state_file(pyrunc, cid)
     bad = STATE_CORRUPTIONS[corruption](path.read_bytes())
     path.write_bytes(bad)
     assert path.read_bytes() == bad
@@ -344,14 +348,14 @@ def test_corrupt_state_json_of_a_running_container(pyrunc, bundle_factory, tmp_p
 
 
 @pytest.mark.parametrize("corruption", ["truncated", "garbage", "empty", "wrong-shape"])
-def test_corrupt_cgroups_json_with_a_good_state(pyrunc, bundle_factory, tmp_path, corruption):
-    """cgroups.json is only the fallback: with state.json intact everything works."""
+def test_corrupt_cgroups_file_with_a_good_state(pyrunc, bundle_factory, tmp_path, corruption):
+    """The cgroups file is only the fallback: with the state intact everything works."""
     before = harness.snapshot(tmp_path, [pyrunc.root])
     cid, pid, _ = started(pyrunc, bundle_factory(args=SLEEP), "cgjson")
-    path = pyrunc.root / cid / "cgroups.json"
+    path = pyrunc.root / cid / "cgroups"
     data = path.read_bytes()
     bad = {"truncated": data[:len(data) // 2], "garbage": b"\x00\xff" * 100, "empty": b"",
-           "wrong-shape": b'{"mode": 1, "paths": ["x"], "created": "y"}'}[corruption]
+           "wrong-shape": marshal.dumps({"mode": 1, "paths": ["x"], "created": "y"}, 4)}[corruption]
     path.write_bytes(bad)
     assert path.read_bytes() == bad
     st = check_state_answer(pyrunc, cid)
@@ -362,21 +366,21 @@ def test_corrupt_cgroups_json_with_a_good_state(pyrunc, bundle_factory, tmp_path
     force_delete_cleans(pyrunc, cid, before, tmp_path, also_gone=[pid])
 
 
-def test_missing_state_json_of_a_created_container(pyrunc, bundle_factory, tmp_path):
-    """A parked init whose state.json is gone: delete --force finds its cgroups and kills it."""
+def test_missing_state_of_a_created_container(pyrunc, bundle_factory, tmp_path):
+    """A parked init whose state file is gone: delete --force finds its cgroups and kills it."""
     before = harness.snapshot(tmp_path, [pyrunc.root])
     cid = harness.new_id("nostate")
     r = pyrunc.create(cid, bundle_factory(args=SLEEP))
     assert r.returncode == 0, show(r)
     pid = pyrunc.state(cid)["pid"]
     harness.reap_later(pid)
-    (pyrunc.root / cid / "state.json").unlink()
+    harness.state_file(pyrunc, cid).unlink()
     assert (pyrunc.root / cid / "exec.fifo").exists()
     check_state_answer(pyrunc, cid)
     check_list_answer(pyrunc, cid)
     r = pyrunc.start(cid)
     assert_answer_or_one_line(r)
-    assert r.returncode == 1, f"start of a container without state.json: {show(r)}"
+    assert r.returncode == 1, f"start of a container without its state: {show(r)}"
     assert alive(pid) and (pyrunc.root / cid / "exec.fifo").exists(), "start released the init anyway"
     force_delete_cleans(pyrunc, cid, before, tmp_path, also_gone=[pid])
 
@@ -426,14 +430,13 @@ def test_recycled_init_pid_is_not_the_container(runtime, bundle_factory, tmp_pat
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         pid_key, start_key = RECYCLE_KEYS[runtime.name]
-        path = runtime.root / cid / "state.json"
-        st = json.loads(path.read_text())
+        st = harness.read_state_file(runtime, cid)
         assert st[pid_key] == pid and isinstance(st[start_key], int), st
         st[pid_key] = sleeper.pid
         if not keep_start:
             st[start_key] = harness.proc_stat(sleeper.pid).start + 1   # close, not equal
-        path.write_text(json.dumps(st))
-        assert json.loads(path.read_text())[pid_key] == sleeper.pid
+        harness.write_state_file(runtime, cid, st)
+        assert harness.read_state_file(runtime, cid)[pid_key] == sleeper.pid
         assert harness.proc_stat(sleeper.pid).start != st[start_key]
 
         st = check_state_answer(runtime, cid)
@@ -460,7 +463,7 @@ def test_recycled_init_pid_is_not_the_container(runtime, bundle_factory, tmp_pat
 
 
 def test_recycled_pid_while_the_container_still_runs(pyrunc, bundle_factory, tmp_path):
-    """pyrunc only (runc cannot remove a busy cgroup): state.json names a stranger's pid while
+    """pyrunc only (runc cannot remove a busy cgroup): the state names a stranger's pid while
     the real init runs in the container's cgroup.  delete --force kills the container through
     its cgroup and spares the stranger."""
     before = harness.snapshot(tmp_path, [pyrunc.root])
@@ -468,10 +471,9 @@ def test_recycled_pid_while_the_container_still_runs(pyrunc, bundle_factory, tmp
     sleeper = subprocess.Popen(["sleep", "600"], stdin=subprocess.DEVNULL,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        path = pyrunc.root / cid / "state.json"
-        st = json.loads(path.read_text())
+        st = harness.read_state_file(pyrunc, cid)
         st["pid"] = sleeper.pid
-        path.write_text(json.dumps(st))
+        harness.write_state_file(pyrunc, cid, st)
         check_state_answer(pyrunc, cid)
         r = pyrunc.kill(cid, "KILL")
         assert_answer_or_one_line(r)

@@ -214,8 +214,8 @@ def test_killed_at_create_fault_point_then_delete_force_cleans(pyrunc, bundle_fa
     before = harness.snapshot(tmp_path, [pyrunc.root])
     r = fault_cmd(pyrunc, point, "create", "--bundle", bundle, cid)
     assert r.returncode == -signal.SIGKILL, show(r)
-    state = pyrunc.root / cid / "state.json"
-    init = json.loads(state.read_text()).get("pid") if state.exists() else None
+    state = harness.state_file(pyrunc, cid)
+    init = harness.read_state_file(pyrunc, cid).get("pid") if state.exists() else None
     force_delete_cleans(pyrunc, cid, before, tmp_path, also_gone=[init] if init else [])
 
 

@@ -98,7 +98,7 @@ def test_50_racing_creates_of_one_id(pyrunc, bundle_factory, tmp_path):
     new = harness.leaks(before, harness.snapshot(tmp_path, [pyrunc.root]))
     assert {p.pid for p in new.procs} == {pid}, f"processes other than the init {pid}: {new.procs}"
     assert new.states == {str(pyrunc.root / cid)}
-    st = json.loads((pyrunc.root / cid / "state.json").read_text())
+    st = harness.read_state_file(pyrunc, cid)
     cgroups = set(st["cgroupPaths"].values())
     assert cgroups and cgroups == new.cgroups, (cgroups, new.cgroups)
     for d in cgroups:

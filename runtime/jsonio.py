@@ -155,7 +155,7 @@ def _compact(obj, out):
         out.append("]")
 
 
-# pyrunc's own files (state.json, the config's copy), which only pyrunc reads: _json's C
+# pyrunc's own file (the config's copy), which only pyrunc reads: _json's C
 # encoder, 3-4 times faster than Go's layout below; every non-ASCII character escaped, so
 # that a lone surrogate from a "\ud800" escape in config.json reads back as itself
 _private = _json.make_encoder(None, None, _json.encode_basestring_ascii, None, ":", ",", False, False, False)

@@ -35,6 +35,7 @@ from pyrunc.cgroups import resources as cgres  # noqa: E402
 from pyrunc.cgroups.host import CgroupHost, Hierarchy  # noqa: E402
 from pyrunc.plan import build  # noqa: E402
 from pyrunc.spec import load, validate  # noqa: E402
+from pyrunc.state import store  # noqa: E402
 
 EXAMPLES = int(os.environ.get("PYRUNC_FUZZ_LOADER_EXAMPLES", "2000"))
 RANDOM = os.environ.get("PYRUNC_FUZZ_RANDOM", "") not in ("", "0")
@@ -121,8 +122,8 @@ def create_path(data):
     rules = cgdevices.effective_rules((res or {}).get("devices"), device_paths)
     cgdevices.v1_writes(rules)
     cgdevices.encode(cgdevices.bpf_program(rules))
-    # create's state.json and config.json copy (store.write_state, _write_config_copy)
-    jsonio.dumps({"annotations": doc.get("annotations") or {}, "bundle": "/bundle"}).encode("utf-8")
+    # create's state and config.json copy (store.write_state, _write_config_copy)
+    store._plain({"annotations": doc.get("annotations") or {}, "bundle": "/bundle"})
     jsonio.dumps(doc).encode()
 
 

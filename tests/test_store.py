@@ -1,4 +1,5 @@
 """Status is derived at every read: the process, its start time, the fifo, the freezer."""
+import marshal
 import os
 import time
 
@@ -69,14 +70,17 @@ def test_read_state_missing_and_broken(tmp_path):
     d = tmp_path / "half"
     d.mkdir()
     assert store.read_state(str(d))["broken"] is True
-    (d / "state.json").write_text('{"id": "half", "pid"')
-    assert store.read_state(str(d))["broken"] is True
+    full = marshal.dumps({"id": "half", "pid": 1}, 4)
+    for bad in (full[:len(full) // 2], b"", b'{"id": "half", "pid": 1}', marshal.dumps(["id"], 4),
+                b"[\xff\xff\xff\x7f"):
+        (d / "state").write_bytes(bad)
+        assert store.read_state(str(d))["broken"] is True, bad
 
 
 def test_write_state_is_atomic_rename(tmp_path):
     store.write_state(str(tmp_path), {"id": "a", "pid": 1})
     assert store.read_state(str(tmp_path))["pid"] == 1
-    assert sorted(os.listdir(tmp_path)) == ["state.json"]
+    assert sorted(os.listdir(tmp_path)) == ["state"]
 
 
 def test_pid_file_has_no_newline(tmp_path):
@@ -97,7 +101,7 @@ def test_valid_ids(cid):
 
 
 def test_unwritten_state_is_creating_while_its_creator_holds_the_lock(tmp_path):
-    """A dir without state.json: being created while locked (create locks it before it is
+    """A dir without a state file: being created while locked (create locks it before it is
     visible), a create that died otherwise."""
     cdir = tmp_path / "c1"
     cdir.mkdir()

@@ -241,8 +241,10 @@ def state_json(cid):
 
 def created_dirs(cid):
     """The cgroup dirs pyrunc's state says this container made (cgroupsCreated)."""
-    with open("%s/%s/state.json" % (STATE_ROOT, cid)) as f:
-        return json.load(f).get("cgroupsCreated") or []
+    import marshal
+
+    with open("%s/%s/state" % (STATE_ROOT, cid), "rb") as f:
+        return marshal.load(f).get("cgroupsCreated") or []
 
 
 def scenario_s(env, res):

@@ -43,7 +43,7 @@ class Manager:
         return cls(st.get("cgroupMode") or "none", st.get("cgroupPaths") or {}, st.get("cgroupsCreated") or [])
 
     def record(self):
-        """The state.json fields that bring this manager back (from_state)."""
+        """The state fields that bring this manager back (from_state)."""
         return {"cgroupPaths": self.paths, "cgroupsCreated": self.created, "cgroupMode": self.mode}
 
     def spawn_dir(self):
@@ -208,7 +208,9 @@ class Manager:
         """Remove the container's cgroups at once when they are all ours and empty: an
         rmdir fails on a cgroup that still has tasks, so this needs no cgroup.procs
         read. False leaves the work (and the leftovers) to the caller."""
-        return set(self.paths.values()) <= set(self.created) and fs.try_remove(self.created)
+        from pyrunc.cgroups import rmdir
+
+        return set(self.paths.values()) <= set(self.created) and rmdir.try_remove(self.created)
 
     def exists(self):
         """Whether any of the container's cgroup dirs is still there."""

@@ -355,7 +355,7 @@ def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_
             st["sharedMountBelow"] = shared_below  # delete unmounts what is stacked on it
         st.update(mgr.record())
         if clone_first:
-            # the cgroups are not made yet: what cgroups.json says we will make, so that a
+            # the cgroups are not made yet: what the cgroups file says we will make, so that a
             # create killed from here on still has them removed by `delete --force`
             st["cgroupsCreated"] = rec["created"]
         if plan.no_new_keyring:
@@ -433,7 +433,7 @@ def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_
 
 def _make_locked_dir(root, cdir, shim):
     """The container dir, locked before anyone can see it: made and locked under a private
-    name, then renamed into place unless the id exists. A dir seen without state.json is
+    name, then renamed into place unless the id exists. A dir seen without its state is
     then either locked (being created: `state` says "creating") or left by a create that
     died (stopped), never both (a plain mkdir then flock had a window where `state` read
     a container being created as stopped)."""
