@@ -2,7 +2,7 @@
 /proc/self/mountinfo texts (host.parse_mountinfo, host.mode_of), cgroupsPath ->
 directories (paths.inner_path, paths.resolve) with a tmp_path standing in for the
 cgroup filesystem, making and removing those directories (fs.create, fs.missing,
-fs.try_remove, fs.remove), and the --systemd-cgroup `slice:prefix:name` form
+rmdir.try_remove, fs.remove), and the --systemd-cgroup `slice:prefix:name` form
 (paths.parse_systemd).
 
 The mountinfo samples are what real hosts show (Debian 10/11 hybrid, Debian 12 and
@@ -14,6 +14,7 @@ import pytest
 from pyrunc.cgroups import fs
 from pyrunc.cgroups import host as H
 from pyrunc.cgroups import paths as P
+from pyrunc.cgroups import rmdir
 from pyrunc.errors import CgroupError, ConfigError
 
 # ---- mountinfo samples ----
@@ -377,12 +378,12 @@ def test_try_remove_stops_at_a_busy_directory(tmp_path):
     paths = {"pids": str(tmp_path / "pids/a/b")}
     made = fs.create(paths)
     (tmp_path / "pids/a/b/busy").mkdir()         # a child cgroup: rmdir fails (ENOTEMPTY)
-    assert fs.try_remove(made) is False
+    assert rmdir.try_remove(made) is False
     assert (tmp_path / "pids/a/b").is_dir()
     (tmp_path / "pids/a/b/busy").rmdir()
-    assert fs.try_remove(made) is True
+    assert rmdir.try_remove(made) is True
     assert not (tmp_path / "pids/a").exists()
-    assert fs.try_remove(made) is True           # already gone: nothing to do
+    assert rmdir.try_remove(made) is True           # already gone: nothing to do
 
 
 def test_remove_reports_a_directory_it_cannot_remove(tmp_path):
@@ -440,3 +441,22 @@ def test_remove_keeps_a_parent_it_made_while_another_cgroup_is_below_it(tmp_path
     (tmp_path / "memory/shared/b").rmdir()
     fs.remove(made, [leaf])                         # now empty: the parent goes too
     assert not (tmp_path / "memory/shared").exists()
+
+
+def test_remove_own_takes_only_a_cgroupfs_containers_own_empty_cgroups(tmp_path):
+    """delete's common case without the manager (rmdir.remove_own): every cgroup the state
+    names is one the container made, and each goes with one rmdir; otherwise nothing is
+    touched, or what is left goes to the manager."""
+    parent, leaf, other = tmp_path / "parent", tmp_path / "parent" / "c1", tmp_path / "other"
+    for d in (leaf, other):
+        d.mkdir(parents=True)
+    st = {"cgroupPaths": {"memory": str(leaf)}, "cgroupsCreated": [str(parent), str(leaf)]}
+    assert not rmdir.remove_own(dict(st, cgroupDriver="systemd")) and leaf.exists()
+    assert not rmdir.remove_own(dict(st, cgroupPaths={"memory": str(leaf), "cpu": str(other)}))
+    assert leaf.exists() and other.exists()
+    assert not rmdir.remove_own({"cgroupPaths": {}, "cgroupsCreated": []})
+    (leaf / "busy").mkdir()                      # a sub-cgroup: rmdir refuses
+    assert not rmdir.remove_own(st) and leaf.exists()
+    (leaf / "busy").rmdir()
+    assert rmdir.remove_own(st)
+    assert not parent.exists() and other.exists()

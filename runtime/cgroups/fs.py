@@ -177,19 +177,6 @@ def _rmdir_tree(d):
     posix.rmdir(d)
 
 
-def try_remove(made):
-    """One rmdir of each, deepest first; False at the first that is still busy (or
-    otherwise refused), leaving the rest to remove()."""
-    for d in sorted(made, key=lambda p: p.count("/"), reverse=True):
-        try:
-            posix.rmdir(d)
-        except FileNotFoundError:
-            pass
-        except OSError:
-            return False
-    return True
-
-
 def prune(dirs):
     """rmdir each of `dirs` that is empty now, deepest first; one that still has a
     cgroup below it (EBUSY; another container's) or is gone already stays as it is."""

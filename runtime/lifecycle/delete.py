@@ -42,22 +42,11 @@ def kill_everything(st):
 
 
 def destroy(cdir, st):
-    from pyrunc.cgroups.manager import Manager
+    from pyrunc.cgroups import rmdir
 
-    mgr = Manager.from_state(st)
     first = None
-    if mgr.paths and mgr.try_destroy():
-        mgr = Manager(mgr.mode, {})  # nothing left to kill or remove
-    if mgr.paths and mgr.all_pids():
-        # leftovers (no pid namespace, or a process that escaped the init's death)
-        from pyrunc.lifecycle import kill
-
-        mgr.thaw_sub_cgroups()
-        kill.signal_all(st, 9)
-    try:
-        mgr.destroy()
-    except errors.PyruncError as e:
-        first = e
+    if not rmdir.remove_own(st):
+        first = _destroy_cgroups(st)
     faults.point("delete-after-cgroups")
     phase("delete: cgroups")
     if st.get("sharedMountBelow") is not None:
@@ -70,6 +59,28 @@ def destroy(cdir, st):
     store.remove_state_dir(cdir)
     if first is not None:
         raise first
+
+
+def _destroy_cgroups(st):
+    """What rmdir.remove_own leaves: a cgroup with leftovers, one that was there before
+    the container, the systemd driver's unit. Returns the error to raise once the state
+    dir is gone, if any."""
+    from pyrunc.cgroups.manager import Manager
+
+    mgr = Manager.from_state(st)
+    if mgr.paths and mgr.try_destroy():
+        mgr = Manager(mgr.mode, {})  # nothing left to kill or remove
+    if mgr.paths and mgr.all_pids():
+        # leftovers (no pid namespace, or a process that escaped the init's death)
+        from pyrunc.lifecycle import kill
+
+        mgr.thaw_sub_cgroups()
+        kill.signal_all(st, 9)
+    try:
+        mgr.destroy()
+    except errors.PyruncError as e:
+        return e
+    return None
 
 
 def delete(root, cid, force=False):
