@@ -62,15 +62,17 @@ def release(cdir, st):
         raise errors.StateError("cannot start an already running container") from None
     try:
         p = select.poll()
-        p.register(fd, select.POLLIN)
-        # the init may still be on its way to the fifo: wait, checking it lives
+        # POLLHUP only (poll reports it unasked): a fifo hangs up once a writer came and
+        # all went, i.e. at the init's execve (or its death), and "0" and any error are
+        # all there by then; waking for the "0" first was one more wake-up on the way.
+        # The init may still be on its way to the fifo: wait, checking it lives.
+        p.register(fd, 0)
         while not p.poll(100):
             if not store.init_alive(st):
                 raise errors.StateError("cannot start a container that has stopped")
         first = posix.read(fd, 1)
         if first != b"0":
             raise errors.StateError("cannot start a container that has stopped")
-        posix.set_blocking(fd, True)
         rest = []
         while True:
             b = posix.read(fd, 4096)
