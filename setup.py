@@ -3,7 +3,7 @@
 The launcher is not a setuptools console script: pip's generated script imports `re`
 and runs the interpreter with `site`, both of which cost milliseconds on every runtime
 command. Ours runs the interpreter that builds the package, by absolute path, with -I -S,
-and finds the package next to itself.
+and finds the package next to itself; its code comes compiled (bin/launcher.py).
 """
 import os
 import sys
@@ -19,7 +19,7 @@ LAUNCHER_OUT = os.path.join("build", "launcher", "pyrunc")
 def write_launcher():
     interpreter = os.path.realpath(sys.executable)
     with open(LAUNCHER_SRC) as f:
-        text = f.read().replace("@PYTHON@", interpreter)
+        text = _load_bin_module("launcher").render(f.read(), interpreter)
     os.makedirs(os.path.dirname(LAUNCHER_OUT), exist_ok=True)
     with open(LAUNCHER_OUT, "w") as f:
         f.write(text)
