@@ -33,15 +33,17 @@ def _usage_error(e):
 
 
 def run(argv):
-    from pyrunc.cli import args, verbs
+    from pyrunc.cli import args, hotverbs
 
-    values, rest = args.parse(argv, verbs.GLOBAL_FLAGS, None, interspersed=False)
+    values, rest = args.parse(argv, hotverbs.GLOBAL_FLAGS, None, interspersed=False)
     # runc: --version and the global --help answer before the log is set up
     if values["version"]:
         from pyrunc.cli import commands
 
         return commands.version()
     if values["help"] and not rest:
+        from pyrunc.cli import verbs
+
         sys.stdout.write(verbs.main_help())
         return 0
     fmt = values["log-format"]
@@ -52,16 +54,24 @@ def run(argv):
     if values["log"]:
         log.open_target(values["log"])
     if not rest:
+        from pyrunc.cli import verbs
+
         sys.stdout.write(verbs.main_help())
         return 0
     verb = rest[0]
     if verb in ("help", "h"):
+        from pyrunc.cli import verbs
+
         if len(rest) > 1 and rest[1] in verbs.VERBS:
             sys.stdout.write(verbs.verb_help(rest[1]))
             return 0
         sys.stdout.write(verbs.main_help())
         return 0
-    spec = verbs.VERBS.get(verb)
+    spec = hotverbs.HOT.get(verb)
+    if spec is None:
+        from pyrunc.cli import verbs
+
+        spec = verbs.VERBS.get(verb)
     if spec is None:
         log.error("No help topic for '%s'" % verb)
         return 3
@@ -81,8 +91,10 @@ def run(argv):
         if len(pos) < lo:
             raise errors.UsageError('pyrunc: "%s" requires a minimum of %d argument(s)' % (verb, lo), verb)
         raise errors.UsageError('pyrunc: "%s" requires a maximum of %d argument(s)' % (verb, hi), verb)
-    from pyrunc.cli import commands
-
+    if verb in hotverbs.HOT:
+        from pyrunc.cli import hotcommands as commands
+    else:
+        from pyrunc.cli import commands
     handler = getattr(commands, "cmd_" + verb.replace("-", "_"))
     phase("args")
     return handler(Globals(values), opts, pos)

@@ -1,5 +1,7 @@
-"""The verbs: their flags, argument counts and help text (runc's, with our name)."""
+"""The verbs: their flags, argument counts and help text (runc's, with our name); the
+ones every caller runs often are in hotverbs.py, which parsing their argv needs alone."""
 from pyrunc.cli.args import BOOL, INT, LIST, STR, Flag
+from pyrunc.cli.hotverbs import GLOBAL_FLAGS, HOT, ID, ID_NAME
 
 CREATE_FLAGS = [
     Flag("bundle", STR, ("b",), "", "path to the root of the bundle directory, defaults to the current directory"),
@@ -108,13 +110,11 @@ RESTORE_FLAGS = [
     Flag("lsm-mount-context", STR, (), "", "Specify an LSM mount context to be used during restore."),
 ]
 
-ID = '<container-id>'
 ID_HELP = ('Where "<container-id>" is your name for the instance of the container that you\n'
            'are starting. The name you provide for the container instance must be unique on\nyour host.')
-ID_NAME = 'Where "<container-id>" is the name for the instance of the container.'
 
 # name: (summary, usage args, flags, (min args, max args or None), description)
-VERBS = {
+VERBS = dict(HOT, **{
     "checkpoint": ("checkpoint a running container", ID, CHECKPOINT_FLAGS, (1, 1),
                    'Where "<container-id>" is the name for the instance of the container to be\ncheckpointed.'
                    "\n\nDESCRIPTION:\n   The checkpoint command saves the state of the container instance."),
@@ -124,10 +124,6 @@ DESCRIPTION:
    The create command creates an instance of a container for a bundle. The bundle
 is a directory with a specification file named "config.json" and a root
 filesystem."""),
-    "delete": ("delete any resources held by the container often used with detached container",
-               ID, [Flag("force", BOOL, ("f",), False,
-                         "Forcibly deletes the container if it is still running (uses SIGKILL)")], (1, 1),
-               ID_NAME),
     "events": ("display container events such as OOM notifications, cpu, memory, and IO usage statistics",
                ID, [Flag("interval", STR, (), "5s", "set the stats collection interval"),
                     Flag("stats", BOOL, (), False, "display the container's stats then exit")], (1, 1), ID_NAME),
@@ -142,13 +138,6 @@ filesystem."""),
               "   release [--purge] BUNDLE\n   mount BUNDLE\n   ls [--format table|json] LAYOUT\n"
               "   history [--format table|json] LAYOUT:TAG\n   gc [--store DIR]\n\n"
               "   `pyrunc image SUBCOMMAND --help` describes each."),
-    "kill": ("kill sends the specified signal (default: SIGTERM) to the container's init process",
-             ID + " [signal]", [Flag("all", BOOL, ("a",), False,
-                                     "send the specified signal to all processes inside the container")],
-             (1, 2), ID_NAME + ' "[signal]" is the signal to be sent to the init process.'),
-    "list": ("lists containers started by pyrunc with the given root", "",
-             [Flag("format", STR, ("f",), "table", "select one of: table or json (default: \"table\")"),
-              Flag("quiet", BOOL, ("q",), False, "display only container IDs")], (0, 0), ""),
     "pause": ("pause suspends all processes inside the container", ID, [], (1, 1), ID_NAME),
     "ps": ("ps displays the processes running inside a container", ID + " [ps options]",
            [Flag("format", STR, ("f",), "table", "select one of: table or json (default: \"table\")")],
@@ -163,26 +152,10 @@ filesystem."""),
         Flag("bundle", STR, ("b",), "", "path to the root of the bundle directory"),
         Flag("rootless", BOOL, (), False, "generate a configuration for a rootless container")], (0, 0),
         'The spec command creates the new specification file named "config.json" for\nthe bundle.'),
-    "start": ("executes the user defined process in a created container", ID, [], (1, 1), ID_NAME),
-    "state": ("output the state of a container", ID, [], (1, 1), ID_NAME),
     "update": ("update container resource constraints", ID, UPDATE_FLAGS, (1, 1), ""),
     "validate": ("check a bundle's config.json against the runtime-spec and list every problem", "",
                  [Flag("bundle", STR, ("b",), "", "path to the root of the bundle directory")], (0, 0), ""),
-}
-
-GLOBAL_FLAGS = [
-    Flag("debug", BOOL, (), False, "enable debug logging"),
-    Flag("log", STR, (), "", "set the log file to write pyrunc logs to (default is '/dev/stderr')"),
-    Flag("log-format", STR, (), "text", "set the log format ('text' (default), or 'json')"),
-    Flag("root", STR, (), "", "root directory for storage of container state (this should be "
-         "located in tmpfs)"),
-    Flag("criu", STR, (), "", "(obsoleted; accepted and ignored)", hidden=True),
-    Flag("systemd-cgroup", BOOL, (), False, "enable systemd cgroup support, expects cgroupsPath to be of "
-         "form \"slice:prefix:name\" for e.g. \"system.slice:runc:434234\""),
-    Flag("rootless", STR, (), "auto", "ignore cgroup permission errors ('true', 'false', or 'auto')"),
-    Flag("help", BOOL, ("h",), False, "show help"),
-    Flag("version", BOOL, ("v",), False, "print the version"),
-]
+})
 
 
 def _flag_lines(flags):
