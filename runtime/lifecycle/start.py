@@ -21,11 +21,15 @@ def start(root, cid):
             raise errors.StateError("cannot start an already running container")
         if status != "created":
             raise errors.StateError("cannot start a container in the %s state" % status)
-        from pyrunc import faults, notify
+        from pyrunc import faults
 
         phase("state, lock")
 
-        sock = notify.bind(cdir)
+        sock = None
+        if b"NOTIFY_SOCKET" in posix.environ:   # sd_notify through the container (notify.py)
+            from pyrunc import notify
+
+            sock = notify.bind(cdir)
         try:
             faults.point("start-before-release")
             release(cdir, st)
