@@ -20,6 +20,17 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.integration)
 
 
+def pytest_terminal_summary(terminalreporter):
+    """The qemu guest boots that stalled (integration/guest/boot.py boots such a guest
+    once more): where each one's console stopped, also when the second boot passed."""
+    import sys
+
+    boot = sys.modules.get("boot")
+    for path, argv, tail in getattr(boot, "STALLS", ()):
+        terminalreporter.write_line("guest boot stalled: %s\n  console: %s\n  its last lines:\n%s"
+                                    % (argv, path, tail))
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _root_and_subreaper():
     if os.geteuid() != 0:

@@ -627,9 +627,27 @@ def boot(argv, timeout=600, memory="1G", cpus=2, cwd=None, env=None, stream=None
             return _boot_once(argv, timeout, memory, cpus, cwd, env, stream, verbose, kernel_args, systemd,
                               cgroups)
         except GuestTimeout as e:
+            path, tail = _keep_stall(e.output, argv, systemd, cgroups)
             if attempt == retries:
                 raise
-            sys.stderr.write("boot: %s; booting it again (%d of %d)\n" % (e, attempt + 1, retries))
+            sys.stderr.write("boot: %s; its console is in %s, ending with:\n%s\nbooting it again (%d of %d)\n"
+                             % (e, path, tail, attempt + 1, retries))
+
+
+# every stalled boot of this process: (console file, the argv, the console's last lines);
+# integration/conftest.py lists them at the end of a test run, retried or not
+STALLS = []
+
+
+def _keep_stall(console, argv, systemd, cgroups):
+    """Write a stalled guest's whole console to a file (the next stall should show where
+    it hangs) and remember it in STALLS."""
+    fd, path = tempfile.mkstemp(prefix="pyrunc-guest-stall-", suffix=".log")
+    with os.fdopen(fd, "w") as f:
+        f.write("argv: %s\nsystemd: %s, cgroups: %s\n\n%s" % (shlex.join(argv), systemd, cgroups, console))
+    tail = "\n".join(console.rstrip().splitlines()[-15:])
+    STALLS.append((path, shlex.join(argv), tail))
+    return path, tail
 
 
 def _boot_once(argv, timeout, memory, cpus, cwd, env, stream, verbose, kernel_args, systemd, cgroups):
