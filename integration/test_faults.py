@@ -324,8 +324,8 @@ STATE_CORRUPTIONS = {
 @pytest.mark.parametrize("corruption", list(STATE_CORRUPTIONS))
 def test_corrupt_state_of_a_running_container(pyrunc, bundle_factory, tmp_path, corruption):
     """pyrunc only: runc 1.1.5 fails every command, delete --force included, on a state.json
-    it cannot parse, and leaves the container running.  pyrunc falls back on its cgroups
-    file."""
+    it cannot parse, and leaves the container running.  pyrunc falls back on the cgroups
+    record of its config file."""
     before = harness.snapshot(tmp_path, [pyrunc.root])
     cid, pid, _ = started(pyrunc, bundle_factory(args=SLEEP), "corrupt")
     cgroups = cgroup_paths_of(pyrunc, cid)
@@ -348,14 +348,16 @@ def test_corrupt_state_of_a_running_container(pyrunc, bundle_factory, tmp_path, 
 
 
 @pytest.mark.parametrize("corruption", ["truncated", "garbage", "empty", "wrong-shape"])
-def test_corrupt_cgroups_file_with_a_good_state(pyrunc, bundle_factory, tmp_path, corruption):
-    """The cgroups file is only the fallback: with the state intact everything works."""
+def test_corrupt_config_file_with_a_good_state(pyrunc, bundle_factory, tmp_path, corruption):
+    """The config file's cgroups record is only the fallback: with the state intact,
+    state, list, kill and delete --force work."""
     before = harness.snapshot(tmp_path, [pyrunc.root])
     cid, pid, _ = started(pyrunc, bundle_factory(args=SLEEP), "cgjson")
-    path = pyrunc.root / cid / "cgroups"
+    path = pyrunc.root / cid / "config"
     data = path.read_bytes()
     bad = {"truncated": data[:len(data) // 2], "garbage": b"\x00\xff" * 100, "empty": b"",
-           "wrong-shape": marshal.dumps({"mode": 1, "paths": ["x"], "created": "y"}, 4)}[corruption]
+           "wrong-shape": marshal.dumps({"spec": [], "cgroups": {"mode": 1, "paths": ["x"], "created": "y"}},
+                                        4)}[corruption]
     path.write_bytes(bad)
     assert path.read_bytes() == bad
     st = check_state_answer(pyrunc, cid)

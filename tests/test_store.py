@@ -117,3 +117,26 @@ def test_unwritten_state_is_creating_while_its_creator_holds_the_lock(tmp_path):
         _, code = os.waitpid(pid, 0)
         assert code == 0
     assert store.reported_status(str(cdir), st) == "stopped"
+
+
+def test_config_file_keeps_the_config_and_the_cgroups_record(tmp_path):
+    """One file holds the config that exec reads and the cgroups a broken state falls
+    back on; update replaces the config and keeps the record."""
+    d = str(tmp_path)
+    rec = {"mode": "legacy", "paths": {"memory": "/sys/fs/cgroup/memory/c1"},
+           "created": ["/sys/fs/cgroup/memory/c1"], "cgroupDriver": "cgroupfs"}
+    spec = {"ociVersion": "1.2.0", "process": {"args": ("sh",)}}
+    store.write_config(d, spec, rec)
+    assert sorted(os.listdir(tmp_path)) == ["config"]
+    assert store.read_config(d) == {"ociVersion": "1.2.0", "process": {"args": ["sh"]}}
+    st = store.read_state(d)      # no state file: broken, with the record's cgroups
+    assert st["broken"] and st["cgroupPaths"] == rec["paths"] and st["cgroupsCreated"] == rec["created"]
+    store.replace_config(d, {"ociVersion": "1.2.0", "linux": {}})
+    assert store.read_config(d) == {"ociVersion": "1.2.0", "linux": {}}
+    assert store.read_state(d)["cgroupPaths"] == rec["paths"]
+    for bad in (b"", b"\x00\xff", marshal.dumps({"spec": [], "cgroups": 1}, 4)):
+        (tmp_path / "config").write_bytes(bad)
+        assert store.read_config(d) == {}
+        assert "cgroupPaths" not in store.read_state(d)
+    with pytest.raises(TypeError):
+        store.write_config(d, {"x": object()}, rec)   # what could not be read back is not written

@@ -277,7 +277,7 @@ def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_
                           user=host.rootless_cgroups, bus=host.systemd_bus)
         rec = mgr.record()
         rec.update({"mode": mgr.mode, "paths": mgr.paths, "created": cgfs.missing(mgr.paths)})
-        store.write_state(cdir, rec, store.CGROUPS)
+        store.write_config(cdir, spec, rec)
         linux = spec.get("linux") or {}
 
         # imported before the cgroups are made: on v1 that waits out a grace period (see
@@ -355,7 +355,7 @@ def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_
             st["sharedMountBelow"] = shared_below  # delete unmounts what is stacked on it
         st.update(mgr.record())
         if clone_first:
-            # the cgroups are not made yet: what the cgroups file says we will make, so that a
+            # the cgroups are not made yet: what the config file says we will make, so that a
             # create killed from here on still has them removed by `delete --force`
             st["cgroupsCreated"] = rec["created"]
         if plan.no_new_keyring:
@@ -365,8 +365,6 @@ def _create(g, cid, bundle, spec, plan, host, pid_file, console_socket, console_
         store.write_state(cdir, st)
         phase("state (first)")
         faults.point("create-after-first-state")
-        store.write_config(cdir, spec)
-        phase("config copy")
         if clone_first:
             make_cgroups()
             if host.systemd_unit:

@@ -100,8 +100,7 @@ def _restore(g, cid, bundle, spec, plan, host, criu, rpc, image, fds, empty, mod
     sw = None
     try:
         mgr = Manager(host.cgroup_host.mode, host.cgroup_paths)
-        store.write_state(cdir, {"mode": mgr.mode, "paths": mgr.paths, "created": cgfs.missing(mgr.paths)},
-                          store.CGROUPS)
+        store.write_config(cdir, spec, {"mode": mgr.mode, "paths": mgr.paths, "created": cgfs.missing(mgr.paths)})
         mgr.create()
         linux = spec.get("linux") or {}
         mgr.apply(linux.get("resources"), device_paths=[d["path"] for d in linux.get("devices") or ()])
@@ -184,7 +183,7 @@ def _restore(g, cid, bundle, spec, plan, host, criu, rpc, image, fds, empty, mod
                 store.write_pid_file(createmod._abspath(o["pid-file"]), pid[0])
             except OSError as e:
                 raise errors.from_oserror('write pid file "%s"' % o["pid-file"], e) from None
-        store.write_config(cdir, spec)
+        store.replace_config(cdir, spec)
     except BaseException:
         if sw is not None:
             sw.close()

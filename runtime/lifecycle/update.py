@@ -160,7 +160,7 @@ def update(root, cid, o, resources=None):
         except errors.ConfigError as e:
             raise (e if resources is not None else _from_the_command_line(e, o)) from None
         linux["resources"] = merged
-        store.write_config(cdir, spec)
+        store.replace_config(cdir, spec)
 
 
 def _from_the_command_line(e, o):

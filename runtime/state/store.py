@@ -5,10 +5,10 @@ Layout of `<root>/<id>/`:
   state        what `state` prints plus what later commands need (pid start time,
                cgroup paths, hooks, namespaces), as a marshal document; replaced by
                temp file + rename
-  cgroups      the cgroups create is about to make (same format), written before them
+  config       the config as loaded at create, for exec (runtime-spec: later edits of
+               the bundle's config.json have no effect), and the cgroups create is about
+               to make, written before them (so that a broken state still finds them)
   exec.fifo    present from create until start: the init blocks opening it
-  config.json  the config as loaded at create, for exec (runtime-spec: later edits
-               of the bundle's config.json have no effect)
 
 Only pyrunc reads these files (callers read `pyrunc state`), so the two it reads on
 every command are in the format the interpreter reads fastest: `marshal` is built in,
@@ -21,9 +21,8 @@ import posix
 from pyrunc import errors
 
 STATE = "state"
-CGROUPS = "cgroups"  # written before the cgroups exist: a broken state still finds them
+CONFIG = "config"
 FIFO = "exec.fifo"
-CONFIG = "config.json"
 _FORMAT = 4  # marshal's version: plain containers, numbers and strings only
 
 _ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+,-.")
@@ -103,7 +102,8 @@ def read_state(cdir):
 
     A missing, unreadable or ill-typed state file in an existing dir (a create that was
     killed half-way, a damaged file) reads as a broken state with pid 0 (status
-    "stopped"), so that `delete --force` can still clean it through the cgroups file.
+    "stopped"), so that `delete --force` can still clean it through the config file's
+    cgroups record.
     """
     try:
         fd = posix.open(cdir + "/" + STATE, posix.O_RDONLY | posix.O_CLOEXEC)
@@ -192,16 +192,12 @@ def _well_formed(st):
 
 def broken_state(cdir):
     """What is known of a container whose state file is missing or corrupt: its cgroups
-    (from the cgroups file), so that delete --force can kill what runs there and remove them."""
+    (from the config file), so that delete --force can kill what runs there and remove them."""
     cid = cdir.rpartition("/")[2]
     st = {"ociVersion": "", "id": cid, "pid": 0, "pidStart": 0, "bundle": "", "rootfs": "",
           "created": "0001-01-01T00:00:00Z", "owner": "", "broken": True, "newPidns": False}
     try:
-        fd = posix.open(cdir + "/" + CGROUPS, posix.O_RDONLY | posix.O_CLOEXEC)
-        try:
-            cg = _load(posix.read(fd, 1 << 20))
-        finally:
-            posix.close(fd)
+        cg = _config_doc(cdir)["cgroups"]
         st["cgroupMode"] = cg["mode"]
         st["cgroupPaths"] = cg["paths"]
         st["cgroupsCreated"] = cg["created"]
@@ -252,21 +248,43 @@ def write_atomic(path, data, mode=0o600):
         raise errors.from_oserror('write "%s"' % path, e) from None
 
 
-def read_config(cdir):
-    """The copy of config.json that create kept ({} when missing or damaged)."""
-    from pyrunc import jsonio
+def write_config(cdir, spec, cgroups):
+    """The config create loaded and the cgroups it is about to make, in one file written
+    before them (a marshal document, as the state)."""
+    write_atomic(cdir + "/" + CONFIG, marshal.dumps(_plain({"spec": spec, "cgroups": cgroups}), _FORMAT))
 
+
+def _config_doc(cdir):
+    """The config file's dict; OSError when it cannot be read, None when it is damaged."""
+    fd = posix.open(cdir + "/" + CONFIG, posix.O_RDONLY | posix.O_CLOEXEC)
     try:
-        with open(cdir + "/" + CONFIG, "rb") as f:
-            return jsonio.loads(f.read())
-    except (OSError, ValueError):
+        chunks = []
+        while True:
+            b = posix.read(fd, 1 << 20)
+            if not b:
+                break
+            chunks.append(b)
+    finally:
+        posix.close(fd)
+    return _load(b"".join(chunks))
+
+
+def read_config(cdir):
+    """The config that create kept ({} when missing or damaged)."""
+    try:
+        spec = (_config_doc(cdir) or {}).get("spec")
+    except OSError:
         return {}
+    return spec if type(spec) is dict else {}
 
 
-def write_config(cdir, spec):
-    from pyrunc import jsonio
-
-    write_atomic(cdir + "/" + CONFIG, jsonio.dumps_private(spec).encode("ascii"))
+def replace_config(cdir, spec):
+    """A new config (update changed its resources), the cgroups record kept."""
+    try:
+        cgroups = (_config_doc(cdir) or {}).get("cgroups") or {}
+    except OSError:
+        cgroups = {}
+    write_config(cdir, spec, cgroups)
 
 
 def write_pid_file(path, pid):
