@@ -64,10 +64,27 @@ def read_count(bundle):
         return None
 
 
-def wait_count(bundle, above=0, token=None, timeout=30):
+def wait_count(bundle, above=0, token=None, timeout=30, runner=None):
+    """The counter once it passes `above` (with `token`). `runner`: (Popen, its stderr's
+    read end, the image dir) of a foreground restore, which must not exit first: if it
+    does, fail at once with its stderr and the end of CRIU's restore.log."""
     def ok():
         c = read_count(bundle)
-        return c if c and c[1] > above and (token is None or c[0] == token) else None
+        if c and c[1] > above and (token is None or c[0] == token):
+            return c
+        if runner is not None and runner[0].poll() is not None:
+            os.set_blocking(runner[1], False)
+            try:
+                err = os.read(runner[1], 65536).decode(errors="replace")
+            except BlockingIOError:
+                err = ""
+            try:
+                crilog = "".join(open(os.path.join(runner[2], "restore.log")).readlines()[-30:])
+            except OSError as e:
+                crilog = str(e)
+            raise AssertionError(f"restore exited {runner[0].returncode} before the counter passed {above}:\n"
+                                 f"{err}\nrestore.log ends:\n{crilog}")
+        return None
     return harness.wait_for(ok, timeout, f"the counter in {bundle} to pass {above}")
 
 
@@ -247,13 +264,13 @@ def test_leave_running_pre_dump_and_restore_into_new_id(runtime, bundle_factory,
     # in the foreground: the runtime waits for the restored init, then deletes the container
     # and exits with its status
     harness.TEST_IDS.add("ck2-new")
-    child, _ = pipes()
+    child, ours = pipes()
     p = subprocess.Popen([runtime.binary, *runtime.global_flags(), "restore", "--bundle", str(bundle),
                           "--image-path", str(final), "ck2-new"], stdin=child[0], stdout=child[1], stderr=child[2])
     for fd in child:
         os.close(fd)
     try:
-        c = wait_count(bundle, dumped, token, timeout=90)
+        c = wait_count(bundle, dumped, token, timeout=90, runner=(p, ours[2], str(final)))
         wait_count(bundle, c[1], token)
         st = runtime.state("ck2-new")
         assert st["status"] == "running" and runtime.cmd("state", "ck2").returncode == 1
