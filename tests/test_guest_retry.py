@@ -63,3 +63,13 @@ def test_two_stalls_raise_and_a_failure_is_never_retried(boot, monkeypatch):
     with pytest.raises(boot.GuestError, match="qemu exited 1"):
         boot.boot(["true"], timeout=5)
     assert len(calls) == 1
+
+
+def test_a_long_soft_lockup_is_a_stall(boot):
+    """A console that reports a vCPU stuck for LOCKUP_GIVE_UP seconds or more ends the
+    boot as a stall (retried), not after the whole timeout; shorter reports do not."""
+    console = (b"[   60.55] watchdog: BUG: soft lockup - CPU#1 stuck for 26s! [conmon:208]\n"
+               b"[   80.45] watchdog: BUG: soft lockup - CPU#0 stuck for 44s! [podman:202]\n")
+    assert boot.lockup_seconds(console) == 44 < boot.LOCKUP_GIVE_UP
+    assert boot.lockup_seconds(console + b"[ 116.5] watchdog: BUG: soft lockup - CPU#1 stuck for 78s! [x:1]\n") == 78
+    assert boot.lockup_seconds(b"GUEST-BEGIN\nok\n") == 0

@@ -650,6 +650,19 @@ def _keep_stall(console, argv, systemd, cgroups):
     return path, tail
 
 
+# A guest kernel that reports a CPU stuck this long is killed and booted again like one
+# that timed out: the stalls seen under TCG were soft lockups of both vCPUs (podman and
+# conmon in the kernel, 26 s after the command began, then for the whole timeout), and
+# shorter reports can be a busy emulator's.
+LOCKUP_GIVE_UP = 60
+_LOCKUP_RE = re.compile(rb"soft lockup - CPU#\d+ stuck for (\d+)s")
+
+
+def lockup_seconds(console_tail):
+    """The longest soft lockup the kernel reported in these console bytes, 0 without any."""
+    return max((int(m.group(1)) for m in _LOCKUP_RE.finditer(console_tail)), default=0)
+
+
 def _boot_once(argv, timeout, memory, cpus, cwd, env, stream, verbose, kernel_args, systemd, cgroups):
     """One boot, as boot() describes it.
 
@@ -674,7 +687,7 @@ def _boot_once(argv, timeout, memory, cpus, cwd, env, stream, verbose, kernel_ar
     base = build_initramfs(version)
     initrd = _run_initrd(base, argv, cwd or REPO, env, systemd, cgroups)
     echo = _Echo(stream, verbose) if stream is not None else None
-    chunks, timed_out, proc = [], False, None
+    chunks, timed_out, proc, locked, tail = [], False, None, 0, b""
     started = time.monotonic()
     deadline = started + timeout
     try:
@@ -696,9 +709,13 @@ def _boot_once(argv, timeout, memory, cpus, cwd, env, stream, verbose, kernel_ar
             chunks.append(data)
             if echo is not None:
                 echo.feed(data)
+            tail = (tail + data)[-4096:]
+            if b"soft lockup" in tail and lockup_seconds(tail) >= LOCKUP_GIVE_UP:
+                locked = lockup_seconds(tail)
+                break
     finally:
         if proc is not None:
-            if proc.poll() is None and not timed_out:
+            if proc.poll() is None and not timed_out and not locked:
                 try:
                     proc.wait(timeout=10)       # stdout closed: qemu is on its way out
                 except subprocess.TimeoutExpired:
@@ -712,6 +729,9 @@ def _boot_once(argv, timeout, memory, cpus, cwd, env, stream, verbose, kernel_ar
     console = _clean(b"".join(chunks))
     if timed_out:
         raise GuestTimeout(f"guest did not finish within {timeout}s (killed qemu, pid {proc.pid})",
+                           console)
+    if locked:
+        raise GuestTimeout(f"guest kernel reported a soft lockup of {locked}s (killed qemu, pid {proc.pid})",
                            console)
     parsed = parse_console(console)
     if parsed is None:
