@@ -13,7 +13,8 @@ another Python (the version prefix differs) falls back on the file's own text, w
 stays a working launcher: `python3 -IS /opt/pyrunc/bin/pyrunc` runs it too.
 
 Linux reads at most 255 bytes of a #! line (BINPRM_BUF_SIZE); a longer interpreter
-path keeps the plain `#!INTERPRETER -IS` line.
+path keeps the plain `#!INTERPRETER -IS` line. What `ps` shows of a pyrunc command is
+then the interpreter, that code, the launcher's path and the command's arguments.
 """
 import binascii
 import marshal

@@ -229,7 +229,7 @@ static int op_ready(struct child_ctx *c, const struct shim_op *op)
     char fifo_copy[256];
     struct shim_op exec_op;
     int shed = 0;
-    if ((op->u1 & READY_SHED) && op[1].kind == OP_EXEC) {
+    if ((op->u1 & READY_SHED) && op + 1 < c->plan->ops + c->plan->n_ops && op[1].kind == OP_EXEC) {
         exec_op = op[1];
         shed = shed_runtime_memory(c, fifo, fifo_copy, sizeof fifo_copy) > 0;
         if (shed)
