@@ -123,21 +123,24 @@ def read_state(cdir):
         except OSError as e2:
             raise errors.from_oserror("lstat " + cdir, e2) from None
         raise errors.from_oserror("open " + cdir + "/" + STATE, e) from None
-    try:
-        chunks = []
-        while True:
-            b = posix.read(fd, 65536)
-            if not b:
-                break
-            chunks.append(b)
-    finally:
-        posix.close(fd)
-    st = _load(b"".join(chunks))
+    st = _load(_read_and_close(fd))
     if st is None:
         return broken_state(cdir)
     if not _well_formed(st):
         return broken_state(cdir)
     return st
+
+
+def _read_and_close(fd):
+    try:
+        chunks = []
+        while True:
+            b = posix.read(fd, 1 << 16)
+            if not b:
+                return b"".join(chunks)
+            chunks.append(b)
+    finally:
+        posix.close(fd)
 
 
 def _load(data):
@@ -209,10 +212,14 @@ def broken_state(cdir):
     return st
 
 
-def write_state(cdir, st, name=STATE):
+def write_state(cdir, st):
     """Atomic replace: temp file in the same dir, fsync-free (tmpfs), rename. A full or
     read-only state root is a PyruncError naming the file; no temp file stays."""
-    write_atomic(cdir + "/" + name, marshal.dumps(_plain(st), _FORMAT))
+    _write_doc(cdir + "/" + STATE, st)
+
+
+def _write_doc(path, doc):
+    write_atomic(path, marshal.dumps(_plain(doc), _FORMAT))
 
 
 def _plain(v):
@@ -251,22 +258,12 @@ def write_atomic(path, data, mode=0o600):
 def write_config(cdir, spec, cgroups):
     """The config create loaded and the cgroups it is about to make, in one file written
     before them (a marshal document, as the state)."""
-    write_atomic(cdir + "/" + CONFIG, marshal.dumps(_plain({"spec": spec, "cgroups": cgroups}), _FORMAT))
+    _write_doc(cdir + "/" + CONFIG, {"spec": spec, "cgroups": cgroups})
 
 
 def _config_doc(cdir):
     """The config file's dict; OSError when it cannot be read, None when it is damaged."""
-    fd = posix.open(cdir + "/" + CONFIG, posix.O_RDONLY | posix.O_CLOEXEC)
-    try:
-        chunks = []
-        while True:
-            b = posix.read(fd, 1 << 20)
-            if not b:
-                break
-            chunks.append(b)
-    finally:
-        posix.close(fd)
-    return _load(b"".join(chunks))
+    return _load(_read_and_close(posix.open(cdir + "/" + CONFIG, posix.O_RDONLY | posix.O_CLOEXEC)))
 
 
 def read_config(cdir):
