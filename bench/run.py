@@ -650,6 +650,41 @@ def peak_rss(S, rts, floor, bundles, runs, workdir):
             S.add("run", who.name, timed(who, "run", "--bundle", bundles["true"], rid))
 
 
+CODE_USE = {}
+
+
+def code_use(who, floor, bundles):
+    """For `create` and `run`: the heap the code objects of the pyrunc modules they load
+    take, and the part of it that belongs to code they never run (bench/codeuse.py, one
+    profiled run each). That part is the most that moving code off their paths could
+    take from their peak RSS."""
+    log("code that create and run load and never run")
+    script = os.path.join(HERE, "codeuse.py")
+    out = os.path.join(os.path.dirname(who.root), "codeuse.json")
+    sys.path.insert(0, HERE)
+    try:
+        import codeuse
+    finally:
+        sys.path.remove(HERE)
+    for verb in ("create", "run"):
+        cid = who.new_id("u")
+        pidfile = os.path.join(who.piddir, cid)
+        if verb == "create":
+            args = ("create", "--bundle", bundles["sleep"], "--pid-file", pidfile, cid)
+        else:
+            args = ("run", "--bundle", bundles["true"], cid)
+        who.sp.call([floor.argv[0], "-I", "-S", script, "run", out, *who.argv(*args)])
+        if verb == "create":
+            who.record(cid, pidfile)
+            who.call("delete", "-f", cid)
+        with open(out) as f:
+            doc = json.load(f)
+        heap = int(who.sp.output([floor.argv[0], "-I", "-S", script, "heap", out]))
+        called, never, never_heap = codeuse.summary(doc, heap)
+        CODE_USE[verb] = {"modules": len(doc["modules"]), "heap": heap, "called": called, "never": never,
+                          "never_heap": never_heap}
+
+
 def cgroup_charge(S, rts, bundles, runs):
     log("memory charged to the container's cgroup: %d runs" % runs)
     for i in range(runs):
@@ -914,7 +949,7 @@ def paired_share(samples, metric, floors, other, factor):
     return statistics.median(shares) if shares else None
 
 
-def verdicts(lat, rss, mem, par, leaks, phases=None, rss_parts=None, samples=None):
+def verdicts(lat, rss, mem, par, leaks, phases=None, rss_parts=None, samples=None, unrun=None):
     """Issue 18's targets: for each, pyrunc's side and the limit (this run's medians), the
     median per-round share of the limit that pyrunc takes (met when at most 1), and, when
     not met, what stops it (the breakdown's largest phases)."""
@@ -945,6 +980,13 @@ def verdicts(lat, rss, mem, par, leaks, phases=None, rss_parts=None, samples=Non
         stops = ""
         if p > r and rss_parts:
             stops = "over by %d KiB; %s" % ((p - r) / 1024, rss_parts)
+            cu = (unrun or {}).get(metric)
+            if cu:
+                stops += ("; the code objects of the %d pyrunc modules it loads take %d KiB of heap, of which "
+                          "code it never runs is at most %d KiB: %s" % (
+                              cu["modules"], cu["heap"] / 1024, cu["never_heap"] / 1024,
+                              "less than the excess, so moving code off the path cannot meet this target"
+                              if cu["never_heap"] < p - r else "as much as the excess"))
         v.append({"target": "peak RSS of %s <= runc's" % metric, "value": "%d KiB" % (p / 1024),
                   "limit": "%d KiB" % (r / 1024), "met": p <= r, "stops": stops})
     # "everything else stays as it is"
@@ -1090,6 +1132,11 @@ def render_phases(result):
     if ph.get("rss_parts"):
         lines += ["", "Peak RSS of the interpreter alone and with what create/run load (KiB): %s."
                   % ph["rss_parts"]]
+    for verb, cu in sorted((ph.get("code_use") or {}).items()):
+        lines += ["", "`%s` loads %d pyrunc modules whose code objects take %d KiB of heap; code it never runs "
+                  "(by a profiled run: %d of %d KiB of code objects) accounts for at most %d KiB of it "
+                  "(bench/codeuse.py)." % (verb, cu["modules"], cu["heap"] / 1024, cu["never"] / 1024,
+                                           (cu["called"] + cu["never"]) / 1024, cu["never_heap"] / 1024)]
     return lines
 
 
@@ -1248,6 +1295,7 @@ def main():
         R = Samples()
         peak_rss(R, rts, floor, bundles, plan["rss_runs"], workdir)
         rss_parts = ", ".join("%s %d" % (k, statistics.median(v) / 1024) for k, v in RSS_PARTS.items())
+        code_use(by["pyrunc"], floor, bundles)
         phase_raw, phase_floors = bench_phases(by["pyrunc"], floor, bundles, start_target(by["pyrunc"], bundles),
                                                plan["phase_rounds"], workdir)
         phase_sum, phase_floor = summarize_phases(phase_raw, phase_floors)
@@ -1278,8 +1326,8 @@ def main():
         }
         result["phases"] = {"rounds": plan["phase_rounds"], "floor": phase_floor, "verbs": phase_sum,
                             "raw": phase_raw, "cgroup_waits": cg_waits, "strace_runs": plan["strace_runs"],
-                            "rss_parts": rss_parts}
-        result["targets"] = verdicts(lat, rss, mem, par, leaks, phase_sum, rss_parts, S.data)
+                            "rss_parts": rss_parts, "code_use": CODE_USE}
+        result["targets"] = verdicts(lat, rss, mem, par, leaks, phase_sum, rss_parts, S.data, CODE_USE)
         result["userns_cost"] = userns_cost(lat)
     finally:
         cleanup_report += cleanup(rts, prefix)

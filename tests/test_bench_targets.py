@@ -62,3 +62,25 @@ def test_settle_pauses_before_a_timed_command_only(bench, monkeypatch):
     monkeypatch.setattr(bench, "SETTLE", 0)
     bench.settle()
     assert slept == [0.1]
+
+
+def test_rss_verdict_says_whether_moving_code_off_the_path_could_meet_it(bench):
+    kib = 1024
+    rss = {"create": {"by": {"pyrunc": {"median": 10400 * kib}, "runc": {"median": 9800 * kib}}}}
+    parts = "interpreter 7500"
+    few = {"create": {"modules": 40, "heap": 950 * kib, "called": 460 * kib, "never": 280 * kib,
+                      "never_heap": 350 * kib}}
+    v = [t for t in bench.verdicts({}, rss, {}, {}, {}, rss_parts=parts, unrun=few)
+         if t["target"].startswith("peak RSS of create")][0]
+    assert v["met"] is False
+    assert "over by 600 KiB" in v["stops"] and parts in v["stops"]
+    assert "at most 350 KiB" in v["stops"] and "cannot meet this target" in v["stops"]
+    many = {"create": dict(few["create"], never_heap=700 * kib)}
+    v = [t for t in bench.verdicts({}, rss, {}, {}, {}, rss_parts=parts, unrun=many)
+         if t["target"].startswith("peak RSS of create")][0]
+    assert "as much as the excess" in v["stops"] and "cannot" not in v["stops"]
+    # met: nothing to explain
+    rss["create"]["by"]["pyrunc"]["median"] = 9700 * kib
+    v = [t for t in bench.verdicts({}, rss, {}, {}, {}, rss_parts=parts, unrun=few)
+         if t["target"].startswith("peak RSS of create")][0]
+    assert v["met"] is True and v["stops"] == ""
