@@ -18,6 +18,7 @@ warm-up) counts as never called: that makes the bound larger, not smaller.
 """
 import json
 import marshal
+import os
 import posix
 import sys
 
@@ -40,36 +41,28 @@ def _key(co):
 
 
 def bundle_index(path):
-    """{module: marshalled code} of the launcher's module bundle (bin/bundle.py's layout:
-    magic, the loader's and the index's lengths, the loader, the index, the modules), or
-    None when there is none for this interpreter: then the modules came from their .pyc."""
-    from importlib.util import MAGIC_NUMBER
-
+    """{module: (is a package, marshalled code)} of the launcher's module bundle, or None
+    when there is none for this interpreter: then the modules came from their .pyc files."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bin"))
     try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError:
-        return None
-    if data[:8] != b"pyrb" + MAGIC_NUMBER:
-        return None
-    n_loader, n_index = int.from_bytes(data[8:12], "little"), int.from_bytes(data[12:16], "little")
-    index = marshal.loads(data[16 + n_loader:16 + n_loader + n_index])
-    return {name: data[off:off + size] for name, (_, off, size) in index.items()}
+        import bundle
+    finally:
+        del sys.path[0]
+    return bundle.read(path)
 
 
 def module_code(name, pyc, bundle):
     """The marshalled code the command loaded for module `name`."""
     if bundle is not None and name in bundle:
-        return bundle[name]
+        return bundle[name][1]
     with open(pyc, "rb") as f:
         return f.read()[16:]
 
 
 def account(called, modules, bundle):
-    """{module: {"called": bytes, "never": bytes, "functions_called": n, "functions_never": n,
-    "pyc": path}} for
-    the pyrunc modules in `modules` (sys.modules), by walking the code each was loaded
-    from (the bundle's, else the .pyc's)."""
+    """{module: {"called": bytes, "never": bytes, "functions_called": n, "functions_never":
+    n, "pyc": path}} for the pyrunc modules in `modules` (sys.modules), by walking the
+    code each was loaded from (the bundle's, else the .pyc's)."""
     from importlib.util import cache_from_source
 
     out = {}
@@ -79,12 +72,9 @@ def account(called, modules, bundle):
             continue
         pyc = cache_from_source(path)
         row = {"called": 0, "never": 0, "functions_called": 0, "functions_never": 0, "pyc": pyc}
-        todo = [marshal.loads(module_code(name, pyc, bundle))]
-        # the module's own body ran when it was imported
-        row["called"] += _size(todo[0])
-        for k in todo.pop().co_consts:
-            if hasattr(k, "co_code"):
-                todo.append(k)
+        top = marshal.loads(module_code(name, pyc, bundle))
+        row["called"] += _size(top)   # the module's body ran when it was imported
+        todo = [k for k in top.co_consts if hasattr(k, "co_code")]
         while todo:
             co = todo.pop()
             if _key(co) in called:

@@ -100,6 +100,21 @@ def build(package_dir, out):
     return index
 
 
+def read(path):
+    """{module: (is a package, its marshalled code)} of the bundle at `path` (build()'s
+    layout), or None when there is none or it is of another interpreter's bytecode."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    if data[:8] != magic():
+        return None
+    start = 16 + int.from_bytes(data[8:12], "little")
+    index = marshal.loads(data[start:start + int.from_bytes(data[12:16], "little")])
+    return {name: (is_pkg, data[off:off + size]) for name, (is_pkg, off, size) in index.items()}
+
+
 if __name__ == "__main__":
     import sys
 
