@@ -124,11 +124,7 @@ def read_state(cdir):
             raise errors.from_oserror("lstat " + cdir, e2) from None
         raise errors.from_oserror("open " + cdir + "/" + STATE, e) from None
     st = _load(_read_and_close(fd))
-    if st is None:
-        return broken_state(cdir)
-    if not _well_formed(st):
-        return broken_state(cdir)
-    return st
+    return st if st is not None and _well_formed(st) else broken_state(cdir)
 
 
 def _read_and_close(fd):
@@ -200,7 +196,7 @@ def broken_state(cdir):
     st = {"ociVersion": "", "id": cid, "pid": 0, "pidStart": 0, "bundle": "", "rootfs": "",
           "created": "0001-01-01T00:00:00Z", "owner": "", "broken": True, "newPidns": False}
     try:
-        cg = _config_doc(cdir)["cgroups"]
+        cg = _config_part(cdir, "cgroups")
         st["cgroupMode"] = cg["mode"]
         st["cgroupPaths"] = cg["paths"]
         st["cgroupsCreated"] = cg["created"]
@@ -261,27 +257,24 @@ def write_config(cdir, spec, cgroups):
     _write_doc(cdir + "/" + CONFIG, {"spec": spec, "cgroups": cgroups})
 
 
-def _config_doc(cdir):
-    """The config file's dict; OSError when it cannot be read, None when it is damaged."""
-    return _load(_read_and_close(posix.open(cdir + "/" + CONFIG, posix.O_RDONLY | posix.O_CLOEXEC)))
+def _config_part(cdir, key):
+    """The config file's "spec" or "cgroups"; None when the file is missing or damaged."""
+    try:
+        doc = _load(_read_and_close(posix.open(cdir + "/" + CONFIG, posix.O_RDONLY | posix.O_CLOEXEC)))
+    except OSError:
+        return None
+    return doc.get(key) if doc is not None else None
 
 
 def read_config(cdir):
     """The config that create kept ({} when missing or damaged)."""
-    try:
-        spec = (_config_doc(cdir) or {}).get("spec")
-    except OSError:
-        return {}
+    spec = _config_part(cdir, "spec")
     return spec if type(spec) is dict else {}
 
 
 def replace_config(cdir, spec):
     """A new config (update changed its resources), the cgroups record kept."""
-    try:
-        cgroups = (_config_doc(cdir) or {}).get("cgroups") or {}
-    except OSError:
-        cgroups = {}
-    write_config(cdir, spec, cgroups)
+    write_config(cdir, spec, _config_part(cdir, "cgroups") or {})
 
 
 def write_pid_file(path, pid):
